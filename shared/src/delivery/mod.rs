@@ -1,0 +1,8 @@
+//! The delivery policy: what an attempt's result means, and when to try again. Pure functions, so
+//! the dispatcher's I/O code only carries out what these decide.
+
+pub mod outcome;
+pub mod retry;
+
+pub use outcome::{AttemptOutcome, classify_status};
+pub use retry::RetrySchedule;

@@ -1,0 +1,175 @@
+//! The envelope: the versioned JSON message the receiver queues and the dispatcher reads.
+//!
+//! A reader refuses versions it does not know instead of guessing, so a newer receiver and an older
+//! dispatcher can never misread each other: such records fail visibly and reach the dead-letter queue.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+
+use crate::signature::Provider;
+use crate::source::SourceId;
+
+/// The envelope version this build writes and reads.
+pub const ENVELOPE_VERSION: u32 = 1;
+
+/// One accepted event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub version: u32,
+    /// Hookpost's id for the event: time-ordered, and the `webhook-id` subscribers see.
+    pub event_id: String,
+    pub source_id: SourceId,
+    pub provider: Provider,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// The provider's own delivery id, when it sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
+    /// When the receiver accepted the event (RFC 3339, UTC).
+    pub received_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The provider headers worth keeping (lower-case names).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    pub body: EncodedBody,
+}
+
+/// The exact request body: as text when it is UTF-8 (readable in the dead-letter queue), base64
+/// otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "encoding", content = "data", rename_all = "lowercase")]
+pub enum EncodedBody {
+    Utf8(String),
+    Base64(String),
+}
+
+impl EncodedBody {
+    /// Wraps raw bytes without copying them when they are UTF-8.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        match String::from_utf8(bytes) {
+            Ok(text) => EncodedBody::Utf8(text),
+            Err(e) => EncodedBody::Base64(BASE64.encode(e.as_bytes())),
+        }
+    }
+
+    /// The original bytes.
+    pub fn bytes(&self) -> Result<Cow<'_, [u8]>, EnvelopeError> {
+        match self {
+            EncodedBody::Utf8(text) => Ok(Cow::Borrowed(text.as_bytes())),
+            EncodedBody::Base64(b64) => BASE64
+                .decode(b64)
+                .map(Cow::Owned)
+                .map_err(|_| EnvelopeError::BadBody),
+        }
+    }
+}
+
+/// Why a queued message is not an envelope this build can deliver.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("the message is not a Hookpost envelope: {0}")]
+    Malformed(String),
+    #[error("envelope version {found} is not supported (this build reads version {ENVELOPE_VERSION})")]
+    UnsupportedVersion { found: u32 },
+    #[error("the envelope body is not valid base64")]
+    BadBody,
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    version: u32,
+}
+
+impl Envelope {
+    /// Parses a queued message, checking its version first.
+    pub fn decode(message: &str) -> Result<Self, EnvelopeError> {
+        match serde_json::from_str::<Envelope>(message) {
+            Ok(envelope) if envelope.version == ENVELOPE_VERSION => Ok(envelope),
+            Ok(envelope) => Err(EnvelopeError::UnsupportedVersion {
+                found: envelope.version,
+            }),
+            Err(e) => match serde_json::from_str::<VersionOnly>(message) {
+                Ok(v) if v.version != ENVELOPE_VERSION => {
+                    Err(EnvelopeError::UnsupportedVersion { found: v.version })
+                }
+                _ => Err(EnvelopeError::Malformed(e.to_string())),
+            },
+        }
+    }
+
+    /// The JSON text queued to SQS.
+    pub fn encode(&self) -> String {
+        // Serialising a struct of strings and maps cannot fail.
+        serde_json::to_string(self).unwrap_or_else(|_| unreachable!("envelope is plain data"))
+    }
+}
+
+/// A new event id: `evt_` and a UUIDv7, so ids sort by time.
+pub fn new_event_id() -> String {
+    format!("evt_{}", uuid::Uuid::now_v7().simple())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(body: EncodedBody) -> Envelope {
+        Envelope {
+            version: ENVELOPE_VERSION,
+            event_id: new_event_id(),
+            source_id: SourceId::parse("gh").expect("valid"),
+            provider: Provider::Github,
+            event_type: Some("push".into()),
+            delivery_id: Some("d-1".into()),
+            received_at: "2026-11-22T00:00:00.000Z".into(),
+            content_type: Some("application/json".into()),
+            headers: BTreeMap::from([("x-github-event".into(), "push".into())]),
+            body,
+        }
+    }
+
+    #[test]
+    fn envelopes_round_trip_with_text_and_binary_bodies() {
+        for raw in [b"{\"a\":1}".to_vec(), vec![0xff, 0x00, 0x80]] {
+            let e = sample(EncodedBody::from_bytes(raw.clone()));
+            let back = Envelope::decode(&e.encode()).expect("decodes");
+            assert_eq!(back, e);
+            assert_eq!(back.body.bytes().expect("body").as_ref(), raw.as_slice());
+        }
+    }
+
+    #[test]
+    fn unknown_versions_and_garbage_are_refused_with_the_reason() {
+        let mut e = sample(EncodedBody::Utf8("{}".into()));
+        e.version = 2;
+        assert_eq!(
+            Envelope::decode(&e.encode()),
+            Err(EnvelopeError::UnsupportedVersion { found: 2 })
+        );
+        assert_eq!(
+            Envelope::decode(r#"{"version":9}"#),
+            Err(EnvelopeError::UnsupportedVersion { found: 9 })
+        );
+        assert!(matches!(
+            Envelope::decode("not json"),
+            Err(EnvelopeError::Malformed(_))
+        ));
+        assert!(matches!(
+            Envelope::decode(r#"{"version":1}"#),
+            Err(EnvelopeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn event_ids_sort_by_creation_time() {
+        let a = new_event_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_event_id();
+        assert!(a < b);
+    }
+}

@@ -1,0 +1,98 @@
+//! The narrow ports the handlers use. Each has an AWS implementation in [`crate::aws`] and, in the
+//! handlers' unit tests, an in-memory one.
+
+use std::collections::HashSet;
+use std::future::Future;
+
+use crate::source::{Source, SourceId};
+use crate::subscription::Subscription;
+
+/// A storage or queue call that failed. The message names the operation and the SDK's reason;
+/// it never carries request data.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} failed: {message}")]
+pub struct StoreError {
+    pub operation: &'static str,
+    pub message: String,
+}
+
+impl StoreError {
+    pub fn new(operation: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            operation,
+            message: message.into(),
+        }
+    }
+}
+
+/// Looks up sources by id (the receiver).
+pub trait SourceStore: Send + Sync {
+    fn get_source(
+        &self,
+        id: &SourceId,
+    ) -> impl Future<Output = Result<Option<Source>, StoreError>> + Send;
+}
+
+/// Durably queues an encoded envelope (the receiver). `Ok` means the queue has it.
+pub trait EventQueue: Send + Sync {
+    fn enqueue(&self, envelope_json: String) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Lists a source's subscriptions (the dispatcher).
+pub trait SubscriptionStore: Send + Sync {
+    fn subscriptions_for(
+        &self,
+        source: &SourceId,
+    ) -> impl Future<Output = Result<Vec<Subscription>, StoreError>> + Send;
+
+    /// Disables a subscription, recording why (a 410 Gone).
+    fn disable(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// One attempt, as recorded in the deliveries table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub event_id: String,
+    pub subscription_id: String,
+    pub source_id: SourceId,
+    pub event_type: Option<String>,
+    /// `delivered`, `gone`, or the retry reason.
+    pub outcome: String,
+    pub delivered: bool,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    /// The first 2 KiB of the response body.
+    pub response_snippet: Option<String>,
+    pub duration_ms: u64,
+    pub attempted_at: String,
+    /// Unix seconds after which DynamoDB may expire the record.
+    pub expires_at: i64,
+}
+
+/// The trail of delivery attempts (the dispatcher).
+pub trait DeliveryLog: Send + Sync {
+    /// The subscriptions that already have this event: they are skipped on a retry or redrive.
+    fn delivered_subscriptions(
+        &self,
+        event_id: &str,
+    ) -> impl Future<Output = Result<HashSet<String>, StoreError>> + Send;
+
+    fn record_attempt(
+        &self,
+        attempt: &AttemptRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Delays a received message's next delivery (the dispatcher's backoff).
+pub trait Visibility: Send + Sync {
+    fn delay(
+        &self,
+        receipt_handle: &str,
+        seconds: i32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

@@ -1,0 +1,149 @@
+//! Subscriptions: where a source's events are delivered, which ones, and signed with what.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::{Secret, SigningKey, SigningKeyError};
+use crate::source::SourceId;
+
+/// A subscription, as stored in the subscriptions table (keyed by source and subscription id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub source_id: SourceId,
+    pub subscription_id: String,
+    pub url: String,
+    /// `whsec_` signing secrets; deliveries carry a signature for each (rotation).
+    pub secrets: Vec<Secret>,
+    /// Event-type filters: exact names, prefix wildcards such as `invoice.*`, or `*`.
+    #[serde(default = "all_events")]
+    pub event_types: Vec<String>,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// Extra headers sent with every delivery.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    pub created_at: String,
+}
+
+fn all_events() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+fn enabled() -> bool {
+    true
+}
+
+impl Subscription {
+    /// Whether an event of `event_type` goes to this subscription (ignoring its state).
+    pub fn wants(&self, event_type: Option<&str>) -> bool {
+        event_types_match(&self.event_types, event_type)
+    }
+
+    /// The keys deliveries are signed with.
+    pub fn signing_keys(&self) -> Result<Vec<SigningKey>, SigningKeyError> {
+        self.secrets
+            .iter()
+            .map(|s| SigningKey::parse(s.expose()))
+            .collect()
+    }
+}
+
+/// Whether any filter matches: `*` matches everything (even events without a type), `prefix.*`
+/// matches `prefix.` and anything below it, other filters match the exact name.
+pub fn event_types_match(filters: &[String], event_type: Option<&str>) -> bool {
+    filters.iter().any(|filter| match (filter.as_str(), event_type) {
+        ("*", _) => true,
+        (_, None) => false,
+        (f, Some(t)) => match f.strip_suffix('*') {
+            Some(prefix) => t.starts_with(prefix),
+            None => f == t,
+        },
+    })
+}
+
+/// Splits `push, pull_request.*` into filters, refusing empty ones.
+pub fn parse_event_filters(list: &str) -> Result<Vec<String>, String> {
+    let filters: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if filters.is_empty() {
+        return Err("give at least one event type, or `*` for all".to_owned());
+    }
+    if let Some(bad) = filters
+        .iter()
+        .find(|f| f.contains('*') && !(f.ends_with('*') && f.matches('*').count() == 1))
+    {
+        return Err(format!(
+            "`{bad}`: a wildcard may only end a filter, as in `invoice.*`"
+        ));
+    }
+    Ok(filters)
+}
+
+/// Checks a subscriber URL: absolute `http` or `https` with a host and no credentials in it.
+pub fn parse_target_url(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{s}`: only http and https URLs can receive webhooks"));
+    }
+    if url.host().is_none() {
+        return Err(format!("`{s}` has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "`{s}`: put credentials in a --header, not in the URL, so they are never logged"
+        ));
+    }
+    Ok(url)
+}
+
+/// A new subscription id, time-ordered.
+pub fn new_subscription_id() -> String {
+    format!("sub_{}", uuid::Uuid::now_v7().simple())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn filters_match_exact_names_prefixes_and_everything() {
+        assert!(event_types_match(&f(&["*"]), None));
+        assert!(event_types_match(&f(&["*"]), Some("push")));
+        assert!(event_types_match(&f(&["push"]), Some("push")));
+        assert!(!event_types_match(&f(&["push"]), Some("pushed")));
+        assert!(!event_types_match(&f(&["push"]), None));
+        assert!(event_types_match(&f(&["invoice.*"]), Some("invoice.paid")));
+        assert!(!event_types_match(&f(&["invoice.*"]), Some("invoices.paid")));
+        assert!(event_types_match(&f(&["a", "invoice.*"]), Some("invoice.x.y")));
+    }
+
+    #[test]
+    fn event_filter_lists_are_parsed_and_checked() {
+        assert_eq!(
+            parse_event_filters("push, pull_request.*"),
+            Ok(f(&["push", "pull_request.*"]))
+        );
+        assert!(parse_event_filters(" , ").is_err());
+        assert!(parse_event_filters("in*voice").is_err());
+    }
+
+    #[test]
+    fn target_urls_must_be_http_with_a_host_and_no_credentials() {
+        assert!(parse_target_url("https://example.com/hook").is_ok());
+        assert!(parse_target_url("http://127.0.0.1:8080/").is_ok());
+        assert!(parse_target_url("ftp://example.com/").is_err());
+        assert!(parse_target_url("https://user:pw@example.com/").is_err());
+        assert!(parse_target_url("not a url").is_err());
+    }
+}

@@ -101,6 +101,7 @@ impl<S: SourceStore, Q: EventQueue> Receiver<S, Q> {
             Body::Empty => Vec::new(),
             Body::Text(text) => text.into_bytes(),
             Body::Binary(bytes) => bytes,
+            other => other.as_ref().to_vec(),
         };
         if body.len() > self.config.max_body_bytes {
             return Err(Refusal::PayloadTooLarge {

@@ -1,0 +1,102 @@
+//! The receiver handler on a loopback HTTP server, shaped like the API Gateway HTTP API route
+//! `POST /webhooks/{source}`: the path parameter is set as API Gateway sets it, the body is passed
+//! on as the exact bytes received.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hookpost_receiver::Receiver;
+use hookpost_shared::store::{EventQueue, SourceStore};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::{Body, RequestExt};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::warn;
+
+/// The route prefix, as in template.yaml.
+pub const WEBHOOK_PREFIX: &str = "/webhooks/";
+
+/// Serves `receiver` on `listener` until `shutdown` turns true.
+pub async fn serve<S, Q>(
+    listener: TcpListener,
+    receiver: Arc<Receiver<S, Q>>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: SourceStore + 'static,
+    Q: EventQueue + 'static,
+{
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let receiver = Arc::clone(&receiver);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let receiver = Arc::clone(&receiver);
+                async move { Ok::<_, Infallible>(route(&receiver, request).await) }
+            });
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                warn!(error = %e, "connection failed");
+            }
+        });
+    }
+}
+
+async fn route<S: SourceStore, Q: EventQueue>(
+    receiver: &Receiver<S, Q>,
+    request: http::Request<Incoming>,
+) -> http::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let source = parts
+        .uri
+        .path()
+        .strip_prefix(WEBHOOK_PREFIX)
+        .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+        .map(str::to_owned);
+    let Some(source) = source else {
+        return not_found();
+    };
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            warn!(error = %e, "reading the request body failed");
+            return plain(http::StatusCode::BAD_REQUEST, "unreadable body");
+        }
+    };
+    let request = http::Request::from_parts(parts, Body::Binary(bytes.to_vec()))
+        .with_path_parameters(HashMap::from([("source".to_owned(), source)]));
+    let response = receiver.handle(request).await;
+    let (parts, body) = response.into_parts();
+    http::Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
+}
+
+/// What API Gateway answers for a path no route matches.
+fn not_found() -> http::Response<Full<Bytes>> {
+    plain(http::StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#)
+}
+
+fn plain(status: http::StatusCode, body: &'static str) -> http::Response<Full<Bytes>> {
+    let mut response = http::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,247 @@
+//! `hookpost local up`: the whole pipeline on one machine. Queues and tables come from
+//! template.yaml; the receiver handler is served on loopback as the HTTP API route; the
+//! dispatcher handler runs behind a poller that behaves like Lambda's SQS event source mapping.
+//!
+//! Production code has no local branch: the handlers are the deployed ones, wired to the real SDK
+//! clients, which talk to whatever emulator the endpoint names.
+
+pub mod emulator;
+pub mod http;
+pub mod poller;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use hookpost_dispatcher::Dispatcher;
+use hookpost_receiver::Receiver;
+use hookpost_shared::aws::{
+    DynamoClient, DynamoDeliveries, DynamoSources, DynamoSubscriptions, SqsClient, SqsQueue,
+};
+use hookpost_shared::clock::SystemClock;
+use hookpost_shared::delivery::RetrySchedule;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use emulator::Emulator;
+pub use poller::{AwsDispatcher, Poller};
+
+use crate::stack::{StackNames, provision};
+use crate::template::{self, StackSpec};
+
+/// Where `hookpost local up` records the running stack for `hookpost --local …`.
+pub const STATE_FILE: &str = ".hookpost/local.json";
+
+/// Why the local stack could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error(
+        "moto's server was not found: run `make venv` first (it installs moto into .venv), \
+         or set AWS_ENDPOINT_URL to a running LocalStack or moto server"
+    )]
+    MotoNotFound,
+    #[error("{0}")]
+    Io(String),
+    #[error(transparent)]
+    Template(#[from] template::TemplateError),
+    #[error(transparent)]
+    Provision(#[from] crate::stack::ProvisionError),
+    #[error("invalid option: {0}")]
+    Option(String),
+}
+
+/// How to run the local stack.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// Receiver port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Overrides the template's `MaxReceiveCount`.
+    pub max_receive_count: Option<u32>,
+    /// Overrides the template's `RetryDelays`, e.g. `1s,2s,4s`.
+    pub retry_delays: Option<String>,
+    /// The template's text.
+    pub template: String,
+    /// Prefix of every queue and table name, so stacks on one emulator never share state.
+    pub prefix: String,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        Self {
+            port: 3000,
+            max_receive_count: None,
+            retry_delays: None,
+            template: template::BUNDLED.to_owned(),
+            prefix: "hookpost-local".to_owned(),
+        }
+    }
+}
+
+/// What `hookpost --local …` needs to reach a running local stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalState {
+    pub endpoint_url: String,
+    pub region: String,
+    /// `http://127.0.0.1:PORT/webhooks/`: append the source id.
+    pub receiver_url: String,
+    pub names: StackNames,
+}
+
+impl LocalState {
+    pub fn path() -> PathBuf {
+        PathBuf::from(STATE_FILE)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|_| {
+            format!(
+                "no local stack is running (no {}): start one with `hookpost local up`",
+                path.display()
+            )
+        })?;
+        serde_json::from_str(&text).map_err(|e| format!("{} is unreadable: {e}", path.display()))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// A running local stack.
+#[derive(Debug)]
+pub struct LocalStack {
+    pub state: LocalState,
+    pub spec: StackSpec,
+    pub sdk: SdkConfig,
+    emulator: Emulator,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl LocalStack {
+    /// Creates the resources on `emulator` and starts the receiver server and the poller.
+    pub async fn start(emulator: Emulator, options: LocalOptions) -> Result<Self, LocalError> {
+        let mut overrides = BTreeMap::new();
+        if let Some(count) = options.max_receive_count {
+            overrides.insert("MaxReceiveCount".to_owned(), count.to_string());
+        }
+        if let Some(delays) = &options.retry_delays {
+            overrides.insert("RetryDelays".to_owned(), delays.clone());
+        }
+        let spec = template::stack_spec(&options.template, &overrides)?;
+        let sdk = emulator.sdk_config().await;
+        let names = provision(&sdk, &spec, &options.prefix).await?;
+
+        let listener = TcpListener::bind(("127.0.0.1", options.port))
+            .await
+            .map_err(|e| LocalError::Io(format!("binding 127.0.0.1:{}: {e}", options.port)))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| LocalError::Io(e.to_string()))?
+            .port();
+
+        let dispatcher = Arc::new(dispatcher(&sdk, &names, &spec)?);
+        let receiver = Arc::new(Receiver::new(
+            DynamoSources::new(DynamoClient::new(&sdk), &names.sources_table),
+            SqsQueue::new(SqsClient::new(&sdk), &names.ingest_queue_url),
+            Arc::new(SystemClock),
+            hookpost_receiver::Config::default(),
+        ));
+
+        let (shutdown, watcher) = watch::channel(false);
+        let poller = Poller {
+            client: SqsClient::new(&sdk),
+            queue_arn: queue_arn(&sdk, &names.ingest_queue_url).await?,
+            queue_url: names.ingest_queue_url.clone(),
+            region: emulator.region().to_owned(),
+            spec: spec.event_source.clone(),
+        };
+        let tasks = vec![
+            tokio::spawn(http::serve(listener, receiver, watcher.clone())),
+            tokio::spawn(poller.run(dispatcher, watcher)),
+        ];
+        let state = LocalState {
+            endpoint_url: emulator.endpoint_url().to_owned(),
+            region: emulator.region().to_owned(),
+            receiver_url: format!("http://127.0.0.1:{port}{}", http::WEBHOOK_PREFIX),
+            names,
+        };
+        Ok(Self {
+            state,
+            spec,
+            sdk,
+            emulator,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops the server and the poller (after the batch in hand), then the emulator if it is ours.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.emulator.stop().await;
+    }
+}
+
+/// The dispatcher as the template configures it, allowed to deliver to loopback subscribers.
+fn dispatcher(
+    sdk: &SdkConfig,
+    names: &StackNames,
+    spec: &StackSpec,
+) -> Result<AwsDispatcher, LocalError> {
+    let param = |name: &str| {
+        spec.parameters
+            .get(name)
+            .cloned()
+            .ok_or_else(|| LocalError::Option(format!("the template has no {name} parameter")))
+    };
+    let seconds = |name: &str| -> Result<u64, LocalError> {
+        param(name)?
+            .parse()
+            .map_err(|_| LocalError::Option(format!("{name} is not a whole number")))
+    };
+    let retry: RetrySchedule = param("RetryDelays")?
+        .parse()
+        .map_err(|e| LocalError::Option(format!("retry delays: {e}")))?;
+    let config = hookpost_dispatcher::Config {
+        retry,
+        attempt_timeout: Duration::from_secs(seconds("AttemptTimeoutSeconds")?),
+        retention: Duration::from_secs(seconds("DeliveryRetentionDays")? * 24 * 3600),
+        // The local stack's subscribers are on loopback.
+        allow_private_targets: true,
+        ..hookpost_dispatcher::Config::default()
+    };
+    Dispatcher::new(
+        DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table),
+        DynamoDeliveries::new(DynamoClient::new(sdk), &names.deliveries_table),
+        SqsQueue::new(SqsClient::new(sdk), &names.ingest_queue_url),
+        Arc::new(SystemClock),
+        config,
+    )
+    .map_err(|e| LocalError::Io(e.to_string()))
+}
+
+async fn queue_arn(sdk: &SdkConfig, url: &str) -> Result<String, LocalError> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    SqsClient::new(sdk)
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| LocalError::Io(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .ok_or_else(|| LocalError::Io(format!("{url} has no QueueArn")))
+}

@@ -1,0 +1,150 @@
+//! A stand-in for Lambda's SQS event source mapping: receives batches (batch size, batching
+//! window), hands them to the dispatcher handler with a deadline, deletes what succeeded and leaves
+//! the reported failures on the queue, so visibility timeouts and redrive happen in SQS for real.
+//!
+//! What the mapping does: <https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html>.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use hookpost_dispatcher::Dispatcher;
+use hookpost_shared::aws::{DynamoDeliveries, DynamoSubscriptions, SqsQueue};
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::template::EventSourceSpec;
+
+/// The dispatcher wired to the AWS adapters, as in the deployed function.
+pub type AwsDispatcher = Dispatcher<DynamoSubscriptions, DynamoDeliveries, SqsQueue>;
+
+/// Long-poll wait per receive: short, so shutdown is prompt.
+const WAIT_SECONDS: i32 = 1;
+
+/// Polls `queue_url` and feeds the dispatcher until `shutdown` turns true.
+#[derive(Debug)]
+pub struct Poller {
+    pub client: Client,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub region: String,
+    pub spec: EventSourceSpec,
+}
+
+impl Poller {
+    pub async fn run(self, dispatcher: Arc<AwsDispatcher>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let batch = tokio::select! {
+                batch = self.receive_batch() => batch,
+                _ = shutdown.changed() => return,
+            };
+            let messages = match batch {
+                Ok(messages) => messages,
+                Err(e) => {
+                    warn!(error = %e, "ReceiveMessage failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if messages.is_empty() {
+                continue;
+            }
+            let deadline =
+                SystemTime::now() + Duration::from_secs(self.spec.function_timeout_seconds);
+            let event = self.event(&messages);
+            let response = dispatcher.handle(event, Some(deadline)).await;
+            self.delete_succeeded(&messages, &response).await;
+        }
+    }
+
+    /// One batch: up to the batch size, waiting at most the batching window to fill it.
+    async fn receive_batch(&self) -> Result<Vec<Message>, String> {
+        let batch_size = usize::try_from(self.spec.batch_size.clamp(1, 10)).unwrap_or(10);
+        let window = Duration::from_secs(self.spec.batching_window_seconds);
+        let started = Instant::now();
+        let mut messages = Vec::new();
+        loop {
+            let wanted = i32::try_from(batch_size - messages.len()).unwrap_or(10);
+            let out = self
+                .client
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(wanted)
+                .wait_time_seconds(WAIT_SECONDS)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+            messages.extend(out.messages.unwrap_or_default());
+            if messages.len() >= batch_size || started.elapsed() >= window {
+                return Ok(messages);
+            }
+            if messages.is_empty() {
+                return Ok(messages);
+            }
+        }
+    }
+
+    /// The event Lambda would build from these messages.
+    fn event(&self, messages: &[Message]) -> SqsEvent {
+        let mut event = SqsEvent::default();
+        event.records = messages
+            .iter()
+            .map(|m| {
+                let mut record = SqsMessage::default();
+                record.message_id = m.message_id.clone();
+                record.receipt_handle = m.receipt_handle.clone();
+                record.body = m.body.clone();
+                record.md5_of_body = m.md5_of_body.clone();
+                record.attributes = m
+                    .attributes
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                    .collect();
+                record.event_source = Some("aws:sqs".to_owned());
+                record.event_source_arn = Some(self.queue_arn.clone());
+                record.aws_region = Some(self.region.clone());
+                record
+            })
+            .collect();
+        event
+    }
+
+    /// Deletes every message not reported as failed, as the mapping does.
+    async fn delete_succeeded(&self, messages: &[Message], response: &SqsBatchResponse) {
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        let entries: Vec<DeleteMessageBatchRequestEntry> = messages
+            .iter()
+            .filter(|m| !failed.contains(&m.message_id.as_deref().unwrap_or_default()))
+            .enumerate()
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_receipt_handle(m.receipt_handle.clone())
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if entries.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .client
+            .delete_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            // The messages come back after their visibility timeout: at-least-once, as in Lambda.
+            warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "DeleteMessageBatch failed");
+        }
+    }
+}

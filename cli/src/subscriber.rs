@@ -1,0 +1,145 @@
+//! A subscriber on 127.0.0.1 that records every delivery and checks its Standard Webhooks signature
+//! with the `standardwebhooks` crate, an implementation independent of Hookpost's signer. The demo
+//! uses it; so do the integration tests, which can tell it to fail.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+/// One delivery as the subscriber saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+    /// Whether the signature verified with the subscriber's secret.
+    pub verified: bool,
+    /// The status the subscriber answered.
+    pub answered: u16,
+}
+
+/// A running subscriber.
+#[derive(Debug)]
+pub struct Subscriber {
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    notify: Arc<Notify>,
+    status: Arc<AtomicU16>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Subscriber {
+    /// Binds 127.0.0.1 on a free port; deliveries are checked against `secret` (`whsec_…`) once
+    /// [`Subscriber::set_secret`] is called, so the URL can be registered before the secret exists.
+    pub async fn start() -> std::io::Result<(Self, SecretSlot)> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let url = format!("http://{}/hook", listener.local_addr()?);
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let notify = Arc::new(Notify::new());
+        let status = Arc::new(AtomicU16::new(204));
+        let secret: SecretSlot = Arc::new(Mutex::new(None));
+        let (shutdown, mut watcher) = watch::channel(false);
+        let state = (
+            Arc::clone(&received),
+            Arc::clone(&notify),
+            Arc::clone(&status),
+            Arc::clone(&secret),
+        );
+        tokio::spawn(async move {
+            loop {
+                let stream = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(_) => continue,
+                    },
+                    _ = watcher.changed() => return,
+                };
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                        let (received, notify, status, secret) = state.clone();
+                        async move {
+                            let (parts, body) = request.into_parts();
+                            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            let verified = secret
+                                .lock()
+                                .ok()
+                                .and_then(|s| s.clone())
+                                .and_then(|s| standardwebhooks::Webhook::new(&s).ok())
+                                .is_some_and(|hook| hook.verify(&body, &parts.headers).is_ok());
+                            let answered = if verified {
+                                status.load(Ordering::SeqCst)
+                            } else {
+                                401
+                            };
+                            if let Ok(mut list) = received.lock() {
+                                list.push(Received {
+                                    headers: parts.headers,
+                                    body,
+                                    verified,
+                                    answered,
+                                });
+                            }
+                            notify.notify_waiters();
+                            let mut response = http::Response::new(Full::new(Bytes::new()));
+                            *response.status_mut() = http::StatusCode::from_u16(answered)
+                                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok((
+            Self {
+                url,
+                received,
+                notify,
+                status,
+                shutdown,
+            },
+            secret,
+        ))
+    }
+
+    /// The status verified deliveries get from now on (204 by default).
+    pub fn answer_with(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Every delivery so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Waits until at least `count` deliveries arrived, or `timeout` passed; the deliveries so far.
+    pub async fn wait_for(&self, count: usize, timeout: std::time::Duration) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.notify.notified();
+            let now = self.received();
+            if now.len() >= count {
+                return now;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.received();
+            }
+        }
+    }
+
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Where the subscriber reads the `whsec_` secret it verifies with.
+pub type SecretSlot = Arc<Mutex<Option<String>>>;

@@ -1,0 +1,400 @@
+//! Reads `template.yaml`, the deployed contract, so the local stack creates the same queues (with
+//! the same redrive policy) and tables (with the same keys and TTL) as `sam deploy` does.
+//!
+//! Only what queue and table properties use is understood: literals, `!Ref Parameter` and
+//! `!GetAtt Resource.Arn`. Anything else is an error naming the property, never a silent guess.
+
+use std::collections::BTreeMap;
+
+use serde_norway::{Mapping, Value};
+
+/// The template this binary was built with: the single source of truth for the local stack.
+pub const BUNDLED: &str = include_str!("../../template.yaml");
+
+/// Logical ids the handlers are wired to.
+pub mod ids {
+    pub const SOURCES_TABLE: &str = "SourcesTable";
+    pub const SUBSCRIPTIONS_TABLE: &str = "SubscriptionsTable";
+    pub const DELIVERIES_TABLE: &str = "DeliveriesTable";
+    pub const INGEST_QUEUE: &str = "IngestQueue";
+    pub const DEAD_LETTER_QUEUE: &str = "DeadLetterQueue";
+    pub const DISPATCHER_FUNCTION: &str = "DispatcherFunction";
+}
+
+/// A template that cannot be turned into local resources.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template.yaml is not valid YAML: {0}")]
+    Yaml(#[from] serde_norway::Error),
+    #[error("template.yaml: {0}")]
+    Invalid(String),
+}
+
+fn invalid(message: impl Into<String>) -> TemplateError {
+    TemplateError::Invalid(message.into())
+}
+
+/// A resolved property value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Resolved {
+    Text(String),
+    /// `!GetAtt X.Arn`: the ARN of resource X, known once X exists.
+    ArnOf(String),
+}
+
+/// An SQS queue to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSpec {
+    pub logical_id: String,
+    /// SQS attributes other than the redrive policy (`VisibilityTimeout`, `MessageRetentionPeriod`…).
+    pub attributes: BTreeMap<String, String>,
+    pub redrive: Option<Redrive>,
+}
+
+/// A queue's `RedrivePolicy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redrive {
+    /// Logical id of the dead-letter queue.
+    pub dead_letter_queue: String,
+    pub max_receive_count: u32,
+}
+
+/// A DynamoDB table to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    pub logical_id: String,
+    /// (name, type) pairs: `S`, `N` or `B`.
+    pub attributes: Vec<(String, String)>,
+    /// (name, `HASH` or `RANGE`) pairs.
+    pub keys: Vec<(String, String)>,
+    pub ttl_attribute: Option<String>,
+}
+
+/// How Lambda's SQS event source mapping feeds the dispatcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSourceSpec {
+    pub batch_size: u32,
+    pub batching_window_seconds: u64,
+    pub function_timeout_seconds: u64,
+}
+
+/// Everything the local stack needs from the template, with parameters resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSpec {
+    /// Queues in creation order: a dead-letter queue before the queue that names it.
+    pub queues: Vec<QueueSpec>,
+    pub tables: Vec<TableSpec>,
+    pub event_source: EventSourceSpec,
+    /// Every parameter's value (overrides applied), e.g. `RetryDelays`.
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// Parses `text` and resolves it with parameter `overrides` (name → value).
+pub fn stack_spec(
+    text: &str,
+    overrides: &BTreeMap<String, String>,
+) -> Result<StackSpec, TemplateError> {
+    let doc: Value = serde_norway::from_str(text)?;
+    let parameters = parameters(&doc, overrides)?;
+    let resources = doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| invalid("no Resources section"))?;
+    let ctx = Resolver {
+        parameters: &parameters,
+    };
+
+    let mut queues = Vec::new();
+    let mut tables = Vec::new();
+    for (id, resource) in resources {
+        let id = id
+            .as_str()
+            .ok_or_else(|| invalid("a resource id is not a string"))?;
+        let props = resource.get("Properties").and_then(Value::as_mapping);
+        match resource.get("Type").and_then(Value::as_str) {
+            Some("AWS::SQS::Queue") => queues.push(queue_spec(&ctx, id, props)?),
+            Some("AWS::DynamoDB::Table") => tables.push(table_spec(&ctx, id, props)?),
+            _ => {}
+        }
+    }
+    // Dead-letter queues first, so their ARNs exist when a redrive policy names them.
+    queues.sort_by_key(|q| q.redrive.is_some());
+
+    let event_source = event_source(&ctx, resources)?;
+    Ok(StackSpec {
+        queues,
+        tables,
+        event_source,
+        parameters,
+    })
+}
+
+fn parameters(
+    doc: &Value,
+    overrides: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, TemplateError> {
+    let mut values = BTreeMap::new();
+    if let Some(params) = doc.get("Parameters").and_then(Value::as_mapping) {
+        for (name, spec) in params {
+            let name = name
+                .as_str()
+                .ok_or_else(|| invalid("a parameter name is not a string"))?;
+            if let Some(default) = spec.get("Default").and_then(scalar) {
+                values.insert(name.to_owned(), default);
+            }
+        }
+    }
+    for (name, value) in overrides {
+        if !values.contains_key(name) {
+            return Err(invalid(format!("no parameter named {name} to override")));
+        }
+        values.insert(name.clone(), value.clone());
+    }
+    Ok(values)
+}
+
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+struct Resolver<'a> {
+    parameters: &'a BTreeMap<String, String>,
+}
+
+impl Resolver<'_> {
+    fn resolve(&self, value: &Value, path: &str) -> Result<Resolved, TemplateError> {
+        if let Some(s) = scalar(value) {
+            return Ok(Resolved::Text(s));
+        }
+        let Value::Tagged(tagged) = value else {
+            return Err(invalid(format!("{path}: expected a plain value")));
+        };
+        let arg = tagged.value.as_str().unwrap_or_default();
+        if tagged.tag == "Ref" {
+            return self
+                .parameters
+                .get(arg)
+                .cloned()
+                .map(Resolved::Text)
+                .ok_or_else(|| invalid(format!("{path}: !Ref {arg} names no parameter with a value")));
+        }
+        if tagged.tag == "GetAtt"
+            && let Some(resource) = arg.strip_suffix(".Arn")
+        {
+            return Ok(Resolved::ArnOf(resource.to_owned()));
+        }
+        Err(invalid(format!(
+            "{path}: only literals, !Ref Parameter and !GetAtt X.Arn are understood locally"
+        )))
+    }
+
+    fn text(&self, value: &Value, path: &str) -> Result<String, TemplateError> {
+        match self.resolve(value, path)? {
+            Resolved::Text(s) => Ok(s),
+            Resolved::ArnOf(_) => Err(invalid(format!("{path}: expected a value, not an ARN"))),
+        }
+    }
+
+    fn field(&self, map: &Value, key: &str, path: &str) -> Result<String, TemplateError> {
+        let value = map
+            .get(key)
+            .ok_or_else(|| invalid(format!("{path}.{key} is missing")))?;
+        self.text(value, &format!("{path}.{key}"))
+    }
+}
+
+/// SQS attributes that CloudFormation properties map onto one to one.
+const QUEUE_ATTRIBUTES: &[&str] = &[
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "ReceiveMessageWaitTimeSeconds",
+];
+
+fn queue_spec(
+    ctx: &Resolver<'_>,
+    id: &str,
+    props: Option<&Mapping>,
+) -> Result<QueueSpec, TemplateError> {
+    let mut attributes = BTreeMap::new();
+    let mut redrive = None;
+    for (key, value) in props.into_iter().flatten() {
+        let key = key.as_str().unwrap_or_default();
+        let path = format!("{id}.Properties.{key}");
+        if QUEUE_ATTRIBUTES.contains(&key) {
+            attributes.insert(key.to_owned(), ctx.text(value, &path)?);
+        } else if key == "RedrivePolicy" {
+            let dlq = match ctx.resolve(
+                value
+                    .get("deadLetterTargetArn")
+                    .ok_or_else(|| invalid(format!("{path}.deadLetterTargetArn is missing")))?,
+                &path,
+            )? {
+                Resolved::ArnOf(resource) => resource,
+                Resolved::Text(_) => {
+                    return Err(invalid(format!(
+                        "{path}.deadLetterTargetArn must be !GetAtt Queue.Arn"
+                    )));
+                }
+            };
+            let count = ctx.field(value, "maxReceiveCount", &path)?;
+            redrive = Some(Redrive {
+                dead_letter_queue: dlq,
+                max_receive_count: count
+                    .parse()
+                    .map_err(|_| invalid(format!("{path}.maxReceiveCount `{count}` is not a count")))?,
+            });
+        }
+    }
+    Ok(QueueSpec {
+        logical_id: id.to_owned(),
+        attributes,
+        redrive,
+    })
+}
+
+fn table_spec(
+    ctx: &Resolver<'_>,
+    id: &str,
+    props: Option<&Mapping>,
+) -> Result<TableSpec, TemplateError> {
+    let props = props.ok_or_else(|| invalid(format!("{id} has no Properties")))?;
+    let list = |key: &str, name: &str, kind: &str| -> Result<Vec<(String, String)>, TemplateError> {
+        let path = format!("{id}.Properties.{key}");
+        props
+            .get(key)
+            .and_then(Value::as_sequence)
+            .ok_or_else(|| invalid(format!("{path} is missing")))?
+            .iter()
+            .map(|entry| Ok((ctx.field(entry, name, &path)?, ctx.field(entry, kind, &path)?)))
+            .collect()
+    };
+    let attributes = list("AttributeDefinitions", "AttributeName", "AttributeType")?;
+    let keys = list("KeySchema", "AttributeName", "KeyType")?;
+    let ttl_attribute = match props.get("TimeToLiveSpecification") {
+        Some(ttl) => {
+            let path = format!("{id}.Properties.TimeToLiveSpecification");
+            let enabled = ctx.field(ttl, "Enabled", &path)?;
+            (enabled == "true")
+                .then(|| ctx.field(ttl, "AttributeName", &path))
+                .transpose()?
+        }
+        None => None,
+    };
+    Ok(TableSpec {
+        logical_id: id.to_owned(),
+        attributes,
+        keys,
+        ttl_attribute,
+    })
+}
+
+fn event_source(ctx: &Resolver<'_>, resources: &Mapping) -> Result<EventSourceSpec, TemplateError> {
+    let id = ids::DISPATCHER_FUNCTION;
+    let function = resources
+        .get(id)
+        .ok_or_else(|| invalid(format!("no {id} resource")))?;
+    let props = function
+        .get("Properties")
+        .ok_or_else(|| invalid(format!("{id} has no Properties")))?;
+    let sqs = props
+        .get("Events")
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .map(|(_, event)| event)
+        .find(|event| event.get("Type").and_then(Value::as_str) == Some("SQS"))
+        .and_then(|event| event.get("Properties"))
+        .ok_or_else(|| invalid(format!("{id} has no SQS event")))?;
+    let path = format!("{id}.Events");
+    let number = |value: String, what: &str| {
+        value
+            .parse::<u64>()
+            .map_err(|_| invalid(format!("{path}: {what} `{value}` is not a whole number")))
+    };
+    let batch_size = number(ctx.field(sqs, "BatchSize", &path)?, "BatchSize")?;
+    let window = match sqs.get("MaximumBatchingWindowInSeconds") {
+        Some(v) => number(ctx.text(v, &path)?, "MaximumBatchingWindowInSeconds")?,
+        None => 0,
+    };
+    let timeout = number(ctx.field(props, "Timeout", id)?, "Timeout")?;
+    Ok(EventSourceSpec {
+        batch_size: u32::try_from(batch_size).map_err(|_| invalid("BatchSize is too large"))?,
+        batching_window_seconds: window,
+        function_timeout_seconds: timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundled() -> StackSpec {
+        stack_spec(BUNDLED, &BTreeMap::new()).expect("the bundled template resolves")
+    }
+
+    #[test]
+    fn the_bundled_template_gives_both_queues_with_the_redrive_policy() {
+        let spec = bundled();
+        let ids: Vec<_> = spec.queues.iter().map(|q| q.logical_id.as_str()).collect();
+        assert_eq!(ids, [ids::DEAD_LETTER_QUEUE, ids::INGEST_QUEUE]);
+        let ingest = &spec.queues[1];
+        let redrive = ingest.redrive.as_ref().expect("redrive policy");
+        assert_eq!(redrive.dead_letter_queue, ids::DEAD_LETTER_QUEUE);
+        assert_eq!(
+            redrive.max_receive_count.to_string(),
+            spec.parameters["MaxReceiveCount"]
+        );
+        let visibility: u64 = ingest.attributes["VisibilityTimeout"].parse().expect("number");
+        assert!(visibility >= 6 * spec.event_source.function_timeout_seconds);
+    }
+
+    #[test]
+    fn the_bundled_template_gives_the_three_tables_with_their_keys() {
+        let spec = bundled();
+        let table = |id: &str| {
+            spec.tables
+                .iter()
+                .find(|t| t.logical_id == id)
+                .unwrap_or_else(|| panic!("{id}"))
+        };
+        assert_eq!(
+            table(ids::SOURCES_TABLE).keys,
+            [("source_id".to_owned(), "HASH".to_owned())]
+        );
+        assert_eq!(table(ids::SUBSCRIPTIONS_TABLE).keys.len(), 2);
+        assert_eq!(
+            table(ids::DELIVERIES_TABLE).ttl_attribute.as_deref(),
+            Some("expires_at")
+        );
+    }
+
+    #[test]
+    fn parameter_overrides_reach_the_redrive_policy() {
+        let overrides = BTreeMap::from([("MaxReceiveCount".to_owned(), "3".to_owned())]);
+        let spec = stack_spec(BUNDLED, &overrides).expect("resolves");
+        let redrive = spec.queues[1].redrive.as_ref().expect("redrive");
+        assert_eq!(redrive.max_receive_count, 3);
+        let unknown = BTreeMap::from([("Nope".to_owned(), "1".to_owned())]);
+        assert!(stack_spec(BUNDLED, &unknown).is_err());
+    }
+
+    #[test]
+    fn unsupported_intrinsics_are_named_not_guessed() {
+        let text = r#"
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: !Sub "${X}"
+"#;
+        let err = stack_spec(text, &BTreeMap::new()).expect_err("refused");
+        assert!(err.to_string().contains("Q.Properties.VisibilityTimeout"), "{err}");
+    }
+}

@@ -1,1 +1,9 @@
-//! placeholder
+//! Hookpost's integration tests: the real handlers, wired to the real SDK clients, against the
+//! AWS-protocol emulator at `AWS_ENDPOINT_URL` and real subscribers on 127.0.0.1.
+//! Run them with `make integration` (or `make test`), which starts and stops moto's server.
+
+mod events;
+mod pipeline;
+mod redrive;
+mod refusals;
+mod support;

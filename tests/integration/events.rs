@@ -1,0 +1,102 @@
+//! Every file in `events/` goes through the handler it is for, against the emulator, and gets the
+//! answer events/README.md documents.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use hookpost_cli::demo::{SAMPLE_GITHUB_SECRET, SAMPLE_GITHUB_SOURCE};
+use hookpost_shared::clock::FixedClock;
+use hookpost_shared::signature::Provider;
+
+use crate::support::{self, PATIENCE};
+
+const SW_SOURCE: &str = "standard-example";
+const SW_SECRET: &str = "whsec_7UzIQLKOZqsTmC5bHNKCTWg062HvQszBFVVsFOmwHnc=";
+/// The instant the Standard Webhooks sample was signed at.
+const SW_SIGNED_AT: u64 = 1_795_402_800;
+
+const EVENT_FILES: &[&str] = &[
+    "apigw-github-push.json",
+    "apigw-github-tampered.json",
+    "apigw-standard-webhooks.json",
+    "sqs-batch-one.json",
+    "sqs-batch-mixed.json",
+];
+
+fn read(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn every_file_in_events_is_covered_here() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .expect("events/")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    found.sort();
+    let mut covered: Vec<String> = EVENT_FILES.iter().map(|s| (*s).to_owned()).collect();
+    covered.sort();
+    assert_eq!(found, covered);
+}
+
+async fn receiver_answer(file: &str, at: u64) -> (u16, String) {
+    let r = support::resources().await;
+    support::add_source(&r.sdk, &r.names, SAMPLE_GITHUB_SOURCE, Provider::Github, SAMPLE_GITHUB_SECRET)
+        .await;
+    support::add_source(&r.sdk, &r.names, SW_SOURCE, Provider::StandardWebhooks, SW_SECRET).await;
+    let receiver = support::receiver(&r.sdk, &r.names, Arc::new(FixedClock::at_unix(at)));
+    let request = lambda_http::request::from_str(&read(file)).expect("an API Gateway v2 event");
+    let response = receiver.handle(request).await;
+    let json: serde_json::Value = serde_json::from_slice(response.body().as_ref()).expect("json");
+    let depth = support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await;
+    let status = response.status().as_u16();
+    assert_eq!(depth, usize::from(status == 202), "queued exactly when accepted");
+    let code = json["error"]["code"].as_str().unwrap_or("").to_owned();
+    (status, code)
+}
+
+#[tokio::test]
+async fn the_api_gateway_samples_get_their_documented_answers() {
+    let now = support::now().unsigned_abs();
+    assert_eq!(receiver_answer("apigw-github-push.json", now).await, (202, String::new()));
+    assert_eq!(
+        receiver_answer("apigw-github-tampered.json", now).await,
+        (401, "invalid_signature".to_owned())
+    );
+    assert_eq!(
+        receiver_answer("apigw-standard-webhooks.json", SW_SIGNED_AT).await,
+        (202, String::new())
+    );
+    assert_eq!(
+        receiver_answer("apigw-standard-webhooks.json", SW_SIGNED_AT + 301).await,
+        (401, "timestamp_out_of_tolerance".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn the_sqs_samples_deliver_the_good_records_and_report_only_the_malformed_one() {
+    let r = support::resources().await;
+    let (subscriber, _) = support::add_subscriber(&r.sdk, &r.names, SAMPLE_GITHUB_SOURCE).await;
+    let dispatcher = support::dispatcher(&r.sdk, &r.names);
+
+    let one: SqsEvent = serde_json::from_str(&read("sqs-batch-one.json")).expect("SQS event");
+    let response = dispatcher.handle(one, None).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    let mixed: SqsEvent = serde_json::from_str(&read("sqs-batch-mixed.json")).expect("SQS event");
+    let response = dispatcher.handle(mixed, None).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["b8c8d6a4-0c7e-4c1b-9f44-2f0e1b7c5d3a"]);
+
+    let received = subscriber.wait_for(3, PATIENCE).await;
+    assert_eq!(received.len(), 3, "one delivery per good record");
+    assert!(received.iter().all(|d| d.verified));
+    subscriber.stop();
+}

@@ -1,0 +1,64 @@
+//! Retries, the dead-letter queue and redrive, with SQS doing the counting for real.
+
+use hookpost_cli::commands::redrive_all;
+use hookpost_cli::signing::provider_headers;
+use hookpost_shared::aws::SqsClient;
+use hookpost_shared::secret::Secret;
+use hookpost_shared::signature::Provider;
+
+use crate::support::{self, PATIENCE};
+
+const MAX_RECEIVES: u32 = 3;
+
+#[tokio::test]
+async fn a_failing_subscriber_is_retried_into_the_dead_letter_queue_while_a_healthy_one_gets_the_event_once()
+ {
+    let stack = support::running_stack(Some(MAX_RECEIVES), Some("1s")).await;
+    let (sdk, names) = (&stack.sdk, &stack.state.names);
+    support::add_source(sdk, names, "gh", Provider::Github, "s").await;
+    let (healthy, _) = support::add_subscriber(sdk, names, "gh").await;
+    let (failing, _) = support::add_subscriber(sdk, names, "gh").await;
+    failing.answer_with(500);
+
+    let body = br#"{"zen":"Design for failure."}"#;
+    let headers = provider_headers(Provider::Github, &Secret::new("s"), body, Some("push"), support::now())
+        .expect("signs");
+    let (status, _) = support::post(&format!("{}gh", stack.state.receiver_url), &headers, body).await;
+    assert_eq!(status, 202);
+
+    let dead_lettered = support::eventually(|| async {
+        support::queue_depth(sdk, &names.dead_letter_queue_url).await == 1
+    })
+    .await;
+    assert!(dead_lettered, "the event reaches the dead-letter queue");
+    assert_eq!(support::queue_depth(sdk, &names.ingest_queue_url).await, 0);
+    assert_eq!(
+        failing.received().len(),
+        MAX_RECEIVES as usize,
+        "one attempt per receive"
+    );
+    assert_eq!(healthy.received().len(), 1, "the healthy subscriber was not called again");
+
+    // The subscriber is fixed; redrive delivers to it alone.
+    failing.answer_with(204);
+    let moved = redrive_all(
+        &SqsClient::new(sdk),
+        &names.dead_letter_queue_url,
+        &names.ingest_queue_url,
+    )
+    .await
+    .expect("redrive");
+    assert_eq!(moved, 1);
+    let after = failing.wait_for(MAX_RECEIVES as usize + 1, PATIENCE).await;
+    assert_eq!(after.len(), MAX_RECEIVES as usize + 1);
+    assert_eq!(after.last().map(|d| d.answered), Some(204));
+    let drained = support::eventually(|| async {
+        support::queue_depth(sdk, &names.ingest_queue_url).await == 0
+    })
+    .await;
+    assert!(drained, "the redriven event is deleted once delivered");
+    assert_eq!(healthy.received().len(), 1, "still once after the redrive");
+    healthy.stop();
+    failing.stop();
+    stack.stop().await;
+}

@@ -1,0 +1,197 @@
+//! What every integration test stands on: the emulator named by `AWS_ENDPOINT_URL` (the test
+//! command starts moto's server), a fresh stack per test (queues and tables from template.yaml
+//! under a unique prefix, so tests never share state), and the handlers wired to real SDK clients.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::QueueAttributeName;
+use hookpost_cli::local::{AwsDispatcher, Emulator, LocalOptions, LocalStack};
+use hookpost_cli::stack::{StackNames, provision};
+use hookpost_cli::subscriber::Subscriber;
+use hookpost_cli::template;
+use hookpost_dispatcher::Dispatcher;
+use hookpost_receiver::Receiver;
+use hookpost_shared::aws::{
+    DynamoClient, DynamoDeliveries, DynamoSources, DynamoSubscriptions, SqsClient, SqsQueue,
+};
+use hookpost_shared::clock::{Clock, SystemClock, rfc3339};
+use hookpost_shared::secret::{Secret, SigningKey};
+use hookpost_shared::signature::Provider;
+use hookpost_shared::source::{Source, SourceId};
+use hookpost_shared::subscription::{Subscription, new_subscription_id};
+
+/// How long a test waits for something asynchronous before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+pub fn emulator() -> Emulator {
+    let url = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "the integration tests need an AWS-protocol emulator: run `make integration` \
+             (it starts moto's server), or set AWS_ENDPOINT_URL"
+        )
+    });
+    Emulator::at(&url)
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// Queues and tables from template.yaml, without running anything.
+pub struct Resources {
+    pub sdk: SdkConfig,
+    pub names: StackNames,
+}
+
+pub async fn resources() -> Resources {
+    let emulator = emulator();
+    let sdk = emulator.sdk_config().await;
+    let spec = template::stack_spec(template::BUNDLED, &Default::default()).expect("template");
+    let names = provision(&sdk, &spec, &unique("it"))
+        .await
+        .expect("provisioning on the emulator");
+    Resources { sdk, names }
+}
+
+/// The whole local stack: receiver on loopback, dispatcher behind the SQS poller.
+pub async fn running_stack(max_receive_count: Option<u32>, retry_delays: Option<&str>) -> LocalStack {
+    LocalStack::start(
+        emulator(),
+        LocalOptions {
+            port: 0,
+            max_receive_count,
+            retry_delays: retry_delays.map(str::to_owned),
+            prefix: unique("it"),
+            ..LocalOptions::default()
+        },
+    )
+    .await
+    .expect("the local stack starts")
+}
+
+pub async fn add_source(sdk: &SdkConfig, names: &StackNames, id: &str, provider: Provider, secret: &str) {
+    let created = DynamoSources::new(DynamoClient::new(sdk), &names.sources_table)
+        .create(&Source {
+            source_id: SourceId::parse(id).expect("valid id"),
+            provider,
+            secrets: vec![Secret::new(secret)],
+            tolerance_seconds: None,
+            created_at: rfc3339(SystemTime::now()),
+        })
+        .await
+        .expect("PutItem");
+    assert!(created, "source {id} is new");
+}
+
+/// Starts a verifying subscriber and subscribes it to `source`; returns it and its subscription id.
+pub async fn add_subscriber(sdk: &SdkConfig, names: &StackNames, source: &str) -> (Subscriber, String) {
+    let (subscriber, slot) = Subscriber::start().await.expect("subscriber binds 127.0.0.1");
+    let key = SigningKey::generate().expect("rng");
+    *slot.lock().expect("lock") = Some(key.to_whsec().expose().to_owned());
+    let id = new_subscription_id();
+    DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table)
+        .put(&Subscription {
+            source_id: SourceId::parse(source).expect("valid id"),
+            subscription_id: id.clone(),
+            url: subscriber.url.clone(),
+            secrets: vec![key.to_whsec()],
+            event_types: vec!["*".to_owned()],
+            enabled: true,
+            disabled_reason: None,
+            headers: Default::default(),
+            created_at: rfc3339(SystemTime::now()),
+        })
+        .await
+        .expect("PutItem");
+    (subscriber, id)
+}
+
+pub fn receiver(
+    sdk: &SdkConfig,
+    names: &StackNames,
+    clock: Arc<dyn Clock>,
+) -> Receiver<DynamoSources, SqsQueue> {
+    Receiver::new(
+        DynamoSources::new(DynamoClient::new(sdk), &names.sources_table),
+        SqsQueue::new(SqsClient::new(sdk), &names.ingest_queue_url),
+        clock,
+        hookpost_receiver::Config::default(),
+    )
+}
+
+pub fn dispatcher(sdk: &SdkConfig, names: &StackNames) -> AwsDispatcher {
+    let config = hookpost_dispatcher::Config {
+        retry: "1s".parse().expect("schedule"),
+        allow_private_targets: true,
+        ..hookpost_dispatcher::Config::default()
+    };
+    Dispatcher::new(
+        DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table),
+        DynamoDeliveries::new(DynamoClient::new(sdk), &names.deliveries_table),
+        SqsQueue::new(SqsClient::new(sdk), &names.ingest_queue_url),
+        Arc::new(SystemClock),
+        config,
+    )
+    .expect("dispatcher")
+}
+
+/// Messages in a queue, visible or in flight.
+pub async fn queue_depth(sdk: &SdkConfig, url: &str) -> usize {
+    let attributes = SqsClient::new(sdk)
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes
+        .unwrap_or_default();
+    [
+        QueueAttributeName::ApproximateNumberOfMessages,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    ]
+    .iter()
+    .map(|name| {
+        attributes
+            .get(name)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0)
+    })
+    .sum()
+}
+
+/// Waits until `check` holds, polling; false if it never did within [`PATIENCE`].
+pub async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// Posts `body` with `headers` to `url`; the status and the JSON answer.
+pub async fn post(url: &str, headers: &[(String, String)], body: &[u8]) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new().post(url).body(body.to_vec());
+    for (k, v) in headers {
+        request = request.header(k, v);
+    }
+    let response = request.send().await.expect("the receiver answers");
+    let status = response.status().as_u16();
+    let json = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+pub fn now() -> i64 {
+    SystemClock.unix_seconds()
+}

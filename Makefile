@@ -1,0 +1,82 @@
+# Hookpost developer tasks. Everything a target needs is installed by `make venv` (scripts/bootstrap.sh),
+# which the targets that need Python tools run first.
+#
+#   make demo    the whole pipeline on this machine, with its trace
+#   make test    what CI runs: fmt, clippy, template checks, unit and integration tests
+#   make help    every target
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+VENV := $(CURDIR)/.venv
+# The venv's tools (moto_server, sam, cfn-lint, cargo-lambda) come first for every recipe.
+export PATH := $(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+
+CARGO ?= cargo
+PYTHON := $(VENV)/bin/python
+# `make local ARGS='--port 3001 --max-receive-count 3 --retry-delays 1s,2s,4s'`
+ARGS ?=
+# sam validate/build read no credentials but want a region.
+SAM_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}}
+
+.PHONY: help venv fmt-check fmt clippy unit integration template test demo local watch sam-build bench clean distclean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+venv: ## Install the Python tooling into .venv (pinned; instant when up to date)
+	@scripts/bootstrap.sh
+
+fmt-check: ## cargo fmt --check
+	$(CARGO) fmt --all -- --check
+
+fmt: ## Format the workspace
+	$(CARGO) fmt --all
+
+clippy: ## Clippy on every target, warnings are errors
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit: ## Unit tests (libraries and binaries, no emulator)
+	$(CARGO) test --workspace --lib --bins
+
+integration: venv ## Integration tests against a private moto server
+	scripts/with-moto.sh $(CARGO) test -p hookpost-tests
+
+template: venv ## sam validate --lint, cfn-lint, and no IAM wildcards
+	$(SAM_ENV) sam validate --lint
+	cfn-lint template.yaml
+	$(PYTHON) scripts/check-iam.py --self-test
+	$(PYTHON) scripts/check-iam.py template.yaml
+
+# Ordered and fail-fast even under `make -j`: cheap checks before long builds.
+test: ## Everything CI runs, in order: venv fmt-check clippy template unit integration
+	@for t in venv fmt-check clippy template unit integration; do \
+	  echo "==> make $$t"; \
+	  $(MAKE) $$t || { echo "==> make $$t FAILED" >&2; exit 1; }; \
+	done
+	@echo "==> make test: all checks passed"
+
+demo: venv ## Run the pipeline end to end locally and print its trace
+	$(CARGO) run -q -p hookpost-cli --bin hookpost -- demo
+
+local: venv ## Run the local stack in the foreground (ARGS='--port 3000 ...')
+	$(CARGO) run -p hookpost-cli --bin hookpost -- local up $(ARGS)
+
+watch: venv ## cargo lambda watch against the running local stack (start `make local` first)
+	scripts/watch.sh $(ARGS)
+
+sam-build: venv ## sam build for x86_64 (this machine has no aarch64 standard library)
+	$(SAM_ENV) sam build --parameter-overrides Architecture=x86_64
+
+bench: ## Placeholder: benchmarks arrive with issue 6
+	@echo "bench: no benchmarks yet; they arrive with issue 6. Nothing was measured."
+
+clean: ## Remove build output, SAM artifacts and local-stack state (keeps .venv)
+	$(CARGO) clean
+	rm -rf .aws-sam .hookpost
+
+distclean: clean ## Also remove the Python venv
+	rm -rf .venv

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# `cargo lambda watch` wired to the stack that `hookpost local up` is running.
+#
+# Reads .hookpost/local.json (written by `hookpost local up`), writes .hookpost/watch.env with the
+# endpoint, dummy credentials and the HOOKPOST_* names both functions read at init, and starts the
+# Lambda emulator on 127.0.0.1:9000 (hot-reloading on code changes). Then, in another shell:
+#
+#   cargo lambda invoke hookpost-receiver   --data-file events/apigw-github-push.json
+#   cargo lambda invoke hookpost-dispatcher --data-file events/sqs-batch-one.json
+#
+# Extra arguments go to `cargo lambda watch` (e.g. --invoke-port 9100).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+state=.hookpost/local.json
+if [ ! -f "$state" ]; then
+  echo "watch: no local stack ($state missing): start one first with \`make local\` in another shell" >&2
+  exit 1
+fi
+
+.venv/bin/python - "$state" >.hookpost/watch.env <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+n = s["names"]
+env = {
+    "AWS_ENDPOINT_URL": s["endpoint_url"],
+    "AWS_REGION": s["region"],
+    "AWS_DEFAULT_REGION": s["region"],
+    # The emulator accepts any credentials; these keep the SDK off real ones.
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "HOOKPOST_SOURCES_TABLE": n["sources_table"],
+    "HOOKPOST_SUBSCRIPTIONS_TABLE": n["subscriptions_table"],
+    "HOOKPOST_DELIVERIES_TABLE": n["deliveries_table"],
+    "HOOKPOST_INGEST_QUEUE_URL": n["ingest_queue_url"],
+    # Local subscribers listen on 127.0.0.1, which the dispatcher refuses by default.
+    "HOOKPOST_ALLOW_PRIVATE_TARGETS": "true",
+}
+for k, v in env.items():
+    print(f"{k}={v}")
+EOF
+
+echo "watch: functions talk to $(grep '^AWS_ENDPOINT_URL=' .hookpost/watch.env | cut -d= -f2-) (env in .hookpost/watch.env)" >&2
+exec cargo lambda watch --invoke-address 127.0.0.1 --env-file .hookpost/watch.env "$@"

@@ -1,1 +1,721 @@
-//! placeholder
+//! The dispatcher: one SQS batch of envelopes → each event POSTed, signed with Standard Webhooks,
+//! to every enabled subscription of its source that wants it and does not have it yet.
+//!
+//! Records are independent: a malformed one is reported alone, and a record fails (stays on the
+//! queue, delayed by the retry schedule) only if one of its own deliveries needs another try.
+//! Subscribers that already got an event are never called again for it, so a retry reaches only
+//! the ones still missing it. Delivery is at least once: a success whose record could not be
+//! written may be delivered again.
+
+mod guard;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use futures_util::future::join_all;
+use futures_util::stream;
+use hookpost_shared::clock::{Clock, rfc3339, unix_seconds};
+use hookpost_shared::config::{self, ConfigError};
+use hookpost_shared::delivery::outcome::RetryReason;
+use hookpost_shared::delivery::{AttemptOutcome, RetrySchedule, classify_status};
+use hookpost_shared::envelope::Envelope;
+use hookpost_shared::signature::standard_webhooks::{STANDARD_HEADERS, signature_header};
+use hookpost_shared::source::SourceId;
+use hookpost_shared::store::{
+    AttemptRecord, DeliveryLog, StoreError, SubscriptionStore, Visibility,
+};
+use hookpost_shared::subscription::{Subscription, parse_target_url};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use tokio::sync::{OnceCell, Semaphore};
+use tracing::{Instrument as _, debug, field, info, info_span, warn};
+
+/// How long one attempt may take unless configured otherwise.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long delivery records are kept unless configured otherwise.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// How many deliveries of one batch run at once unless configured otherwise.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
+/// How much of a subscriber's answer is kept in the delivery record.
+pub const RESPONSE_SNIPPET_BYTES: usize = 2048;
+/// The SQS attribute the retry schedule is indexed by.
+pub const RECEIVE_COUNT_ATTRIBUTE: &str = "ApproximateReceiveCount";
+
+/// Time kept back from the invocation deadline to set visibility delays and answer Lambda.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+/// With less time than this left, an attempt is not started: it could only time out.
+const MIN_ATTEMPT: Duration = Duration::from_millis(250);
+const DEFAULT_CONTENT_TYPE: &str = "application/json";
+
+/// Headers a subscription's custom headers may not set: the signature, the framing and the
+/// identity of the request are Hookpost's.
+const RESERVED_HEADERS: &[&str] = &[
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "host",
+    "user-agent",
+];
+
+/// The dispatcher's settings, read once at init.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How long a failed record waits before its next receive.
+    pub retry: RetrySchedule,
+    /// The most one HTTP attempt may take, connection and response body included.
+    pub attempt_timeout: Duration,
+    /// How long delivery records are kept (the DynamoDB TTL).
+    pub retention: Duration,
+    /// Whether subscribers may be on private, loopback or other non-public addresses.
+    pub allow_private_targets: bool,
+    /// How many deliveries of one batch run at once.
+    pub max_in_flight: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            retry: RetrySchedule::default(),
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            retention: DEFAULT_RETENTION,
+            allow_private_targets: false,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `HOOKPOST_RETRY_DELAYS`, `HOOKPOST_ATTEMPT_TIMEOUT_SECS`,
+    /// `HOOKPOST_DELIVERY_RETENTION_DAYS`, `HOOKPOST_ALLOW_PRIVATE_TARGETS` (`true`/`false`) and
+    /// `HOOKPOST_MAX_IN_FLIGHT`; unset ones take the defaults, invalid ones are errors.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let timeout_secs = positive(
+            "HOOKPOST_ATTEMPT_TIMEOUT_SECS",
+            config::optional(
+                "HOOKPOST_ATTEMPT_TIMEOUT_SECS",
+                defaults.attempt_timeout.as_secs(),
+            )?,
+        )?;
+        let retention_days = positive(
+            "HOOKPOST_DELIVERY_RETENTION_DAYS",
+            config::optional(
+                "HOOKPOST_DELIVERY_RETENTION_DAYS",
+                defaults.retention.as_secs() / 86_400,
+            )?,
+        )?;
+        let max_in_flight = positive(
+            "HOOKPOST_MAX_IN_FLIGHT",
+            config::optional("HOOKPOST_MAX_IN_FLIGHT", defaults.max_in_flight)?,
+        )?;
+        Ok(Self {
+            retry: config::optional("HOOKPOST_RETRY_DELAYS", defaults.retry)?,
+            attempt_timeout: Duration::from_secs(timeout_secs),
+            retention: Duration::from_secs(retention_days.saturating_mul(86_400)),
+            allow_private_targets: config::optional("HOOKPOST_ALLOW_PRIVATE_TARGETS", false)?,
+            max_in_flight,
+        })
+    }
+}
+
+fn positive<T: Default + PartialEq>(name: &'static str, value: T) -> Result<T, ConfigError> {
+    if value == T::default() {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "must be greater than zero".to_owned(),
+        });
+    }
+    Ok(value)
+}
+
+/// Why a dispatcher could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatcherError {
+    #[error("the HTTP client could not be built: {0}")]
+    HttpClient(#[source] reqwest::Error),
+}
+
+/// What the dispatcher needs: the subscriptions, the delivery trail, the queue's visibility, the
+/// time, and one HTTP client shared by every delivery.
+#[derive(Debug)]
+pub struct Dispatcher<S, L, V> {
+    subscriptions: S,
+    log: L,
+    visibility: V,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    http: reqwest::Client,
+}
+
+impl<S: SubscriptionStore, L: DeliveryLog, V: Visibility> Dispatcher<S, L, V> {
+    pub fn new(
+        subscriptions: S,
+        log: L,
+        visibility: V,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Result<Self, DispatcherError> {
+        let http = http_client(&config).map_err(DispatcherError::HttpClient)?;
+        Ok(Self {
+            subscriptions,
+            log,
+            visibility,
+            clock,
+            config,
+            http,
+        })
+    }
+
+    /// Handles one SQS batch; `deadline` is when the invocation must have answered (Lambda context
+    /// deadline), `None` = no limit. Returns the ids of the records to keep on the queue.
+    pub async fn handle(&self, event: SqsEvent, deadline: Option<SystemTime>) -> SqsBatchResponse {
+        let batch = Batch {
+            sources: Mutex::default(),
+            permits: Semaphore::new(self.config.max_in_flight.max(1)),
+            deadline,
+        };
+        let failed: Vec<Option<String>> = stream::iter(event.records)
+            .map(|message| self.handle_record(message, &batch))
+            .buffered(self.config.max_in_flight.max(1))
+            .collect()
+            .await;
+        let mut response = SqsBatchResponse::default();
+        for message_id in failed.into_iter().flatten() {
+            response.add_failure(message_id);
+        }
+        response
+    }
+
+    /// One record in its own span; `Some(message id)` when it failed.
+    async fn handle_record(&self, message: SqsMessage, batch: &Batch) -> Option<String> {
+        // Lambda treats an empty item identifier as a failure of the whole batch: a record
+        // without an id (never sent by SQS) is then retried with the rest instead of dropped.
+        let message_id = message.message_id.clone().unwrap_or_default();
+        let span = info_span!("record", message_id = %message_id, event_id = field::Empty);
+        async {
+            match self.process(&message, batch).await {
+                RecordResult::Done => None,
+                RecordResult::Malformed => Some(message_id),
+                RecordResult::Retry { retry_after } => {
+                    self.back_off(&message, retry_after).await;
+                    Some(message_id)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn process(&self, message: &SqsMessage, batch: &Batch) -> RecordResult {
+        let Some(body) = message.body.as_deref() else {
+            warn!("the record has no body");
+            return RecordResult::Malformed;
+        };
+        let envelope = match Envelope::decode(body) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                warn!(error = %e, "the record is not a deliverable envelope");
+                return RecordResult::Malformed;
+            }
+        };
+        tracing::Span::current().record("event_id", field::display(&envelope.event_id));
+        if HeaderValue::from_str(&envelope.event_id).is_err() {
+            warn!("the envelope's event id cannot be sent as a header");
+            return RecordResult::Malformed;
+        }
+        let payload = match envelope.body.bytes() {
+            Ok(bytes) => Bytes::from(bytes.into_owned()),
+            Err(e) => {
+                warn!(error = %e, "the envelope's body cannot be decoded");
+                return RecordResult::Malformed;
+            }
+        };
+
+        let subscriptions = match batch
+            .subscriptions(&self.subscriptions, &envelope.source_id)
+            .await
+        {
+            Ok(subscriptions) => subscriptions,
+            Err(e) => {
+                warn!(source = %envelope.source_id, error = %e, "loading subscriptions failed");
+                return RecordResult::Retry { retry_after: None };
+            }
+        };
+        let wanted: Vec<&Subscription> = subscriptions
+            .iter()
+            .filter(|s| s.enabled && s.wants(envelope.event_type.as_deref()))
+            .collect();
+        if wanted.is_empty() {
+            info!(source = %envelope.source_id, "no subscription wants this event");
+            return RecordResult::Done;
+        }
+        let delivered: HashSet<String> =
+            match self.log.delivered_subscriptions(&envelope.event_id).await {
+                Ok(delivered) => delivered,
+                Err(e) => {
+                    // Delivering without knowing who has the event would call them again.
+                    warn!(error = %e, "reading earlier deliveries failed");
+                    return RecordResult::Retry { retry_after: None };
+                }
+            };
+        let pending: Vec<&Subscription> = wanted
+            .into_iter()
+            .filter(|s| {
+                let done = delivered.contains(&s.subscription_id);
+                if done {
+                    debug!(subscription_id = %s.subscription_id, "already delivered, skipped");
+                }
+                !done
+            })
+            .collect();
+
+        let results = join_all(
+            pending
+                .iter()
+                .map(|s| self.deliver(&envelope, &payload, s, batch)),
+        )
+        .await;
+        let mut retry = false;
+        let mut retry_after: Option<Duration> = None;
+        for result in results {
+            match result {
+                Delivery::Settled => {}
+                Delivery::Retry { after } => {
+                    retry = true;
+                    retry_after = retry_after.max(after);
+                }
+            }
+        }
+        if retry {
+            RecordResult::Retry { retry_after }
+        } else {
+            RecordResult::Done
+        }
+    }
+
+    /// One attempt at one subscription, recorded.
+    async fn deliver(
+        &self,
+        envelope: &Envelope,
+        payload: &Bytes,
+        subscription: &Subscription,
+        batch: &Batch,
+    ) -> Delivery {
+        let Ok(_permit) = batch.permits.acquire().await else {
+            return Delivery::Retry { after: None };
+        };
+        let now = self.clock.now();
+        let Some(timeout) = attempt_budget(now, batch.deadline, self.config.attempt_timeout) else {
+            warn!(
+                subscription_id = %subscription.subscription_id,
+                "not attempted: the invocation is about to time out"
+            );
+            return Delivery::Retry { after: None };
+        };
+
+        let started = Instant::now();
+        let attempt = self.attempt(envelope, payload, subscription, timeout).await;
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+
+        let record = AttemptRecord {
+            event_id: envelope.event_id.clone(),
+            subscription_id: subscription.subscription_id.clone(),
+            source_id: envelope.source_id.clone(),
+            event_type: envelope.event_type.clone(),
+            outcome: attempt.verdict.label().to_owned(),
+            delivered: matches!(
+                attempt.verdict,
+                Verdict::Sent(AttemptOutcome::Delivered { .. })
+            ),
+            status_code: attempt.verdict.status(),
+            error: attempt.error.clone(),
+            response_snippet: attempt.snippet,
+            duration_ms,
+            attempted_at: rfc3339(now),
+            expires_at: unix_seconds(now)
+                .saturating_add(i64::try_from(self.config.retention.as_secs()).unwrap_or(i64::MAX)),
+        };
+        let event_id = envelope.event_id.as_str();
+        let subscription_id = subscription.subscription_id.as_str();
+        let outcome = record.outcome.as_str();
+        let status = record.status_code;
+        match &attempt.verdict {
+            Verdict::Sent(AttemptOutcome::Delivered { .. }) => {
+                info!(
+                    event_id,
+                    subscription_id, outcome, status, duration_ms, "delivered"
+                );
+            }
+            _ => warn!(
+                event_id,
+                subscription_id,
+                outcome,
+                status,
+                duration_ms,
+                error = attempt.error.as_deref(),
+                "not delivered"
+            ),
+        }
+        if let Err(e) = self.log.record_attempt(&record).await {
+            // For a success this means the subscriber may get the event again on a retry of
+            // another subscription: at-least-once, which Standard Webhooks' `webhook-id` covers.
+            warn!(event_id, subscription_id, outcome, error = %e, "recording the attempt failed");
+        }
+
+        match attempt.verdict {
+            Verdict::Sent(AttemptOutcome::Delivered { .. }) => Delivery::Settled,
+            Verdict::Sent(AttemptOutcome::Gone { .. }) => {
+                let reason = format!("the subscriber answered 410 Gone at {}", rfc3339(now));
+                match self
+                    .subscriptions
+                    .disable(&envelope.source_id, subscription_id, &reason)
+                    .await
+                {
+                    Ok(()) => warn!(subscription_id, "subscription disabled after 410 Gone"),
+                    Err(e) => {
+                        warn!(subscription_id, error = %e, "disabling the subscription failed")
+                    }
+                }
+                Delivery::Settled
+            }
+            Verdict::Sent(AttemptOutcome::Retry { retry_after, .. }) => {
+                Delivery::Retry { after: retry_after }
+            }
+            Verdict::Misconfigured => Delivery::Retry { after: None },
+        }
+    }
+
+    /// Signs and sends the request; never panics on a subscription's contents.
+    async fn attempt(
+        &self,
+        envelope: &Envelope,
+        payload: &Bytes,
+        subscription: &Subscription,
+        timeout: Duration,
+    ) -> Attempt {
+        let url = match parse_target_url(&subscription.url) {
+            Ok(url) => url,
+            // The parser's message quotes the URL, which may hold a token in its query.
+            Err(_) => {
+                return Attempt::misconfigured(
+                    "the subscription's URL is not a usable http(s) URL",
+                );
+            }
+        };
+        if !self.config.allow_private_targets
+            && let Some(blocked) = guard::blocked_literal(&url)
+        {
+            return Attempt::failed(RetryReason::Blocked, blocked.to_string());
+        }
+        let headers = match self.request_headers(envelope, payload, subscription) {
+            Ok(headers) => headers,
+            Err(reason) => return Attempt::misconfigured(reason),
+        };
+
+        let sent = self
+            .http
+            .post(url)
+            .headers(headers)
+            .body(payload.clone())
+            .timeout(timeout)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) => return Attempt::from_error(e),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let snippet = read_snippet(response).await;
+        Attempt {
+            verdict: Verdict::Sent(classify_status(status, retry_after.as_deref())),
+            error: None,
+            snippet,
+        }
+    }
+
+    /// The subscription's custom headers, then Hookpost's, which always win.
+    fn request_headers(
+        &self,
+        envelope: &Envelope,
+        payload: &[u8],
+        subscription: &Subscription,
+    ) -> Result<HeaderMap, String> {
+        let keys = subscription
+            .signing_keys()
+            .map_err(|e| format!("the subscription's signing secret is unusable: {e}"))?;
+        if keys.is_empty() {
+            return Err("the subscription has no signing secret".to_owned());
+        }
+        let mut headers = custom_headers(&subscription.headers)?;
+        let timestamp = self.clock.unix_seconds();
+        let signature = signature_header(&keys, &envelope.event_id, timestamp, payload);
+        let content_type = envelope
+            .content_type
+            .as_deref()
+            .and_then(|ct| HeaderValue::from_str(ct).ok())
+            .unwrap_or_else(|| HeaderValue::from_static(DEFAULT_CONTENT_TYPE));
+        headers.insert(CONTENT_TYPE, content_type);
+        headers.insert(
+            STANDARD_HEADERS.id,
+            HeaderValue::from_str(&envelope.event_id)
+                .map_err(|_| "the event id is not a valid header value".to_owned())?,
+        );
+        headers.insert(STANDARD_HEADERS.timestamp, HeaderValue::from(timestamp));
+        headers.insert(
+            STANDARD_HEADERS.signature,
+            HeaderValue::from_str(&signature)
+                .map_err(|_| "the signature is not a valid header value".to_owned())?,
+        );
+        Ok(headers)
+    }
+
+    /// Keeps a failed record invisible for the schedule's delay.
+    async fn back_off(&self, message: &SqsMessage, retry_after: Option<Duration>) {
+        let Some(receipt_handle) = message.receipt_handle.as_deref() else {
+            warn!("the record has no receipt handle; the queue's visibility timeout applies");
+            return;
+        };
+        let receive_count = receive_count(message);
+        let delay = self
+            .config
+            .retry
+            .delay_after(receive_count, retry_after, jitter());
+        let seconds = visibility_seconds(delay);
+        match self.visibility.delay(receipt_handle, seconds).await {
+            Ok(()) => info!(receive_count, delay_secs = seconds, "will retry"),
+            Err(e) => warn!(
+                receive_count,
+                error = %e,
+                "delaying the retry failed; the queue's visibility timeout applies"
+            ),
+        }
+    }
+}
+
+/// A source's subscriptions, loaded at most once per batch (a failed load included).
+type SourceSlot = Arc<OnceCell<Result<Arc<[Subscription]>, StoreError>>>;
+
+/// The state of one batch: subscriptions loaded once per source, and the bound on deliveries.
+struct Batch {
+    sources: Mutex<HashMap<SourceId, SourceSlot>>,
+    permits: Semaphore,
+    deadline: Option<SystemTime>,
+}
+
+impl Batch {
+    /// The source's subscriptions, loaded by the first record that asks; the others wait for it.
+    async fn subscriptions<S: SubscriptionStore>(
+        &self,
+        store: &S,
+        source: &SourceId,
+    ) -> Result<Arc<[Subscription]>, StoreError> {
+        let cell = Arc::clone(
+            self.sources
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(source.clone())
+                .or_default(),
+        );
+        cell.get_or_init(|| async { store.subscriptions_for(source).await.map(Arc::from) })
+            .await
+            .clone()
+    }
+}
+
+/// What became of a record.
+enum RecordResult {
+    /// Every wanted subscription has the event (or gave it up with 410).
+    Done,
+    /// Not an envelope this build can deliver: reported, never retried sooner than SQS decides.
+    Malformed,
+    /// Some subscription still needs it.
+    Retry { retry_after: Option<Duration> },
+}
+
+/// What became of one (event, subscription) pair.
+enum Delivery {
+    Settled,
+    Retry { after: Option<Duration> },
+}
+
+/// The result of one attempt, before it is recorded.
+struct Attempt {
+    verdict: Verdict,
+    error: Option<String>,
+    snippet: Option<String>,
+}
+
+enum Verdict {
+    Sent(AttemptOutcome),
+    /// The subscription cannot be delivered to as configured (secret, URL, headers).
+    Misconfigured,
+}
+
+impl Verdict {
+    fn label(&self) -> &'static str {
+        match self {
+            Verdict::Sent(outcome) => outcome.label(),
+            Verdict::Misconfigured => "misconfigured",
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            Verdict::Sent(
+                AttemptOutcome::Delivered { status } | AttemptOutcome::Gone { status },
+            ) => Some(*status),
+            Verdict::Sent(AttemptOutcome::Retry { status, .. }) => *status,
+            Verdict::Misconfigured => None,
+        }
+    }
+}
+
+impl Attempt {
+    fn misconfigured(reason: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::Misconfigured,
+            error: Some(reason.into()),
+            snippet: None,
+        }
+    }
+
+    fn failed(reason: RetryReason, error: String) -> Self {
+        Self {
+            verdict: Verdict::Sent(AttemptOutcome::Retry {
+                status: None,
+                reason,
+                retry_after: None,
+            }),
+            error: Some(error),
+            snippet: None,
+        }
+    }
+
+    fn from_error(err: reqwest::Error) -> Self {
+        // The URL may carry a token in its query: it is left out of what is logged and stored.
+        let err = err.without_url();
+        if let Some(blocked) = guard::find_blocked(&err) {
+            return Self::failed(RetryReason::Blocked, blocked.to_string());
+        }
+        let reason = if err.is_timeout() {
+            RetryReason::Timeout
+        } else {
+            RetryReason::Connection
+        };
+        Self::failed(reason, error_chain(&err))
+    }
+}
+
+/// An error and its causes, `: `-separated.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn custom_headers(custom: &BTreeMap<String, String>) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in custom {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("custom header `{name}` is not a valid header name"))?;
+        if RESERVED_HEADERS.contains(&header.as_str()) {
+            debug!(header = %header, "custom header ignored: Hookpost sets it");
+            continue;
+        }
+        // The value is not quoted: custom headers often carry credentials.
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            format!("the value of custom header `{name}` is not a valid header value")
+        })?;
+        headers.append(header, value);
+    }
+    Ok(headers)
+}
+
+/// The start of the response body, read no further than [`RESPONSE_SNIPPET_BYTES`].
+async fn read_snippet(mut response: reqwest::Response) -> Option<String> {
+    let mut body: Vec<u8> = Vec::new();
+    while body.len() < RESPONSE_SNIPPET_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body.truncate(RESPONSE_SNIPPET_BYTES);
+    (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned())
+}
+
+/// How long the next attempt may take: the configured timeout, cut short so the invocation can
+/// still answer before `deadline`; `None` when there is no useful time left.
+pub fn attempt_budget(
+    now: SystemTime,
+    deadline: Option<SystemTime>,
+    attempt_timeout: Duration,
+) -> Option<Duration> {
+    let Some(deadline) = deadline else {
+        return Some(attempt_timeout);
+    };
+    let left = deadline
+        .duration_since(now)
+        .ok()?
+        .checked_sub(DEADLINE_MARGIN)?;
+    (left >= MIN_ATTEMPT).then(|| left.min(attempt_timeout))
+}
+
+/// The record's `ApproximateReceiveCount` (1 when absent or unreadable).
+fn receive_count(message: &SqsMessage) -> u32 {
+    message
+        .attributes
+        .get(RECEIVE_COUNT_ATTRIBUTE)
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or(1)
+}
+
+/// A delay as whole seconds for `ChangeMessageVisibility`, rounded to the nearest.
+fn visibility_seconds(delay: Duration) -> i32 {
+    let rounded = delay.as_secs() + u64::from(delay.subsec_millis() >= 500);
+    i32::try_from(rounded).unwrap_or(i32::MAX)
+}
+
+/// A sample from `[0, 1)`; jitter only spreads retries, so a failing RNG falls back to the middle.
+fn jitter() -> f64 {
+    getrandom::u64().map_or(0.5, |r| (r >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+/// The shared client: no redirects (a 3xx is an answer, not a delivery), no proxies (they would
+/// resolve names past the SSRF guard), and the guard's resolver unless private targets are allowed.
+fn http_client(config: &Config) -> Result<reqwest::Client, reqwest::Error> {
+    let builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(hookpost_shared::USER_AGENT)
+        .no_proxy()
+        .connect_timeout(config.attempt_timeout);
+    let builder = if config.allow_private_targets {
+        builder
+    } else {
+        builder.dns_resolver(guard::PublicOnlyResolver)
+    };
+    builder.build()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,38 @@
-fn main() {}
+//! The dispatcher Lambda: wiring only. Configuration is read and checked once at init.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use hookpost_dispatcher::{Config, Dispatcher};
+use hookpost_shared::aws::{
+    DynamoClient, DynamoDeliveries, DynamoSubscriptions, SqsClient, SqsQueue, load_sdk_config,
+};
+use hookpost_shared::clock::SystemClock;
+use hookpost_shared::config::required;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    hookpost_shared::telemetry::init();
+    let subscriptions_table = required("HOOKPOST_SUBSCRIPTIONS_TABLE")?;
+    let deliveries_table = required("HOOKPOST_DELIVERIES_TABLE")?;
+    let queue_url = required("HOOKPOST_INGEST_QUEUE_URL")?;
+    let config = Config::from_env()?;
+    let sdk = load_sdk_config().await;
+    let dynamo = DynamoClient::new(&sdk);
+    let dispatcher = Arc::new(Dispatcher::new(
+        DynamoSubscriptions::new(dynamo.clone(), subscriptions_table),
+        DynamoDeliveries::new(dynamo, deliveries_table),
+        SqsQueue::new(SqsClient::new(&sdk), queue_url),
+        Arc::new(SystemClock),
+        config,
+    )?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let dispatcher = Arc::clone(&dispatcher);
+        async move {
+            let deadline = event.context.deadline();
+            Ok::<_, Error>(dispatcher.handle(event.payload, Some(deadline)).await)
+        }
+    }))
+    .await
+}

@@ -3,6 +3,8 @@
 
 pub mod outcome;
 pub mod retry;
+pub mod ssrf;
 
 pub use outcome::{AttemptOutcome, classify_status};
 pub use retry::RetrySchedule;
+pub use ssrf::{BlockedAddress, check_target};

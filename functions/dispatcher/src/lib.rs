@@ -155,6 +155,8 @@ pub struct Dispatcher<S, L, V> {
 }
 
 impl<S: SubscriptionStore, L: DeliveryLog, V: Visibility> Dispatcher<S, L, V> {
+    /// Builds the one HTTP client every delivery shares (guarded unless private targets are
+    /// allowed); fails only if that client cannot be built.
     pub fn new(
         subscriptions: S,
         log: L,

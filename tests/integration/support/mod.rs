@@ -168,7 +168,7 @@ pub async fn queue_depth(sdk: &SdkConfig, url: &str) -> usize {
 pub async fn eventually<F, Fut>(mut check: F) -> bool
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    Fut: Future<Output = bool>,
 {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while tokio::time::Instant::now() < deadline {
@@ -188,7 +188,8 @@ pub async fn post(url: &str, headers: &[(String, String)], body: &[u8]) -> (u16,
     }
     let response = request.send().await.expect("the receiver answers");
     let status = response.status().as_u16();
-    let json = response.json().await.unwrap_or(serde_json::Value::Null);
+    let text = response.text().await.unwrap_or_default();
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     (status, json)
 }
 

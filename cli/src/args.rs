@@ -52,13 +52,17 @@ pub enum Command {
     #[command(subcommand)]
     Dlq(DlqCommand),
     /// Every delivery attempt of an event.
-    #[command(after_help = "Example:\n  hookpost --local deliveries evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e")]
+    #[command(
+        after_help = "Example:\n  hookpost --local deliveries evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e"
+    )]
     Deliveries {
         /// The event id the receiver answered with.
         event_id: String,
     },
     /// Print the headers a provider would send with a body.
-    #[command(after_help = "Example:\n  hookpost sign --provider github --secret s3cret --data-file body.json")]
+    #[command(
+        after_help = "Example:\n  hookpost sign --provider github --secret s3cret --data-file body.json"
+    )]
     Sign(SignArgs),
     /// Sign a body like the provider would and post it to the receiver.
     #[command(
@@ -98,7 +102,9 @@ pub struct SignArgs {
 pub enum LocalCommand {
     /// Start the emulator (moto, unless AWS_ENDPOINT_URL is set), the queues and tables from
     /// template.yaml, the receiver and the dispatcher; stop with Ctrl-C.
-    #[command(after_help = "Example:\n  hookpost local up --port 3000 --max-receive-count 3 --retry-delays 1s,2s,4s")]
+    #[command(
+        after_help = "Example:\n  hookpost local up --port 3000 --max-receive-count 3 --retry-delays 1s,2s,4s"
+    )]
     Up {
         /// Receiver port on 127.0.0.1.
         #[arg(long, default_value_t = 3000)]
@@ -118,7 +124,9 @@ pub enum LocalCommand {
 #[derive(Debug, Subcommand)]
 pub enum SourcesCommand {
     /// Create a source and print the URL to give the provider, and its secret (once).
-    #[command(after_help = "Example:\n  hookpost --local sources add github-main --provider github")]
+    #[command(
+        after_help = "Example:\n  hookpost --local sources add github-main --provider github"
+    )]
     Add {
         /// Source id: letters, digits, `-` and `_`; the last segment of the webhook URL.
         name: String,

@@ -73,7 +73,10 @@ impl Target {
     }
 
     fn subscriptions(&self) -> DynamoSubscriptions {
-        DynamoSubscriptions::new(DynamoClient::new(&self.sdk), &self.names.subscriptions_table)
+        DynamoSubscriptions::new(
+            DynamoClient::new(&self.sdk),
+            &self.names.subscriptions_table,
+        )
     }
 
     fn deliveries(&self) -> DynamoDeliveries {
@@ -142,7 +145,11 @@ async fn local_up(
     println!(
         "emulator   {} ({})",
         stack.state.endpoint_url,
-        if owned { "moto, started here" } else { "AWS_ENDPOINT_URL" }
+        if owned {
+            "moto, started here"
+        } else {
+            "AWS_ENDPOINT_URL"
+        }
     );
     println!("receiver   {}{{source}}", stack.state.receiver_url);
     println!(
@@ -287,9 +294,11 @@ async fn sources(global: &Global, command: SourcesCommand) -> Result<(), CliErro
                 Some(s) if !s.trim().is_empty() => Secret::new(s.trim()),
                 Some(_) => return Err(CliError::Usage("--secret cannot be empty".to_owned())),
                 None => match provider {
-                    hookpost_shared::signature::Provider::StandardWebhooks => SigningKey::generate()
-                        .map_err(|e| CliError::Failed(format!("no randomness: {e}")))?
-                        .to_whsec(),
+                    hookpost_shared::signature::Provider::StandardWebhooks => {
+                        SigningKey::generate()
+                            .map_err(|e| CliError::Failed(format!("no randomness: {e}")))?
+                            .to_whsec()
+                    }
                     _ => Secret::generate()
                         .map_err(|e| CliError::Failed(format!("no randomness: {e}")))?,
                 },
@@ -316,7 +325,9 @@ async fn sources(global: &Global, command: SourcesCommand) -> Result<(), CliErro
                     println!("source    {name} ({provider})");
                     println!("url       {url}");
                     println!("secret    {}", secret.expose());
-                    println!("Give the provider this URL and secret; the secret is not shown again.");
+                    println!(
+                        "Give the provider this URL and secret; the secret is not shown again."
+                    );
                 }
             }
         }
@@ -361,7 +372,10 @@ fn print_sources(global: &Global, list: &[Source]) {
             println!("{}", serde_json::Value::Array(rows));
         }
         Output::Table => {
-            println!("{:<24} {:<18} {:>7}  CREATED", "SOURCE", "PROVIDER", "SECRETS");
+            println!(
+                "{:<24} {:<18} {:>7}  CREATED",
+                "SOURCE", "PROVIDER", "SECRETS"
+            );
             for s in list {
                 println!(
                     "{:<24} {:<18} {:>7}  {}",
@@ -450,7 +464,10 @@ async fn subscriptions(global: &Global, command: SubscriptionsCommand) -> Result
                     println!("{}", serde_json::Value::Array(rows));
                 }
                 Output::Table => {
-                    println!("{:<40} {:<20} {:<9} {:<16} URL", "SUBSCRIPTION", "SOURCE", "STATE", "EVENTS");
+                    println!(
+                        "{:<40} {:<20} {:<9} {:<16} URL",
+                        "SUBSCRIPTION", "SOURCE", "STATE", "EVENTS"
+                    );
                     for s in &list {
                         println!(
                             "{:<40} {:<20} {:<9} {:<16} {}",
@@ -514,15 +531,15 @@ async fn dlq(global: &Global, command: DlqCommand) -> Result<(), CliError> {
                 let receives = message
                     .attributes
                     .as_ref()
-                    .and_then(|a| {
-                        a.get(&MessageSystemAttributeName::ApproximateReceiveCount)
-                    })
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                     .cloned()
                     .unwrap_or_default();
                 let row = match Envelope::decode(body) {
                     Ok(envelope) => {
                         let records = deliveries.for_event(&envelope.event_id).await?;
-                        let delivered = deliveries.delivered_subscriptions(&envelope.event_id).await?;
+                        let delivered = deliveries
+                            .delivered_subscriptions(&envelope.event_id)
+                            .await?;
                         let undelivered: Vec<_> = records
                             .iter()
                             .filter(|r| !delivered.contains(&r.subscription_id))
@@ -554,7 +571,10 @@ async fn dlq(global: &Global, command: DlqCommand) -> Result<(), CliError> {
             match global.output {
                 Output::Json => println!("{}", serde_json::Value::Array(rows)),
                 Output::Table => {
-                    println!("{:<40} {:<16} {:<20} {:>8}  UNDELIVERED", "EVENT", "SOURCE", "TYPE", "RECEIVES");
+                    println!(
+                        "{:<40} {:<16} {:<20} {:>8}  UNDELIVERED",
+                        "EVENT", "SOURCE", "TYPE", "RECEIVES"
+                    );
                     for r in &rows {
                         let undelivered = r["undelivered"]
                             .as_array()
@@ -573,7 +593,10 @@ async fn dlq(global: &Global, command: DlqCommand) -> Result<(), CliError> {
                             .unwrap_or_else(|| r["error"].as_str().unwrap_or("").to_owned());
                         println!(
                             "{:<40} {:<16} {:<20} {:>8}  {}",
-                            r["event_id"].as_str().or(r["message_id"].as_str()).unwrap_or("?"),
+                            r["event_id"]
+                                .as_str()
+                                .or(r["message_id"].as_str())
+                                .unwrap_or("?"),
                             r["source_id"].as_str().unwrap_or("-"),
                             r["event_type"].as_str().unwrap_or("-"),
                             r["receive_count"].as_str().unwrap_or("?"),

@@ -37,7 +37,10 @@ pub async fn run() -> Result<(), CliError> {
 
     let emulator = Emulator::from_env_or_spawn().await?;
     step(0, "emulator", emulator.endpoint_url());
-    let prefix = format!("hookpost-demo-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let prefix = format!(
+        "hookpost-demo-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let stack = LocalStack::start(
         emulator,
         LocalOptions {
@@ -57,10 +60,14 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
     step(
         0,
         "stack",
-        &format!("queues and tables from template.yaml; receiver at {}", stack.state.receiver_url),
+        &format!(
+            "queues and tables from template.yaml; receiver at {}",
+            stack.state.receiver_url
+        ),
     );
 
-    let source_id = SourceId::parse(SAMPLE_GITHUB_SOURCE).map_err(|e| CliError::Failed(e.to_string()))?;
+    let source_id =
+        SourceId::parse(SAMPLE_GITHUB_SOURCE).map_err(|e| CliError::Failed(e.to_string()))?;
     DynamoSources::new(DynamoClient::new(&stack.sdk), &names.sources_table)
         .create(&Source {
             source_id: source_id.clone(),
@@ -93,7 +100,11 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
             created_at: rfc3339(SystemTime::now()),
         })
         .await?;
-    step(0, "subscriber", &format!("{subscription_id} → {}", subscriber.url));
+    step(
+        0,
+        "subscriber",
+        &format!("{subscription_id} → {}", subscriber.url),
+    );
 
     let sample = lambda_http::request::from_str(GITHUB_SAMPLE)
         .map_err(|e| CliError::Failed(format!("events/apigw-github-push.json: {e}")))?;
@@ -106,7 +117,9 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
     let url = format!("{}{SAMPLE_GITHUB_SOURCE}", stack.state.receiver_url);
     let (status, text) = crate::commands::post(&url, &headers, body.clone()).await?;
     if status != 202 {
-        return Err(CliError::Failed(format!("the receiver answered {status}: {text}")));
+        return Err(CliError::Failed(format!(
+            "the receiver answered {status}: {text}"
+        )));
     }
     let event_id = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
@@ -116,7 +129,10 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
     step(
         2,
         "queued",
-        &format!("{event_id} is on {} (SQS acknowledged before the 202)", names.ingest_queue_url),
+        &format!(
+            "{event_id} is on {} (SQS acknowledged before the 202)",
+            names.ingest_queue_url
+        ),
     );
 
     let received = subscriber.wait_for(1, DELIVERY_TIMEOUT).await;
@@ -126,14 +142,7 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
             DELIVERY_TIMEOUT.as_secs()
         )));
     };
-    let records = DynamoDeliveries::new(DynamoClient::new(&stack.sdk), &names.deliveries_table)
-        .for_event(&event_id)
-        .await?;
-    let attempt = records
-        .iter()
-        .find(|r| r.subscription_id == subscription_id)
-        .map(|r| format!(", {} attempt(s), recorded {}", r.attempts, r.status))
-        .unwrap_or_default();
+    let attempt = recorded_attempt(stack, &event_id, &subscription_id).await;
     step(
         3,
         "delivered",
@@ -161,4 +170,24 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
     subscriber.stop();
     println!("demo passed: accepted → queued → delivered → signature verified by the subscriber");
     Ok(())
+}
+
+/// The delivery record's summary, once the dispatcher has written it. Reads are retried: moto
+/// applies an `UpdateItem` clause by clause, so a read can see a half-written item.
+async fn recorded_attempt(stack: &LocalStack, event_id: &str, subscription_id: &str) -> String {
+    let deliveries = DynamoDeliveries::new(
+        DynamoClient::new(&stack.sdk),
+        &stack.state.names.deliveries_table,
+    );
+    for _ in 0..50 {
+        if let Ok(records) = deliveries.for_event(event_id).await
+            && let Some(r) = records
+                .iter()
+                .find(|r| r.subscription_id == subscription_id)
+        {
+            return format!(", {} attempt(s), recorded as {}", r.attempts, r.status);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ", no delivery record yet".to_owned()
 }

@@ -57,12 +57,16 @@ pub async fn provision(
             .map(|(k, v)| (QueueAttributeName::from(k.as_str()), v.clone()))
             .collect();
         if let Some(redrive) = &queue.redrive {
-            let (_, dlq_arn) = queues.get(&redrive.dead_letter_queue).ok_or_else(|| {
-                ProvisionError {
-                    resource: queue.logical_id.clone(),
-                    message: format!("its dead-letter queue {} is not a queue", redrive.dead_letter_queue),
-                }
-            })?;
+            let (_, dlq_arn) =
+                queues
+                    .get(&redrive.dead_letter_queue)
+                    .ok_or_else(|| ProvisionError {
+                        resource: queue.logical_id.clone(),
+                        message: format!(
+                            "its dead-letter queue {} is not a queue",
+                            redrive.dead_letter_queue
+                        ),
+                    })?;
             attributes.insert(
                 QueueAttributeName::RedrivePolicy,
                 serde_json::json!({

@@ -62,37 +62,42 @@ impl Subscriber {
                 };
                 let state = state.clone();
                 tokio::spawn(async move {
-                    let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                        let (received, notify, status, secret) = state.clone();
-                        async move {
-                            let (parts, body) = request.into_parts();
-                            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                            let verified = secret
-                                .lock()
-                                .ok()
-                                .and_then(|s| s.clone())
-                                .and_then(|s| standardwebhooks::Webhook::new(&s).ok())
-                                .is_some_and(|hook| hook.verify(&body, &parts.headers).is_ok());
-                            let answered = if verified {
-                                status.load(Ordering::SeqCst)
-                            } else {
-                                401
-                            };
-                            if let Ok(mut list) = received.lock() {
-                                list.push(Received {
-                                    headers: parts.headers,
-                                    body,
-                                    verified,
-                                    answered,
-                                });
+                    let service =
+                        service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                            let (received, notify, status, secret) = state.clone();
+                            async move {
+                                let (parts, body) = request.into_parts();
+                                let body = body
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                let verified = secret
+                                    .lock()
+                                    .ok()
+                                    .and_then(|s| s.clone())
+                                    .and_then(|s| standardwebhooks::Webhook::new(&s).ok())
+                                    .is_some_and(|hook| hook.verify(&body, &parts.headers).is_ok());
+                                let answered = if verified {
+                                    status.load(Ordering::SeqCst)
+                                } else {
+                                    401
+                                };
+                                if let Ok(mut list) = received.lock() {
+                                    list.push(Received {
+                                        headers: parts.headers,
+                                        body,
+                                        verified,
+                                        answered,
+                                    });
+                                }
+                                notify.notify_waiters();
+                                let mut response = http::Response::new(Full::new(Bytes::new()));
+                                *response.status_mut() = http::StatusCode::from_u16(answered)
+                                    .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+                                Ok::<_, std::convert::Infallible>(response)
                             }
-                            notify.notify_waiters();
-                            let mut response = http::Response::new(Full::new(Bytes::new()));
-                            *response.status_mut() = http::StatusCode::from_u16(answered)
-                                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-                            Ok::<_, std::convert::Infallible>(response)
-                        }
-                    });
+                        });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;

@@ -181,7 +181,11 @@ impl Resolver<'_> {
                 .get(arg)
                 .cloned()
                 .map(Resolved::Text)
-                .ok_or_else(|| invalid(format!("{path}: !Ref {arg} names no parameter with a value")));
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{path}: !Ref {arg} names no parameter with a value"
+                    ))
+                });
         }
         if tagged.tag == "GetAtt"
             && let Some(resource) = arg.strip_suffix(".Arn")
@@ -246,9 +250,9 @@ fn queue_spec(
             let count = ctx.field(value, "maxReceiveCount", &path)?;
             redrive = Some(Redrive {
                 dead_letter_queue: dlq,
-                max_receive_count: count
-                    .parse()
-                    .map_err(|_| invalid(format!("{path}.maxReceiveCount `{count}` is not a count")))?,
+                max_receive_count: count.parse().map_err(|_| {
+                    invalid(format!("{path}.maxReceiveCount `{count}` is not a count"))
+                })?,
             });
         }
     }
@@ -265,16 +269,22 @@ fn table_spec(
     props: Option<&Mapping>,
 ) -> Result<TableSpec, TemplateError> {
     let props = props.ok_or_else(|| invalid(format!("{id} has no Properties")))?;
-    let list = |key: &str, name: &str, kind: &str| -> Result<Vec<(String, String)>, TemplateError> {
-        let path = format!("{id}.Properties.{key}");
-        props
-            .get(key)
-            .and_then(Value::as_sequence)
-            .ok_or_else(|| invalid(format!("{path} is missing")))?
-            .iter()
-            .map(|entry| Ok((ctx.field(entry, name, &path)?, ctx.field(entry, kind, &path)?)))
-            .collect()
-    };
+    let list =
+        |key: &str, name: &str, kind: &str| -> Result<Vec<(String, String)>, TemplateError> {
+            let path = format!("{id}.Properties.{key}");
+            props
+                .get(key)
+                .and_then(Value::as_sequence)
+                .ok_or_else(|| invalid(format!("{path} is missing")))?
+                .iter()
+                .map(|entry| {
+                    Ok((
+                        ctx.field(entry, name, &path)?,
+                        ctx.field(entry, kind, &path)?,
+                    ))
+                })
+                .collect()
+        };
     let attributes = list("AttributeDefinitions", "AttributeName", "AttributeType")?;
     let keys = list("KeySchema", "AttributeName", "KeyType")?;
     let ttl_attribute = match props.get("TimeToLiveSpecification") {
@@ -351,7 +361,9 @@ mod tests {
             redrive.max_receive_count.to_string(),
             spec.parameters["MaxReceiveCount"]
         );
-        let visibility: u64 = ingest.attributes["VisibilityTimeout"].parse().expect("number");
+        let visibility: u64 = ingest.attributes["VisibilityTimeout"]
+            .parse()
+            .expect("number");
         assert!(visibility >= 6 * spec.event_source.function_timeout_seconds);
     }
 
@@ -395,6 +407,9 @@ Resources:
       VisibilityTimeout: !Sub "${X}"
 "#;
         let err = stack_spec(text, &BTreeMap::new()).expect_err("refused");
-        assert!(err.to_string().contains("Q.Properties.VisibilityTimeout"), "{err}");
+        assert!(
+            err.to_string().contains("Q.Properties.VisibilityTimeout"),
+            "{err}"
+        );
     }
 }

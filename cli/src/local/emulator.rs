@@ -105,7 +105,13 @@ pub async fn sdk_config_for(endpoint_url: &str, region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint_url)
         .region(Region::new(region.to_owned()))
-        .credentials_provider(Credentials::new("test", "test", None, None, "hookpost-local"))
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "hookpost-local",
+        ))
         .load()
         .await
 }

@@ -74,7 +74,9 @@ impl EncodedBody {
 pub enum EnvelopeError {
     #[error("the message is not a Hookpost envelope: {0}")]
     Malformed(String),
-    #[error("envelope version {found} is not supported (this build reads version {ENVELOPE_VERSION})")]
+    #[error(
+        "envelope version {found} is not supported (this build reads version {ENVELOPE_VERSION})"
+    )]
     UnsupportedVersion { found: u32 },
     #[error("the envelope body is not valid base64")]
     BadBody,

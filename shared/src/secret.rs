@@ -136,8 +136,17 @@ mod tests {
 
     #[test]
     fn malformed_signing_keys_are_refused_with_the_reason() {
-        assert_eq!(SigningKey::parse("abc"), Err(SigningKeyError::MissingPrefix));
-        assert_eq!(SigningKey::parse("whsec_***"), Err(SigningKeyError::NotBase64));
-        assert_eq!(SigningKey::parse("whsec_AAAA"), Err(SigningKeyError::BadLength(3)));
+        assert_eq!(
+            SigningKey::parse("abc"),
+            Err(SigningKeyError::MissingPrefix)
+        );
+        assert_eq!(
+            SigningKey::parse("whsec_***"),
+            Err(SigningKeyError::NotBase64)
+        );
+        assert_eq!(
+            SigningKey::parse("whsec_AAAA"),
+            Err(SigningKeyError::BadLength(3))
+        );
     }
 }

@@ -113,9 +113,16 @@ mod tests {
         assert!(SourceId::parse("github-main_2").is_ok());
         assert_eq!(SourceId::parse(""), Err(SourceIdError::Empty));
         for bad in ["..", "a/b", "a%2Fb", "a b", "é", "a.b"] {
-            assert_eq!(SourceId::parse(bad), Err(SourceIdError::BadCharacter), "{bad}");
+            assert_eq!(
+                SourceId::parse(bad),
+                Err(SourceIdError::BadCharacter),
+                "{bad}"
+            );
         }
-        assert_eq!(SourceId::parse(&"a".repeat(65)), Err(SourceIdError::TooLong));
+        assert_eq!(
+            SourceId::parse(&"a".repeat(65)),
+            Err(SourceIdError::TooLong)
+        );
         assert!(SourceId::parse(&"a".repeat(64)).is_ok());
     }
 

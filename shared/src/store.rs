@@ -35,7 +35,8 @@ pub trait SourceStore: Send + Sync {
 
 /// Durably queues an encoded envelope (the receiver). `Ok` means the queue has it.
 pub trait EventQueue: Send + Sync {
-    fn enqueue(&self, envelope_json: String) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn enqueue(&self, envelope_json: String)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Lists a source's subscriptions (the dispatcher).

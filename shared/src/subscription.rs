@@ -54,14 +54,16 @@ impl Subscription {
 /// Whether any filter matches: `*` matches everything (even events without a type), `prefix.*`
 /// matches `prefix.` and anything below it, other filters match the exact name.
 pub fn event_types_match(filters: &[String], event_type: Option<&str>) -> bool {
-    filters.iter().any(|filter| match (filter.as_str(), event_type) {
-        ("*", _) => true,
-        (_, None) => false,
-        (f, Some(t)) => match f.strip_suffix('*') {
-            Some(prefix) => t.starts_with(prefix),
-            None => f == t,
-        },
-    })
+    filters
+        .iter()
+        .any(|filter| match (filter.as_str(), event_type) {
+            ("*", _) => true,
+            (_, None) => false,
+            (f, Some(t)) => match f.strip_suffix('*') {
+                Some(prefix) => t.starts_with(prefix),
+                None => f == t,
+            },
+        })
 }
 
 /// Splits `push, pull_request.*` into filters, refusing empty ones.
@@ -90,7 +92,9 @@ pub fn parse_event_filters(list: &str) -> Result<Vec<String>, String> {
 pub fn parse_target_url(s: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("`{s}`: only http and https URLs can receive webhooks"));
+        return Err(format!(
+            "`{s}`: only http and https URLs can receive webhooks"
+        ));
     }
     if url.host().is_none() {
         return Err(format!("`{s}` has no host"));
@@ -124,8 +128,14 @@ mod tests {
         assert!(!event_types_match(&f(&["push"]), Some("pushed")));
         assert!(!event_types_match(&f(&["push"]), None));
         assert!(event_types_match(&f(&["invoice.*"]), Some("invoice.paid")));
-        assert!(!event_types_match(&f(&["invoice.*"]), Some("invoices.paid")));
-        assert!(event_types_match(&f(&["a", "invoice.*"]), Some("invoice.x.y")));
+        assert!(!event_types_match(
+            &f(&["invoice.*"]),
+            Some("invoices.paid")
+        ));
+        assert!(event_types_match(
+            &f(&["a", "invoice.*"]),
+            Some("invoice.x.y")
+        ));
     }
 
     #[test]

@@ -24,7 +24,9 @@ const EVENT_FILES: &[&str] = &[
 ];
 
 fn read(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -44,16 +46,33 @@ fn every_file_in_events_is_covered_here() {
 
 async fn receiver_answer(file: &str, at: u64) -> (u16, String) {
     let r = support::resources().await;
-    support::add_source(&r.sdk, &r.names, SAMPLE_GITHUB_SOURCE, Provider::Github, SAMPLE_GITHUB_SECRET)
-        .await;
-    support::add_source(&r.sdk, &r.names, SW_SOURCE, Provider::StandardWebhooks, SW_SECRET).await;
+    support::add_source(
+        &r.sdk,
+        &r.names,
+        SAMPLE_GITHUB_SOURCE,
+        Provider::Github,
+        SAMPLE_GITHUB_SECRET,
+    )
+    .await;
+    support::add_source(
+        &r.sdk,
+        &r.names,
+        SW_SOURCE,
+        Provider::StandardWebhooks,
+        SW_SECRET,
+    )
+    .await;
     let receiver = support::receiver(&r.sdk, &r.names, Arc::new(FixedClock::at_unix(at)));
     let request = lambda_http::request::from_str(&read(file)).expect("an API Gateway v2 event");
     let response = receiver.handle(request).await;
     let json: serde_json::Value = serde_json::from_slice(response.body().as_ref()).expect("json");
     let depth = support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await;
     let status = response.status().as_u16();
-    assert_eq!(depth, usize::from(status == 202), "queued exactly when accepted");
+    assert_eq!(
+        depth,
+        usize::from(status == 202),
+        "queued exactly when accepted"
+    );
     let code = json["error"]["code"].as_str().unwrap_or("").to_owned();
     (status, code)
 }
@@ -61,7 +80,10 @@ async fn receiver_answer(file: &str, at: u64) -> (u16, String) {
 #[tokio::test]
 async fn the_api_gateway_samples_get_their_documented_answers() {
     let now = support::now().unsigned_abs();
-    assert_eq!(receiver_answer("apigw-github-push.json", now).await, (202, String::new()));
+    assert_eq!(
+        receiver_answer("apigw-github-push.json", now).await,
+        (202, String::new())
+    );
     assert_eq!(
         receiver_answer("apigw-github-tampered.json", now).await,
         (401, "invalid_signature".to_owned())

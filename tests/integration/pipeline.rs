@@ -14,8 +14,14 @@ async fn a_signed_delivery_reaches_a_subscriber_that_verifies_it(provider: Provi
     let (subscriber, subscription_id) = support::add_subscriber(sdk, names, "src").await;
 
     let body = br#"{"type":"invoice.paid","ref":"refs/heads/main","amount":1200}"#;
-    let headers = provider_headers(provider, &Secret::new(secret), body, Some("push"), support::now())
-        .expect("signs");
+    let headers = provider_headers(
+        provider,
+        &Secret::new(secret),
+        body,
+        Some("push"),
+        support::now(),
+    )
+    .expect("signs");
     let url = format!("{}src", stack.state.receiver_url);
     let (status, answer) = support::post(&url, &headers, body).await;
     assert_eq!(status, 202, "{answer}");
@@ -24,10 +30,20 @@ async fn a_signed_delivery_reaches_a_subscriber_that_verifies_it(provider: Provi
     let received = subscriber.wait_for(1, PATIENCE).await;
     assert_eq!(received.len(), 1, "exactly one delivery");
     let delivery = &received[0];
-    assert!(delivery.verified, "the subscriber verified the Standard Webhooks signature");
-    assert_eq!(delivery.body.as_ref(), body, "the body arrives byte for byte");
+    assert!(
+        delivery.verified,
+        "the subscriber verified the Standard Webhooks signature"
+    );
     assert_eq!(
-        delivery.headers.get("webhook-id").and_then(|v| v.to_str().ok()),
+        delivery.body.as_ref(),
+        body,
+        "the body arrives byte for byte"
+    );
+    assert_eq!(
+        delivery
+            .headers
+            .get("webhook-id")
+            .and_then(|v| v.to_str().ok()),
         Some(event_id.as_str())
     );
 
@@ -39,18 +55,26 @@ async fn a_signed_delivery_reaches_a_subscriber_that_verifies_it(provider: Provi
             .map_err(|e| eprintln!("Query: {e}"))
             .unwrap_or_default()
             .iter()
-            .any(|r| r.subscription_id == subscription_id && r.status == "delivered" && r.attempts == 1)
+            .any(|r| {
+                r.subscription_id == subscription_id && r.status == "delivered" && r.attempts == 1
+            })
     })
     .await;
-    assert!(recorded, "the delivery is recorded as delivered after one attempt");
+    assert!(
+        recorded,
+        "the delivery is recorded as delivered after one attempt"
+    );
     subscriber.stop();
     stack.stop().await;
 }
 
 #[tokio::test]
 async fn a_signed_github_delivery_reaches_a_subscriber_that_verifies_its_signature() {
-    a_signed_delivery_reaches_a_subscriber_that_verifies_it(Provider::Github, "gh-integration-secret")
-        .await;
+    a_signed_delivery_reaches_a_subscriber_that_verifies_it(
+        Provider::Github,
+        "gh-integration-secret",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -21,9 +21,16 @@ async fn a_failing_subscriber_is_retried_into_the_dead_letter_queue_while_a_heal
     failing.answer_with(500);
 
     let body = br#"{"zen":"Design for failure."}"#;
-    let headers = provider_headers(Provider::Github, &Secret::new("s"), body, Some("push"), support::now())
-        .expect("signs");
-    let (status, _) = support::post(&format!("{}gh", stack.state.receiver_url), &headers, body).await;
+    let headers = provider_headers(
+        Provider::Github,
+        &Secret::new("s"),
+        body,
+        Some("push"),
+        support::now(),
+    )
+    .expect("signs");
+    let (status, _) =
+        support::post(&format!("{}gh", stack.state.receiver_url), &headers, body).await;
     assert_eq!(status, 202);
 
     let dead_lettered = support::eventually(|| async {
@@ -37,7 +44,11 @@ async fn a_failing_subscriber_is_retried_into_the_dead_letter_queue_while_a_heal
         MAX_RECEIVES as usize,
         "one attempt per receive"
     );
-    assert_eq!(healthy.received().len(), 1, "the healthy subscriber was not called again");
+    assert_eq!(
+        healthy.received().len(),
+        1,
+        "the healthy subscriber was not called again"
+    );
 
     // The subscriber is fixed; redrive delivers to it alone.
     failing.answer_with(204);

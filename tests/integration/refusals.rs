@@ -27,31 +27,68 @@ fn request(source: &str, headers: &[(String, String)], body: &[u8]) -> lambda_ht
 
 fn code(response: &lambda_http::Response<Body>) -> String {
     let json: serde_json::Value = serde_json::from_slice(response.body().as_ref()).expect("json");
-    json["error"]["code"].as_str().unwrap_or_default().to_owned()
+    json["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
-async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_leave_the_queue_empty() {
+async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_leave_the_queue_empty()
+ {
     let r = support::resources().await;
     let sw_secret = SigningKey::generate().expect("rng").to_whsec();
     support::add_source(&r.sdk, &r.names, "gh", Provider::Github, "right-secret").await;
-    support::add_source(&r.sdk, &r.names, "sw", Provider::StandardWebhooks, sw_secret.expose()).await;
+    support::add_source(
+        &r.sdk,
+        &r.names,
+        "sw",
+        Provider::StandardWebhooks,
+        sw_secret.expose(),
+    )
+    .await;
     let receiver = support::receiver(&r.sdk, &r.names, Arc::new(SystemClock));
     let body = br#"{"action":"opened"}"#;
     let now = support::now();
 
-    let signed = provider_headers(Provider::Github, &Secret::new("right-secret"), body, Some("push"), now)
-        .expect("signs");
-    let tampered = receiver.handle(request("gh", &signed, br#"{"action":"closed"}"#)).await;
-    assert_eq!((tampered.status().as_u16(), code(&tampered)), (401, "invalid_signature".into()));
+    let signed = provider_headers(
+        Provider::Github,
+        &Secret::new("right-secret"),
+        body,
+        Some("push"),
+        now,
+    )
+    .expect("signs");
+    let tampered = receiver
+        .handle(request("gh", &signed, br#"{"action":"closed"}"#))
+        .await;
+    assert_eq!(
+        (tampered.status().as_u16(), code(&tampered)),
+        (401, "invalid_signature".into())
+    );
 
-    let wrong = provider_headers(Provider::Github, &Secret::new("wrong-secret"), body, Some("push"), now)
-        .expect("signs");
+    let wrong = provider_headers(
+        Provider::Github,
+        &Secret::new("wrong-secret"),
+        body,
+        Some("push"),
+        now,
+    )
+    .expect("signs");
     let wrong = receiver.handle(request("gh", &wrong, body)).await;
-    assert_eq!((wrong.status().as_u16(), code(&wrong)), (401, "invalid_signature".into()));
+    assert_eq!(
+        (wrong.status().as_u16(), code(&wrong)),
+        (401, "invalid_signature".into())
+    );
 
-    let stale = provider_headers(Provider::StandardWebhooks, &sw_secret, body, None, now - 301)
-        .expect("signs");
+    let stale = provider_headers(
+        Provider::StandardWebhooks,
+        &sw_secret,
+        body,
+        None,
+        now - 301,
+    )
+    .expect("signs");
     let stale = receiver.handle(request("sw", &stale, body)).await;
     assert_eq!(
         (stale.status().as_u16(), code(&stale)),
@@ -59,13 +96,22 @@ async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_l
     );
 
     let unknown = receiver.handle(request("nobody", &signed, body)).await;
-    assert_eq!((unknown.status().as_u16(), code(&unknown)), (404, "unknown_source".into()));
+    assert_eq!(
+        (unknown.status().as_u16(), code(&unknown)),
+        (404, "unknown_source".into())
+    );
 
-    assert_eq!(support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await, 0);
+    assert_eq!(
+        support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await,
+        0
+    );
 
     let accepted = receiver.handle(request("gh", &signed, body)).await;
     assert_eq!(accepted.status().as_u16(), 202);
-    assert_eq!(support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await, 1);
+    assert_eq!(
+        support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -76,9 +122,18 @@ async fn a_queue_that_refuses_the_event_gets_503_never_2xx() {
     names.ingest_queue_url = format!("{}-does-not-exist", names.ingest_queue_url);
     let receiver = support::receiver(&r.sdk, &names, Arc::new(SystemClock));
     let body = b"{}";
-    let signed = provider_headers(Provider::Github, &Secret::new("s"), body, None, support::now())
-        .expect("signs");
+    let signed = provider_headers(
+        Provider::Github,
+        &Secret::new("s"),
+        body,
+        None,
+        support::now(),
+    )
+    .expect("signs");
     let response = receiver.handle(request("gh", &signed, body)).await;
-    assert_eq!((response.status().as_u16(), code(&response)), (503, "enqueue_failed".into()));
+    assert_eq!(
+        (response.status().as_u16(), code(&response)),
+        (503, "enqueue_failed".into())
+    );
     assert!(response.headers().contains_key("retry-after"));
 }

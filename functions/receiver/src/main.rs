@@ -27,4 +27,3 @@ async fn main() -> Result<(), Error> {
     }))
     .await
 }
-

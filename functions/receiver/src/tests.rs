@@ -36,7 +36,10 @@ struct FakeQueue {
 impl EventQueue for &FakeQueue {
     async fn enqueue(&self, envelope_json: String) -> Result<(), StoreError> {
         if self.fail {
-            return Err(StoreError::new("SendMessage", "AWS.SimpleQueueService.Throttled"));
+            return Err(StoreError::new(
+                "SendMessage",
+                "AWS.SimpleQueueService.Throttled",
+            ));
         }
         self.sent.lock().expect("lock").push(envelope_json);
         Ok(())
@@ -105,7 +108,10 @@ async fn error_code(response: Response<Body>) -> (u16, String) {
         Body::Text(t) => serde_json::from_str(t).expect("json"),
         other => panic!("unexpected body {other:?}"),
     };
-    (status, body["error"]["code"].as_str().unwrap_or("").to_owned())
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_owned(),
+    )
 }
 
 #[tokio::test]
@@ -120,8 +126,14 @@ async fn a_signed_github_delivery_is_queued_as_an_envelope() {
     assert_eq!(envelope.source_id.as_str(), "gh");
     assert_eq!(envelope.event_type.as_deref(), Some("push"));
     assert_eq!(envelope.delivery_id.as_deref(), Some("d-1"));
-    assert_eq!(envelope.body.bytes().expect("body").as_ref(), body.as_bytes());
-    assert_eq!(envelope.headers.get("x-github-event").map(String::as_str), Some("push"));
+    assert_eq!(
+        envelope.body.bytes().expect("body").as_ref(),
+        body.as_bytes()
+    );
+    assert_eq!(
+        envelope.headers.get("x-github-event").map(String::as_str),
+        Some("push")
+    );
     let Body::Text(text) = response.body() else {
         panic!("json body")
     };
@@ -134,7 +146,10 @@ async fn a_tampered_body_is_rejected_and_nothing_is_enqueued() {
     let mut request = github_request(r#"{"amount":1}"#);
     *request.body_mut() = Body::Text(r#"{"amount":9}"#.into());
     let response = receiver(&queue).handle(request).await;
-    assert_eq!(error_code(response).await, (401, "invalid_signature".into()));
+    assert_eq!(
+        error_code(response).await,
+        (401, "invalid_signature".into())
+    );
     assert!(queue.sent.lock().expect("lock").is_empty());
 }
 
@@ -144,7 +159,10 @@ async fn a_missing_signature_is_named() {
     let response = receiver(&queue)
         .handle(post("gh", &[], "{}".to_owned()))
         .await;
-    assert_eq!(error_code(response).await, (401, "missing_signature".into()));
+    assert_eq!(
+        error_code(response).await,
+        (401, "missing_signature".into())
+    );
 }
 
 #[tokio::test]
@@ -163,7 +181,10 @@ async fn a_stale_standard_webhooks_timestamp_is_refused() {
         "{}".to_owned(),
     );
     let response = receiver(&queue).handle(request).await;
-    assert_eq!(error_code(response).await, (401, "timestamp_out_of_tolerance".into()));
+    assert_eq!(
+        error_code(response).await,
+        (401, "timestamp_out_of_tolerance".into())
+    );
     assert!(queue.sent.lock().expect("lock").is_empty());
 }
 
@@ -187,15 +208,24 @@ async fn a_binary_standard_webhooks_body_is_kept_exactly() {
     let sent = queue.sent.lock().expect("lock");
     let envelope = Envelope::decode(&sent[0]).expect("envelope");
     assert!(matches!(envelope.body, EncodedBody::Base64(_)));
-    assert_eq!(envelope.body.bytes().expect("body").as_ref(), body.as_slice());
+    assert_eq!(
+        envelope.body.bytes().expect("body").as_ref(),
+        body.as_slice()
+    );
 }
 
 #[tokio::test]
 async fn unknown_and_impossible_source_ids_are_404() {
     let queue = FakeQueue::default();
     for id in ["nope", "..", "a%2Fb", &"x".repeat(200), ""] {
-        let response = receiver(&queue).handle(post(id, &[], "{}".to_owned())).await;
-        assert_eq!(error_code(response).await, (404, "unknown_source".into()), "{id}");
+        let response = receiver(&queue)
+            .handle(post(id, &[], "{}".to_owned()))
+            .await;
+        assert_eq!(
+            error_code(response).await,
+            (404, "unknown_source".into()),
+            "{id}"
+        );
     }
 }
 
@@ -206,7 +236,10 @@ async fn a_queue_failure_is_503_with_retry_after_never_2xx() {
         ..FakeQueue::default()
     };
     let response = receiver(&queue).handle(github_request("{}")).await;
-    assert_eq!(response.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"5"[..]));
+    assert_eq!(
+        response.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"5"[..])
+    );
     assert_eq!(error_code(response).await, (503, "enqueue_failed".into()));
 }
 
@@ -216,7 +249,10 @@ async fn a_failing_source_lookup_is_503() {
     let response = receiver(&queue)
         .handle(post("broken-store", &[], "{}".to_owned()))
         .await;
-    assert_eq!(error_code(response).await, (503, "temporarily_unavailable".into()));
+    assert_eq!(
+        error_code(response).await,
+        (503, "temporarily_unavailable".into())
+    );
 }
 
 #[tokio::test]
@@ -224,10 +260,16 @@ async fn other_methods_and_oversized_bodies_are_refused() {
     let queue = FakeQueue::default();
     let mut get = github_request("{}");
     *get.method_mut() = http::Method::GET;
-    assert_eq!(error_code(receiver(&queue).handle(get).await).await, (405, "method_not_allowed".into()));
+    assert_eq!(
+        error_code(receiver(&queue).handle(get).await).await,
+        (405, "method_not_allowed".into())
+    );
 
     let big = "x".repeat(DEFAULT_MAX_BODY_BYTES + 1);
     let response = receiver(&queue).handle(github_request(&big)).await;
-    assert_eq!(error_code(response).await, (413, "payload_too_large".into()));
+    assert_eq!(
+        error_code(response).await,
+        (413, "payload_too_large".into())
+    );
     assert!(queue.sent.lock().expect("lock").is_empty());
 }

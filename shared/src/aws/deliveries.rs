@@ -157,7 +157,9 @@ impl DeliveryLog for DynamoDeliveries {
             ":first",
             s(&a.attempted_at),
         );
-        update.values.insert(":empty".to_owned(), AttributeValue::L(Vec::new()));
+        update
+            .values
+            .insert(":empty".to_owned(), AttributeValue::L(Vec::new()));
         update.raw(
             "history = list_append(if_not_exists(history, :empty), :entry)",
             ":entry",

@@ -89,14 +89,22 @@ impl DynamoSubscriptions {
                     ":at",
                     AttributeValue::S(rfc3339(std::time::SystemTime::now())),
                 ),
-            _ => update.update_expression("SET enabled = :enabled REMOVE disabled_reason, disabled_at"),
+            _ => update
+                .update_expression("SET enabled = :enabled REMOVE disabled_reason, disabled_at"),
         };
-        update.send().await.map_err(|e| sdk_error("UpdateItem", e))?;
+        update
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem", e))?;
         Ok(())
     }
 
     /// Deletes a subscription; `Ok(false)` when there was none.
-    pub async fn delete(&self, source: &SourceId, subscription_id: &str) -> Result<bool, StoreError> {
+    pub async fn delete(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+    ) -> Result<bool, StoreError> {
         let out = self
             .client
             .delete_item()

@@ -95,9 +95,18 @@ mod tests {
 
     #[test]
     fn statuses_map_to_outcomes() {
-        assert_eq!(classify_status(200, None), AttemptOutcome::Delivered { status: 200 });
-        assert_eq!(classify_status(204, None), AttemptOutcome::Delivered { status: 204 });
-        assert_eq!(classify_status(410, None), AttemptOutcome::Gone { status: 410 });
+        assert_eq!(
+            classify_status(200, None),
+            AttemptOutcome::Delivered { status: 200 }
+        );
+        assert_eq!(
+            classify_status(204, None),
+            AttemptOutcome::Delivered { status: 204 }
+        );
+        assert_eq!(
+            classify_status(410, None),
+            AttemptOutcome::Gone { status: 410 }
+        );
         for (status, reason) in [
             (429, RetryReason::Throttled),
             (500, RetryReason::ServerError),

@@ -39,8 +39,8 @@ impl std::str::FromStr for RetrySchedule {
             .map(str::trim)
             .filter(|d| !d.is_empty())
             .map(|d| {
-                let delay =
-                    humantime::parse_duration(d).map_err(|e| format!("`{d}` is not a duration: {e}"))?;
+                let delay = humantime::parse_duration(d)
+                    .map_err(|e| format!("`{d}` is not a duration: {e}"))?;
                 if delay > MAX_VISIBILITY {
                     return Err(format!("`{d}` is longer than SQS's 12 h visibility limit"));
                 }
@@ -75,12 +75,7 @@ impl RetrySchedule {
         let base = self.delays[index];
         let factor = 1.0 - JITTER + 2.0 * JITTER * jitter.clamp(0.0, 1.0);
         let jittered = base.mul_f64(factor);
-        let cap = self
-            .delays
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(MAX_VISIBILITY);
+        let cap = self.delays.iter().copied().max().unwrap_or(MAX_VISIBILITY);
         let wanted = retry_after.map_or(jittered, |ra| jittered.max(ra.min(cap)));
         wanted.min(MAX_VISIBILITY)
     }
@@ -99,7 +94,18 @@ mod tests {
         let d = RetrySchedule::default();
         assert_eq!(
             d.delays(),
-            &[s(5), s(30), s(120), s(600), s(1800), s(3600), s(7200), s(14400), s(28800), s(43200)]
+            &[
+                s(5),
+                s(30),
+                s(120),
+                s(600),
+                s(1800),
+                s(3600),
+                s(7200),
+                s(14400),
+                s(28800),
+                s(43200)
+            ]
         );
         let total: Duration = d.delays().iter().sum();
         assert!(total > s(24 * 3600) && total < s(30 * 3600), "{total:?}");

@@ -98,7 +98,10 @@ mod tests {
     fn githubs_published_test_vector_is_accepted() {
         let secret = Secret::new(DOC_SECRET);
         assert_eq!(sign(&secret, DOC_BODY), DOC_SIGNATURE);
-        assert_eq!(check(&[secret], &headers_with(DOC_SIGNATURE), DOC_BODY), Ok(()));
+        assert_eq!(
+            check(&[secret], &headers_with(DOC_SIGNATURE), DOC_BODY),
+            Ok(())
+        );
     }
 
     #[test]
@@ -136,7 +139,10 @@ mod tests {
     #[test]
     fn the_second_of_two_active_secrets_is_accepted_during_rotation() {
         let secrets = [Secret::new("old"), Secret::new(DOC_SECRET)];
-        assert_eq!(check(&secrets, &headers_with(DOC_SIGNATURE), DOC_BODY), Ok(()));
+        assert_eq!(
+            check(&secrets, &headers_with(DOC_SIGNATURE), DOC_BODY),
+            Ok(())
+        );
     }
 
     #[test]
@@ -159,10 +165,7 @@ mod tests {
             );
         }
         let mut twice = headers_with(DOC_SIGNATURE);
-        twice.append(
-            SIGNATURE_HEADER,
-            HeaderValue::from_static("sha256=00"),
-        );
+        twice.append(SIGNATURE_HEADER, HeaderValue::from_static("sha256=00"));
         assert!(matches!(
             check(&secret, &twice, DOC_BODY),
             Err(VerifyError::MalformedHeader { .. })

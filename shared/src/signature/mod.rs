@@ -178,10 +178,13 @@ pub(crate) fn single_header<'a>(
             reason: "it appears more than once",
         });
     }
-    value.to_str().map(str::trim).map_err(|_| VerifyError::MalformedHeader {
-        header: name,
-        reason: "it is not printable ASCII",
-    })
+    value
+        .to_str()
+        .map(str::trim)
+        .map_err(|_| VerifyError::MalformedHeader {
+            header: name,
+            reason: "it is not printable ASCII",
+        })
 }
 
 /// The value of an optional, informational header (delivery id, event type).
@@ -219,7 +222,9 @@ mod tests {
             tolerance: Duration::ZERO,
         };
         assert_eq!(
-            Provider::Github.verify(&[], &req, &policy).map_err(|e| e.code()),
+            Provider::Github
+                .verify(&[], &req, &policy)
+                .map_err(|e| e.code()),
             Err("source_misconfigured")
         );
     }

@@ -56,10 +56,12 @@ pub(super) fn verify(
     let timestamp = single_header(request.headers, names.timestamp)?;
     let signatures = single_header(request.headers, names.signature)?;
 
-    let signed_at: i64 = timestamp.parse().map_err(|_| VerifyError::MalformedHeader {
-        header: names.timestamp,
-        reason: "expected whole seconds since the Unix epoch",
-    })?;
+    let signed_at: i64 = timestamp
+        .parse()
+        .map_err(|_| VerifyError::MalformedHeader {
+            header: names.timestamp,
+            reason: "expected whole seconds since the Unix epoch",
+        })?;
     check_timestamp(signed_at, policy)?;
 
     let candidates = parse_signatures(signatures).ok_or(VerifyError::MalformedHeader {
@@ -253,7 +255,12 @@ mod tests {
                 Err("timestamp_out_of_tolerance")
             );
         }
-        let h = headers(STANDARD_HEADERS, DOC_ID, "99999999999999999999999", DOC_SIGNATURE);
+        let h = headers(
+            STANDARD_HEADERS,
+            DOC_ID,
+            "99999999999999999999999",
+            DOC_SIGNATURE,
+        );
         assert_eq!(
             check(&h, DOC_BODY, DOC_TS).map_err(|e| e.code()),
             Err("invalid_signature")
@@ -266,7 +273,12 @@ mod tests {
             check(&doc_headers(), br#"{"test": 2432232315}"#, DOC_TS),
             Err(VerifyError::NoMatch)
         );
-        let h = headers(STANDARD_HEADERS, "msg_other", &DOC_TS.to_string(), DOC_SIGNATURE);
+        let h = headers(
+            STANDARD_HEADERS,
+            "msg_other",
+            &DOC_TS.to_string(),
+            DOC_SIGNATURE,
+        );
         assert_eq!(check(&h, DOC_BODY, DOC_TS), Err(VerifyError::NoMatch));
         let other = SigningKey::generate().expect("rng").to_whsec();
         assert_eq!(
@@ -296,7 +308,11 @@ mod tests {
         for i in 0..body.len() {
             let mut tampered = body.to_vec();
             tampered[i] ^= 0x20;
-            assert_eq!(check(&h, &tampered, DOC_TS), Err(VerifyError::NoMatch), "byte {i}");
+            assert_eq!(
+                check(&h, &tampered, DOC_TS),
+                Err(VerifyError::NoMatch),
+                "byte {i}"
+            );
         }
     }
 
@@ -312,7 +328,12 @@ mod tests {
             check(&HeaderMap::new(), DOC_BODY, DOC_TS),
             Err(VerifyError::MissingHeader("webhook-id"))
         );
-        for bad in ["g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "v1,%%%", "v1,AAAA", ""] {
+        for bad in [
+            "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+            "v1,%%%",
+            "v1,AAAA",
+            "",
+        ] {
             let h = headers(STANDARD_HEADERS, DOC_ID, &DOC_TS.to_string(), bad);
             assert_eq!(
                 check(&h, DOC_BODY, DOC_TS).map_err(|e| e.code()),

@@ -37,7 +37,10 @@ pub fn emulator() -> Emulator {
 
 /// A name no other test uses.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 /// Queues and tables from template.yaml, without running anything.
@@ -57,7 +60,10 @@ pub async fn resources() -> Resources {
 }
 
 /// The whole local stack: receiver on loopback, dispatcher behind the SQS poller.
-pub async fn running_stack(max_receive_count: Option<u32>, retry_delays: Option<&str>) -> LocalStack {
+pub async fn running_stack(
+    max_receive_count: Option<u32>,
+    retry_delays: Option<&str>,
+) -> LocalStack {
     LocalStack::start(
         emulator(),
         LocalOptions {
@@ -72,7 +78,13 @@ pub async fn running_stack(max_receive_count: Option<u32>, retry_delays: Option<
     .expect("the local stack starts")
 }
 
-pub async fn add_source(sdk: &SdkConfig, names: &StackNames, id: &str, provider: Provider, secret: &str) {
+pub async fn add_source(
+    sdk: &SdkConfig,
+    names: &StackNames,
+    id: &str,
+    provider: Provider,
+    secret: &str,
+) {
     let created = DynamoSources::new(DynamoClient::new(sdk), &names.sources_table)
         .create(&Source {
             source_id: SourceId::parse(id).expect("valid id"),
@@ -87,8 +99,14 @@ pub async fn add_source(sdk: &SdkConfig, names: &StackNames, id: &str, provider:
 }
 
 /// Starts a verifying subscriber and subscribes it to `source`; returns it and its subscription id.
-pub async fn add_subscriber(sdk: &SdkConfig, names: &StackNames, source: &str) -> (Subscriber, String) {
-    let (subscriber, slot) = Subscriber::start().await.expect("subscriber binds 127.0.0.1");
+pub async fn add_subscriber(
+    sdk: &SdkConfig,
+    names: &StackNames,
+    source: &str,
+) -> (Subscriber, String) {
+    let (subscriber, slot) = Subscriber::start()
+        .await
+        .expect("subscriber binds 127.0.0.1");
     let key = SigningKey::generate().expect("rng");
     *slot.lock().expect("lock") = Some(key.to_whsec().expose().to_owned());
     let id = new_subscription_id();
@@ -181,7 +199,11 @@ where
 }
 
 /// Posts `body` with `headers` to `url`; the status and the JSON answer.
-pub async fn post(url: &str, headers: &[(String, String)], body: &[u8]) -> (u16, serde_json::Value) {
+pub async fn post(
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, serde_json::Value) {
     let mut request = reqwest::Client::new().post(url).body(body.to_vec());
     for (k, v) in headers {
         request = request.header(k, v);

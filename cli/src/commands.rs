@@ -23,7 +23,7 @@ use crate::args::{
     SubscriptionsCommand,
 };
 use crate::local::{Emulator, LocalOptions, LocalStack, LocalState, emulator};
-use crate::signing::provider_headers;
+use crate::signing::{Headers, provider_headers};
 use crate::stack::StackNames;
 use crate::{CliError, demo, template};
 
@@ -188,13 +188,10 @@ async fn wait_for_signal() {
     }
 }
 
-fn read_body(args: &SignArgs) -> Result<Vec<u8>, CliError> {
-    std::fs::read(&args.data_file)
-        .map_err(|e| CliError::Usage(format!("{}: {e}", args.data_file.display())))
-}
-
-fn sign(global: &Global, args: &SignArgs) -> Result<(), CliError> {
-    let body = read_body(args)?;
+/// The body of `--data-file` and the headers the provider would send with it now.
+fn signed_body(args: &SignArgs) -> Result<(Vec<u8>, Headers), CliError> {
+    let body = std::fs::read(&args.data_file)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", args.data_file.display())))?;
     let headers = provider_headers(
         args.provider,
         &Secret::new(args.secret.clone()),
@@ -203,6 +200,11 @@ fn sign(global: &Global, args: &SignArgs) -> Result<(), CliError> {
         unix_seconds(SystemTime::now()),
     )
     .map_err(CliError::Usage)?;
+    Ok((body, headers))
+}
+
+fn sign(global: &Global, args: &SignArgs) -> Result<(), CliError> {
+    let (_, headers) = signed_body(args)?;
     match global.output {
         Output::Json => {
             let map: BTreeMap<_, _> = headers.into_iter().collect();
@@ -230,15 +232,7 @@ async fn send(
             .receiver_url
             .ok_or_else(|| CliError::Usage("pass --url with the receiver's base URL".to_owned()))?,
     };
-    let body = read_body(args)?;
-    let headers = provider_headers(
-        args.provider,
-        &Secret::new(args.secret.clone()),
-        &body,
-        args.event.as_deref(),
-        unix_seconds(SystemTime::now()),
-    )
-    .map_err(CliError::Usage)?;
+    let (body, headers) = signed_body(args)?;
     let target = format!("{}/{source}", base.trim_end_matches('/'));
     let (status, text) = post(&target, &headers, body).await?;
     match global.output {

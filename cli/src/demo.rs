@@ -6,16 +6,15 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use hookpost_shared::aws::{DynamoClient, DynamoDeliveries, DynamoSources, DynamoSubscriptions};
+use hookpost_shared::aws::{DynamoClient, DynamoDeliveries, DynamoSources};
 use hookpost_shared::clock::rfc3339;
-use hookpost_shared::secret::{Secret, SigningKey};
+use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::Provider;
 use hookpost_shared::source::{Source, SourceId};
-use hookpost_shared::subscription::{Subscription, new_subscription_id};
 
 use crate::CliError;
 use crate::local::{Emulator, LocalOptions, LocalStack};
-use crate::subscriber::Subscriber;
+use crate::subscriber::start_subscribed;
 
 /// The signed sample, an API Gateway HTTP API request as `cargo lambda invoke` takes it.
 pub const GITHUB_SAMPLE: &str = include_str!("../../events/apigw-github-push.json");
@@ -79,27 +78,7 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
         .await?;
     step(0, "source", &format!("{SAMPLE_GITHUB_SOURCE} (github)"));
 
-    let (subscriber, slot) = Subscriber::start()
-        .await
-        .map_err(|e| CliError::Failed(format!("starting the subscriber: {e}")))?;
-    let key = SigningKey::generate().map_err(|e| CliError::Failed(e.to_string()))?;
-    if let Ok(mut s) = slot.lock() {
-        *s = Some(key.to_whsec().expose().to_owned());
-    }
-    let subscription_id = new_subscription_id();
-    DynamoSubscriptions::new(DynamoClient::new(&stack.sdk), &names.subscriptions_table)
-        .put(&Subscription {
-            source_id,
-            subscription_id: subscription_id.clone(),
-            url: subscriber.url.clone(),
-            secrets: vec![key.to_whsec()],
-            event_types: vec!["*".to_owned()],
-            enabled: true,
-            disabled_reason: None,
-            headers: Default::default(),
-            created_at: rfc3339(SystemTime::now()),
-        })
-        .await?;
+    let (subscriber, subscription_id) = start_subscribed(&stack.sdk, names, &source_id).await?;
     step(
         0,
         "subscriber",

@@ -3,6 +3,9 @@
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::{Provider, github, standard_webhooks};
 
+/// Header names and values, in the order they are sent.
+pub type Headers = Vec<(String, String)>;
+
 /// The headers a provider would send with `body`, signed with `secret` at `now` (Unix seconds).
 /// `event_type` is sent where the provider carries it in a header (GitHub's `X-GitHub-Event`).
 pub fn provider_headers(
@@ -11,7 +14,7 @@ pub fn provider_headers(
     body: &[u8],
     event_type: Option<&str>,
     now: i64,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Headers, String> {
     let delivery_id = uuid::Uuid::new_v4();
     match provider {
         Provider::Github => Ok(vec![

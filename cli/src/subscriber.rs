@@ -5,13 +5,22 @@
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
+use aws_config::SdkConfig;
 use bytes::Bytes;
+use hookpost_shared::aws::{DynamoClient, DynamoSubscriptions};
+use hookpost_shared::clock::rfc3339;
+use hookpost_shared::secret::SigningKey;
+use hookpost_shared::source::SourceId;
+use hookpost_shared::subscription::{Subscription, new_subscription_id};
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
+
+use crate::CliError;
+use crate::stack::StackNames;
 
 /// One delivery as the subscriber saw it.
 #[derive(Debug, Clone)]
@@ -148,3 +157,35 @@ impl Subscriber {
 
 /// Where the subscriber reads the `whsec_` secret it verifies with.
 pub type SecretSlot = Arc<Mutex<Option<String>>>;
+
+/// Starts a verifying subscriber and subscribes it to every event of `source`; the subscriber
+/// and its subscription id.
+pub async fn start_subscribed(
+    sdk: &SdkConfig,
+    names: &StackNames,
+    source: &SourceId,
+) -> Result<(Subscriber, String), CliError> {
+    let (subscriber, slot) = Subscriber::start()
+        .await
+        .map_err(|e| CliError::Failed(format!("starting the subscriber: {e}")))?;
+    let key =
+        SigningKey::generate().map_err(|e| CliError::Failed(format!("no randomness: {e}")))?;
+    if let Ok(mut secret) = slot.lock() {
+        *secret = Some(key.to_whsec().expose().to_owned());
+    }
+    let subscription_id = new_subscription_id();
+    DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table)
+        .put(&Subscription {
+            source_id: source.clone(),
+            subscription_id: subscription_id.clone(),
+            url: subscriber.url.clone(),
+            secrets: vec![key.to_whsec()],
+            event_types: vec!["*".to_owned()],
+            enabled: true,
+            disabled_reason: None,
+            headers: Default::default(),
+            created_at: rfc3339(std::time::SystemTime::now()),
+        })
+        .await?;
+    Ok((subscriber, subscription_id))
+}

@@ -222,6 +222,15 @@ fn dispatcher(
         allow_private_targets: true,
         ..hookpost_dispatcher::Config::default()
     };
+    aws_dispatcher(sdk, names, config).map_err(|e| LocalError::Io(e.to_string()))
+}
+
+/// The dispatcher on the stack's tables and ingest queue, as the deployed function wires it.
+pub fn aws_dispatcher(
+    sdk: &SdkConfig,
+    names: &StackNames,
+    config: hookpost_dispatcher::Config,
+) -> Result<AwsDispatcher, hookpost_dispatcher::DispatcherError> {
     Dispatcher::new(
         DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table),
         DynamoDeliveries::new(DynamoClient::new(sdk), &names.deliveries_table),
@@ -229,7 +238,6 @@ fn dispatcher(
         Arc::new(SystemClock),
         config,
     )
-    .map_err(|e| LocalError::Io(e.to_string()))
 }
 
 async fn queue_arn(sdk: &SdkConfig, url: &str) -> Result<String, LocalError> {

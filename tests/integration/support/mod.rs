@@ -7,20 +7,16 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
-use hookpost_cli::local::{AwsDispatcher, Emulator, LocalOptions, LocalStack};
+use hookpost_cli::local::{AwsDispatcher, Emulator, LocalOptions, LocalStack, aws_dispatcher};
 use hookpost_cli::stack::{StackNames, provision};
-use hookpost_cli::subscriber::Subscriber;
+use hookpost_cli::subscriber::{Subscriber, start_subscribed};
 use hookpost_cli::template;
-use hookpost_dispatcher::Dispatcher;
 use hookpost_receiver::Receiver;
-use hookpost_shared::aws::{
-    DynamoClient, DynamoDeliveries, DynamoSources, DynamoSubscriptions, SqsClient, SqsQueue,
-};
+use hookpost_shared::aws::{DynamoClient, DynamoSources, SqsClient, SqsQueue};
 use hookpost_shared::clock::{Clock, SystemClock, rfc3339};
-use hookpost_shared::secret::{Secret, SigningKey};
+use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::Provider;
 use hookpost_shared::source::{Source, SourceId};
-use hookpost_shared::subscription::{Subscription, new_subscription_id};
 
 /// How long a test waits for something asynchronous before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -104,27 +100,10 @@ pub async fn add_subscriber(
     names: &StackNames,
     source: &str,
 ) -> (Subscriber, String) {
-    let (subscriber, slot) = Subscriber::start()
+    let source = SourceId::parse(source).expect("valid id");
+    start_subscribed(sdk, names, &source)
         .await
-        .expect("subscriber binds 127.0.0.1");
-    let key = SigningKey::generate().expect("rng");
-    *slot.lock().expect("lock") = Some(key.to_whsec().expose().to_owned());
-    let id = new_subscription_id();
-    DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table)
-        .put(&Subscription {
-            source_id: SourceId::parse(source).expect("valid id"),
-            subscription_id: id.clone(),
-            url: subscriber.url.clone(),
-            secrets: vec![key.to_whsec()],
-            event_types: vec!["*".to_owned()],
-            enabled: true,
-            disabled_reason: None,
-            headers: Default::default(),
-            created_at: rfc3339(SystemTime::now()),
-        })
-        .await
-        .expect("PutItem");
-    (subscriber, id)
+        .expect("subscriber on 127.0.0.1, subscription stored")
 }
 
 pub fn receiver(
@@ -146,14 +125,7 @@ pub fn dispatcher(sdk: &SdkConfig, names: &StackNames) -> AwsDispatcher {
         allow_private_targets: true,
         ..hookpost_dispatcher::Config::default()
     };
-    Dispatcher::new(
-        DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table),
-        DynamoDeliveries::new(DynamoClient::new(sdk), &names.deliveries_table),
-        SqsQueue::new(SqsClient::new(sdk), &names.ingest_queue_url),
-        Arc::new(SystemClock),
-        config,
-    )
-    .expect("dispatcher")
+    aws_dispatcher(sdk, names, config).expect("dispatcher")
 }
 
 /// Messages in a queue, visible or in flight.

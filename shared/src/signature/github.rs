@@ -3,14 +3,22 @@
 //!
 //! Spec: <https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries>.
 //! GitHub sends no timestamp, so replays are caught by the delivery id (`X-GitHub-Delivery`).
+//! The legacy `X-Hub-Signature: sha1=<hex>` is accepted only when the source allows it
+//! (`allow_sha1`) and no SHA-256 signature was sent: SHA-1 is kept for old GitHub Enterprise servers.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{EventMeta, Inbound, VerifyError, optional_header, single_header};
+use super::digest::{any_matches, hex_digest, text_key};
+use super::{
+    Check, EventMeta, HmacAlgorithm, Inbound, SchemeOptions, SignError, VerifyError,
+    optional_header, single_header,
+};
 use crate::secret::Secret;
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+/// The legacy SHA-1 header.
+pub const SHA1_HEADER: &str = "x-hub-signature";
 pub const EVENT_HEADER: &str = "x-github-event";
 pub const DELIVERY_HEADER: &str = "x-github-delivery";
 pub(super) const FORWARDED_HEADERS: &[&str] = &[
@@ -24,7 +32,10 @@ pub(super) const FORWARDED_HEADERS: &[&str] = &[
 
 type HmacSha256 = Hmac<Sha256>;
 
-pub(super) fn verify(secrets: &[Secret], request: &Inbound<'_>) -> Result<(), VerifyError> {
+pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyError> {
+    if check.options.allow_sha1 && !request.headers.contains_key(SIGNATURE_HEADER) {
+        return verify_sha1(check, request);
+    }
     let value = single_header(request.headers, SIGNATURE_HEADER)?;
     let digest_hex = value
         .strip_prefix("sha256=")
@@ -37,7 +48,7 @@ pub(super) fn verify(secrets: &[Secret], request: &Inbound<'_>) -> Result<(), Ve
         header: SIGNATURE_HEADER,
         reason: "the digest is not 64 hexadecimal digits",
     })?;
-    for secret in secrets {
+    for secret in check.secrets {
         let mut mac = mac_for(secret);
         mac.update(request.body);
         // `verify_slice` compares in constant time.
@@ -48,7 +59,26 @@ pub(super) fn verify(secrets: &[Secret], request: &Inbound<'_>) -> Result<(), Ve
     Err(VerifyError::NoMatch)
 }
 
-pub(super) fn describe(request: &Inbound<'_>) -> EventMeta {
+fn verify_sha1(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyError> {
+    let value = single_header(request.headers, SHA1_HEADER)?;
+    let digest = value
+        .strip_prefix("sha1=")
+        .ok_or(VerifyError::MalformedHeader {
+            header: SHA1_HEADER,
+            reason: "expected `sha1=` followed by a hex digest",
+        })?;
+    let candidate = hex_digest(digest, 20, SHA1_HEADER)?;
+    let found = any_matches(
+        HmacAlgorithm::Sha1,
+        check.secrets,
+        text_key,
+        &[request.body],
+        &[candidate],
+    )?;
+    if found { Ok(()) } else { Err(VerifyError::NoMatch) }
+}
+
+pub(super) fn describe(_check: &Check<'_>, request: &Inbound<'_>) -> EventMeta {
     EventMeta {
         delivery_id: optional_header(request.headers, DELIVERY_HEADER),
         event_type: optional_header(request.headers, EVENT_HEADER),
@@ -60,6 +90,23 @@ pub fn sign(secret: &Secret, body: &[u8]) -> String {
     let mut mac = mac_for(secret);
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The headers GitHub would send with `body`.
+pub fn sign_request(
+    secret: &Secret,
+    body: &[u8],
+    _now: i64,
+    _options: &SchemeOptions,
+) -> Result<Vec<(String, String)>, SignError> {
+    Ok(vec![
+        (SIGNATURE_HEADER.to_owned(), sign(secret, body)),
+        (
+            DELIVERY_HEADER.to_owned(),
+            uuid::Uuid::new_v4().to_string(),
+        ),
+        ("content-type".to_owned(), "application/json".to_owned()),
+    ])
 }
 
 fn mac_for(secret: &Secret) -> HmacSha256 {
@@ -91,7 +138,31 @@ mod tests {
     }
 
     fn check(secrets: &[Secret], headers: &HeaderMap, body: &[u8]) -> Result<(), VerifyError> {
-        verify(secrets, &Inbound { headers, body })
+        check_with(secrets, &SchemeOptions::default(), headers, body)
+    }
+
+    fn check_with(
+        secrets: &[Secret],
+        options: &SchemeOptions,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), VerifyError> {
+        let check = Check {
+            secrets,
+            policy: super::super::TimePolicy {
+                now: 0,
+                tolerance: std::time::Duration::ZERO,
+            },
+            options,
+        };
+        verify(
+            &check,
+            &Inbound {
+                headers,
+                body,
+                query: None,
+            },
+        )
     }
 
     #[test]
@@ -170,5 +241,32 @@ mod tests {
             check(&secret, &twice, DOC_BODY),
             Err(VerifyError::MalformedHeader { .. })
         ));
+    }
+
+    // The legacy header over GitHub's published example payload; HMAC-SHA1 computed independently
+    // (Python's hmac module) for secret "It's a Secret to Everybody" and body "Hello, World!".
+    const DOC_SHA1: &str = "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59";
+
+    #[test]
+    fn legacy_sha1_is_accepted_only_when_the_source_allows_it() {
+        let secret = [Secret::new(DOC_SECRET)];
+        let mut headers = HeaderMap::new();
+        headers.insert(SHA1_HEADER, HeaderValue::from_static(DOC_SHA1));
+        assert_eq!(
+            check(&secret, &headers, DOC_BODY),
+            Err(VerifyError::MissingHeader(SIGNATURE_HEADER))
+        );
+        let allow = SchemeOptions {
+            allow_sha1: true,
+            ..SchemeOptions::default()
+        };
+        assert_eq!(check_with(&secret, &allow, &headers, DOC_BODY), Ok(()));
+        assert_eq!(
+            check_with(&secret, &allow, &headers, b"Hello, World?"),
+            Err(VerifyError::NoMatch)
+        );
+        // A SHA-256 signature, when sent, is the one checked.
+        headers.insert(SIGNATURE_HEADER, HeaderValue::from_static("sha256=00"));
+        assert!(check_with(&secret, &allow, &headers, DOC_BODY).is_err());
     }
 }

@@ -15,7 +15,11 @@ use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::{EventMeta, Inbound, TimePolicy, VerifyError, optional_header, single_header};
+use super::digest::check_timestamp;
+use super::{
+    Check, EventMeta, Inbound, SchemeOptions, SignError, VerifyError, optional_header,
+    single_header,
+};
 use crate::secret::{Secret, SigningKey};
 
 /// The spec's recommended tolerance: five minutes either way.
@@ -46,11 +50,7 @@ pub(super) const FORWARDED_HEADERS: &[&str] = &["webhook-id", "svix-id", "user-a
 type HmacSha256 = Hmac<Sha256>;
 const SIGNATURE_LEN: usize = 32;
 
-pub(super) fn verify(
-    secrets: &[Secret],
-    request: &Inbound<'_>,
-    policy: &TimePolicy,
-) -> Result<(), VerifyError> {
+pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyError> {
     let names = header_names(request);
     let id = single_header(request.headers, names.id)?;
     let timestamp = single_header(request.headers, names.timestamp)?;
@@ -62,14 +62,14 @@ pub(super) fn verify(
             header: names.timestamp,
             reason: "expected whole seconds since the Unix epoch",
         })?;
-    check_timestamp(signed_at, policy)?;
+    check_timestamp(signed_at, &check.policy)?;
 
     let candidates = parse_signatures(signatures).ok_or(VerifyError::MalformedHeader {
         header: names.signature,
         reason: "expected space-separated `v1,<base64 HMAC-SHA256>` entries",
     })?;
 
-    for secret in secrets {
+    for secret in check.secrets {
         let key = SigningKey::parse_lenient(secret.expose())
             .map_err(|_| VerifyError::Unconfigured("the secret is not a `whsec_` key"))?;
         let expected = mac(&key, id, timestamp, request.body);
@@ -94,18 +94,6 @@ fn header_names(request: &Inbound<'_>) -> HeaderNames {
     } else {
         STANDARD_HEADERS
     }
-}
-
-fn check_timestamp(signed_at: i64, policy: &TimePolicy) -> Result<(), VerifyError> {
-    // i128: a hostile timestamp such as i64::MIN must not overflow the subtraction.
-    let skew = i128::from(policy.now) - i128::from(signed_at);
-    if skew.unsigned_abs() > u128::from(policy.tolerance.as_secs()) {
-        return Err(VerifyError::TimestampOutOfTolerance {
-            skew_seconds: i64::try_from(skew).unwrap_or(if skew < 0 { i64::MIN } else { i64::MAX }),
-            tolerance_seconds: policy.tolerance.as_secs(),
-        });
-    }
-    Ok(())
 }
 
 /// The `v1` signatures in a `webhook-signature` value; `None` when there is none that decodes.
@@ -153,13 +141,31 @@ pub fn signature_header(keys: &[SigningKey], id: &str, timestamp: i64, body: &[u
         .join(" ")
 }
 
+/// The headers a Standard Webhooks sender would send with `body` at `now`.
+pub fn sign_request(
+    secret: &Secret,
+    body: &[u8],
+    now: i64,
+    _options: &SchemeOptions,
+) -> Result<Vec<(String, String)>, SignError> {
+    let key = SigningKey::parse_lenient(secret.expose())
+        .map_err(|e| SignError::Invalid(format!("the secret is not a Standard Webhooks key: {e}")))?;
+    let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+    Ok(vec![
+        (STANDARD_HEADERS.signature.to_owned(), sign(&key, &id, now, body)),
+        (STANDARD_HEADERS.id.to_owned(), id),
+        (STANDARD_HEADERS.timestamp.to_owned(), now.to_string()),
+        ("content-type".to_owned(), "application/json".to_owned()),
+    ])
+}
+
 #[derive(Deserialize)]
 struct TypeOnly {
     #[serde(rename = "type")]
     event_type: Option<String>,
 }
 
-pub(super) fn describe(request: &Inbound<'_>) -> EventMeta {
+pub(super) fn describe(_check: &Check<'_>, request: &Inbound<'_>) -> EventMeta {
     let names = header_names(request);
     EventMeta {
         delivery_id: optional_header(request.headers, names.id),
@@ -174,6 +180,7 @@ pub(super) fn describe(request: &Inbound<'_>) -> EventMeta {
 mod tests {
     use http::{HeaderMap, HeaderValue};
 
+    use super::super::TimePolicy;
     use super::*;
 
     // The example from the Standard Webhooks and Svix documentation ("verifying signatures
@@ -199,12 +206,30 @@ mod tests {
         }
     }
 
-    fn check(headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), VerifyError> {
+    fn verify_with(
+        secrets: &[Secret],
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        let options = SchemeOptions::default();
+        let check = Check {
+            secrets,
+            policy: at(now),
+            options: &options,
+        };
         verify(
-            &[Secret::new(DOC_SECRET)],
-            &Inbound { headers, body },
-            &at(now),
+            &check,
+            &Inbound {
+                headers,
+                body,
+                query: None,
+            },
         )
+    }
+
+    fn check(headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), VerifyError> {
+        verify_with(&[Secret::new(DOC_SECRET)], headers, body, now)
     }
 
     fn doc_headers() -> HeaderMap {
@@ -282,14 +307,7 @@ mod tests {
         assert_eq!(check(&h, DOC_BODY, DOC_TS), Err(VerifyError::NoMatch));
         let other = SigningKey::generate().expect("rng").to_whsec();
         assert_eq!(
-            verify(
-                &[other],
-                &Inbound {
-                    headers: &doc_headers(),
-                    body: DOC_BODY
-                },
-                &at(DOC_TS)
-            ),
+            verify_with(&[other], &doc_headers(), DOC_BODY, DOC_TS),
             Err(VerifyError::NoMatch)
         );
     }
@@ -351,14 +369,7 @@ mod tests {
         assert_eq!(value.split(' ').count(), 2);
         for key in [a, b] {
             let h = headers(STANDARD_HEADERS, "evt_1", &DOC_TS.to_string(), &value);
-            let r = verify(
-                &[key.to_whsec()],
-                &Inbound {
-                    headers: &h,
-                    body: b"{}",
-                },
-                &at(DOC_TS),
-            );
+            let r = verify_with(&[key.to_whsec()], &h, b"{}", DOC_TS);
             assert_eq!(r, Ok(()));
         }
     }
@@ -366,10 +377,20 @@ mod tests {
     #[test]
     fn the_event_type_is_read_from_the_payload() {
         let h = doc_headers();
-        let meta = describe(&Inbound {
-            headers: &h,
-            body: br#"{"type":"invoice.paid","data":{}}"#,
-        });
+        let options = SchemeOptions::default();
+        let check = Check {
+            secrets: &[],
+            policy: at(DOC_TS),
+            options: &options,
+        };
+        let meta = describe(
+            &check,
+            &Inbound {
+                headers: &h,
+                body: br#"{"type":"invoice.paid","data":{}}"#,
+                query: None,
+            },
+        );
         assert_eq!(meta.event_type.as_deref(), Some("invoice.paid"));
         assert_eq!(meta.delivery_id.as_deref(), Some(DOC_ID));
     }

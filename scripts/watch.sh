@@ -3,7 +3,7 @@
 #
 # Reads .hookpost/local.json (written by `hookpost local up`), writes .hookpost/watch.env with the
 # endpoint, dummy credentials and the HOOKPOST_* names both functions read at init, and starts the
-# Lambda emulator on 127.0.0.1:9000 (hot-reloading on code changes). Then, in another shell:
+# Lambda emulator on loopback port 9000 (hot-reloading on code changes). Then, in another shell:
 #
 #   cargo lambda invoke hookpost-receiver   --data-file events/apigw-github-push.json
 #   cargo lambda invoke hookpost-dispatcher --data-file events/sqs-batch-one.json
@@ -13,6 +13,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+export PATH="$ROOT/.venv/bin:$PATH"   # cargo-lambda
 state=.hookpost/local.json
 if [ ! -f "$state" ]; then
   echo "watch: no local stack ($state missing): start one first with \`make local\` in another shell" >&2
@@ -43,4 +44,10 @@ for k, v in env.items():
 EOF
 
 echo "watch: functions talk to $(grep '^AWS_ENDPOINT_URL=' .hookpost/watch.env | cut -d= -f2-) (env in .hookpost/watch.env)" >&2
-exec cargo lambda watch --invoke-address 127.0.0.1 --env-file .hookpost/watch.env "$@"
+# Loopback only. `cargo lambda invoke` sends to [::1] by default, so listen there when the
+# machine has IPv6 loopback; otherwise 127.0.0.1 (then invoke with --invoke-address 127.0.0.1).
+address=127.0.0.1
+if grep -qE '^0{31}1 .* lo$' /proc/net/if_inet6 2>/dev/null; then
+  address=::1
+fi
+exec cargo lambda watch --invoke-address "$address" --env-file .hookpost/watch.env "$@"

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use hookpost_shared::signature::Provider;
+use hookpost_shared::signature::{
+    DigestEncoding, GenericHmac, HmacAlgorithm, Provider, SchemeOptions,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -78,13 +80,150 @@ pub enum Command {
         #[command(flatten)]
         sign: SignArgs,
     },
+    /// Check a request's signature as the receiver would; exit 0 valid, 1 invalid, 2 usage error.
+    #[command(
+        after_help = "Example:\n  hookpost verify --provider github --secret s3cret -H 'X-Hub-Signature-256: sha256=…' --body-file body.json"
+    )]
+    Verify(VerifyArgs),
     /// Run the main job end to end on this machine and print its trace.
     Demo,
 }
 
 #[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Provider scheme (see `hookpost sources add --help` for the list).
+    #[arg(long)]
+    pub provider: Provider,
+    /// The secret or public key, as the provider's dashboard shows it.
+    #[arg(long, env = "HOOKPOST_SECRET", hide_env_values = true)]
+    pub secret: String,
+    /// The full URL the provider posted to (Twilio and Square sign it).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Check timestamps against this instant (Unix seconds) instead of now.
+    #[arg(long)]
+    pub now: Option<i64>,
+    /// Timestamp tolerance in seconds (default: the provider's).
+    #[arg(long)]
+    pub tolerance: Option<u64>,
+    /// A request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// The exact request body.
+    #[arg(long)]
+    pub body_file: PathBuf,
+    #[command(flatten)]
+    pub scheme: SchemeArgs,
+}
+
+/// Options some schemes need besides the secret.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SchemeArgs {
+    /// The exact public URL configured at the provider (Twilio, Square).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// GitHub: also accept the legacy SHA-1 `X-Hub-Signature`.
+    #[arg(long)]
+    pub allow_sha1: bool,
+    /// generic-hmac: the header carrying the signature.
+    #[arg(long)]
+    pub signature_header: Option<String>,
+    /// generic-hmac: the HMAC algorithm.
+    #[arg(long, value_enum)]
+    pub algorithm: Option<Algorithm>,
+    /// generic-hmac: how the digest is written.
+    #[arg(long, value_enum)]
+    pub encoding: Option<Encoding>,
+    /// generic-hmac: text before the digest, e.g. `sha256=`.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// generic-hmac: the header carrying a signed Unix timestamp.
+    #[arg(long)]
+    pub timestamp_header: Option<String>,
+    /// generic-hmac: what is signed, with `{body}` and `{timestamp}`, e.g. `{timestamp}.{body}`.
+    #[arg(long)]
+    pub template: Option<String>,
+    /// generic-hmac: the header naming the event type.
+    #[arg(long)]
+    pub event_type_header: Option<String>,
+    /// generic-hmac: the header carrying the provider's delivery id.
+    #[arg(long)]
+    pub delivery_id_header: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Algorithm {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Encoding {
+    Hex,
+    Base64,
+}
+
+impl SchemeArgs {
+    /// The scheme options these flags describe, checked against the provider.
+    pub fn options(&self, provider: Provider) -> Result<SchemeOptions, String> {
+        let generic = match (&self.signature_header, self.algorithm, self.encoding) {
+            (Some(header), Some(algorithm), Some(encoding)) => Some(GenericHmac {
+                algorithm: match algorithm {
+                    Algorithm::Sha1 => HmacAlgorithm::Sha1,
+                    Algorithm::Sha256 => HmacAlgorithm::Sha256,
+                    Algorithm::Sha512 => HmacAlgorithm::Sha512,
+                },
+                encoding: match encoding {
+                    Encoding::Hex => DigestEncoding::Hex,
+                    Encoding::Base64 => DigestEncoding::Base64,
+                },
+                header: header.to_ascii_lowercase(),
+                prefix: self.prefix.clone(),
+                timestamp_header: self
+                    .timestamp_header
+                    .as_deref()
+                    .map(str::to_ascii_lowercase),
+                template: self.template.clone(),
+                event_type_header: self
+                    .event_type_header
+                    .as_deref()
+                    .map(str::to_ascii_lowercase),
+                delivery_id_header: self
+                    .delivery_id_header
+                    .as_deref()
+                    .map(str::to_ascii_lowercase),
+            }),
+            (None, None, None) => None,
+            _ => {
+                return Err(
+                    "generic-hmac needs --signature-header, --algorithm and --encoding together"
+                        .to_owned(),
+                );
+            }
+        };
+        if provider == Provider::GenericHmac && generic.is_none() {
+            return Err(
+                "generic-hmac needs --signature-header, --algorithm and --encoding".to_owned(),
+            );
+        }
+        if matches!(provider, Provider::Twilio | Provider::Square) && self.public_url.is_none() {
+            return Err(format!(
+                "{provider} signs the URL it posts to: pass --public-url with the URL configured at {provider}"
+            ));
+        }
+        Ok(SchemeOptions {
+            public_url: self.public_url.clone(),
+            allow_sha1: self.allow_sha1,
+            generic,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct SignArgs {
-    /// Provider scheme: github, standard-webhooks (alias svix).
+    /// Provider scheme: github, stripe, slack, shopify, standard-webhooks (alias svix), twilio,
+    /// twitch, zoom, square, linear, intercom, gitlab, sendgrid, discord, generic-hmac.
     #[arg(long)]
     pub provider: Provider,
     /// The source's secret, as the provider shows it.
@@ -96,6 +235,8 @@ pub struct SignArgs {
     /// Event type, for providers that send it in a header (GitHub's X-GitHub-Event).
     #[arg(long)]
     pub event: Option<String>,
+    #[command(flatten)]
+    pub scheme: SchemeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +279,8 @@ pub enum SourcesCommand {
         /// Timestamp tolerance in seconds (timestamped schemes).
         #[arg(long)]
         tolerance_seconds: Option<u64>,
+        #[command(flatten)]
+        scheme: Box<SchemeArgs>,
     },
     /// List sources (secrets are never shown).
     List,

@@ -11,6 +11,7 @@ use hookpost_shared::aws::{
 use hookpost_shared::clock::{rfc3339, unix_seconds};
 use hookpost_shared::envelope::Envelope;
 use hookpost_shared::secret::{Secret, SigningKey};
+use hookpost_shared::signature::{Check, Inbound, TimePolicy};
 use hookpost_shared::source::{Source, SourceId};
 use hookpost_shared::store::{DeliveryLog, SourceStore};
 use hookpost_shared::subscription::{
@@ -20,7 +21,7 @@ use serde_json::json;
 
 use crate::args::{
     Command, DlqCommand, Global, LocalCommand, Output, SignArgs, SourcesCommand,
-    SubscriptionsCommand,
+    SubscriptionsCommand, VerifyArgs,
 };
 use crate::local::{Emulator, LocalOptions, LocalStack, LocalState, emulator};
 use crate::signing::{Headers, provider_headers};
@@ -61,6 +62,8 @@ impl Target {
                 sources_table: var("HOOKPOST_SOURCES_TABLE")?,
                 subscriptions_table: var("HOOKPOST_SUBSCRIPTIONS_TABLE")?,
                 deliveries_table: var("HOOKPOST_DELIVERIES_TABLE")?,
+                delivery_ids_table: var("HOOKPOST_DELIVERY_IDS_TABLE")?,
+                bodies_bucket: var("HOOKPOST_BODIES_BUCKET")?,
                 ingest_queue_url: var("HOOKPOST_INGEST_QUEUE_URL")?,
                 dead_letter_queue_url: var("HOOKPOST_DEAD_LETTER_QUEUE_URL")?,
             },
@@ -107,6 +110,7 @@ pub async fn run(global: &Global, command: Command) -> Result<(), CliError> {
         Command::Dlq(cmd) => dlq(global, cmd).await,
         Command::Deliveries { event_id } => deliveries(global, &event_id).await,
         Command::Send { source, url, sign } => send(global, &source, url, &sign).await,
+        Command::Verify(args) => verify(global, &args),
     }
 }
 
@@ -192,12 +196,17 @@ async fn wait_for_signal() {
 fn signed_body(args: &SignArgs) -> Result<(Vec<u8>, Headers), CliError> {
     let body = std::fs::read(&args.data_file)
         .map_err(|e| CliError::Usage(format!("{}: {e}", args.data_file.display())))?;
+    let options = args
+        .scheme
+        .options(args.provider)
+        .map_err(CliError::Usage)?;
     let headers = provider_headers(
         args.provider,
         &Secret::new(args.secret.clone()),
         &body,
         args.event.as_deref(),
         unix_seconds(SystemTime::now()),
+        &options,
     )
     .map_err(CliError::Usage)?;
     Ok((body, headers))
@@ -269,6 +278,73 @@ pub(crate) async fn post(
     Ok((status, text))
 }
 
+/// `hookpost verify`: the receiver's own check, on a request given as flags and a body file.
+fn verify(global: &Global, args: &VerifyArgs) -> Result<(), CliError> {
+    let body = std::fs::read(&args.body_file)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", args.body_file.display())))?;
+    let mut scheme = args.scheme.clone();
+    let mut query = None;
+    if let Some(url) = &args.url {
+        let parsed = url::Url::parse(url).map_err(|e| CliError::Usage(format!("--url: {e}")))?;
+        query = parsed.query().map(str::to_owned);
+        let mut base = parsed.clone();
+        base.set_query(None);
+        scheme.public_url.get_or_insert_with(|| base.to_string());
+    }
+    let options = scheme.options(args.provider).map_err(CliError::Usage)?;
+    let mut headers = http::HeaderMap::new();
+    for header in &args.headers {
+        let (name, value) = header.split_once(':').ok_or_else(|| {
+            CliError::Usage(format!("`{header}`: write headers as `Name: value`"))
+        })?;
+        let name = http::HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| CliError::Usage(format!("`{name}` is not a header name")))?;
+        let value = http::HeaderValue::from_str(value.trim())
+            .map_err(|_| CliError::Usage(format!("the value of {name} is not printable")))?;
+        headers.append(name, value);
+    }
+    let secrets = [Secret::new(args.secret.clone())];
+    let tolerance = args
+        .tolerance
+        .map(std::time::Duration::from_secs)
+        .unwrap_or_else(|| args.provider.default_tolerance());
+    let check = Check {
+        secrets: &secrets,
+        policy: TimePolicy {
+            now: args.now.unwrap_or_else(|| unix_seconds(SystemTime::now())),
+            tolerance,
+        },
+        options: &options,
+    };
+    let inbound = Inbound {
+        headers: &headers,
+        body: &body,
+        query: query.as_deref(),
+    };
+    let result = args.provider.verify(&check, &inbound);
+    let meta = args.provider.describe(&check, &inbound);
+    match (&result, global.output) {
+        (Ok(()), Output::Json) => println!(
+            "{}",
+            json!({ "valid": true, "event_type": meta.event_type, "delivery_id": meta.delivery_id })
+        ),
+        (Ok(()), Output::Table) => println!(
+            "valid ({} event {}, delivery {})",
+            args.provider,
+            meta.event_type.as_deref().unwrap_or("-"),
+            meta.delivery_id.as_deref().unwrap_or("-")
+        ),
+        (Err(e), Output::Json) => {
+            println!(
+                "{}",
+                json!({ "valid": false, "code": e.code(), "message": e.to_string() })
+            );
+        }
+        (Err(e), Output::Table) => println!("invalid: {}: {e}", e.code()),
+    }
+    result.map_err(|e| CliError::Invalid(e.code().to_owned()))
+}
+
 fn parse_source_id(name: &str) -> Result<SourceId, CliError> {
     SourceId::parse(name).map_err(|e| CliError::Usage(format!("`{name}`: {e}")))
 }
@@ -282,8 +358,10 @@ async fn sources(global: &Global, command: SourcesCommand) -> Result<(), CliErro
             provider,
             secret,
             tolerance_seconds,
+            scheme,
         } => {
             let source_id = parse_source_id(&name)?;
+            let options = scheme.options(provider).map_err(CliError::Usage)?;
             let secret = match secret {
                 Some(s) if !s.trim().is_empty() => Secret::new(s.trim()),
                 Some(_) => return Err(CliError::Usage("--secret cannot be empty".to_owned())),
@@ -302,6 +380,7 @@ async fn sources(global: &Global, command: SourcesCommand) -> Result<(), CliErro
                 provider,
                 secrets: vec![secret.clone()],
                 tolerance_seconds,
+                options,
                 created_at: rfc3339(SystemTime::now()),
             };
             if !store.create(&source).await? {

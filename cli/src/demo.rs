@@ -73,6 +73,7 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
             provider: Provider::Github,
             secrets: vec![Secret::new(SAMPLE_GITHUB_SECRET)],
             tolerance_seconds: None,
+            options: Default::default(),
             created_at: rfc3339(SystemTime::now()),
         })
         .await?;

@@ -21,6 +21,9 @@ pub enum CliError {
     /// The operation failed (exit code 1).
     #[error("{0}")]
     Failed(String),
+    /// A checked request is not valid (exit code 1); the reason was already printed.
+    #[error("the request is not valid ({0})")]
+    Invalid(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -1,48 +1,38 @@
-//! Signing a body the way a provider would, for `hookpost sign`, `hookpost send` and the demo.
+//! Signing and verifying a body the way a provider does, for `hookpost sign`, `send`, `verify`
+//! and the demo. The schemes themselves live in the shared verifier registry.
 
-use hookpost_shared::secret::{Secret, SigningKey};
-use hookpost_shared::signature::{Provider, github, standard_webhooks};
+use hookpost_shared::secret::Secret;
+use hookpost_shared::signature::{Provider, SchemeOptions};
 
 /// Header names and values, in the order they are sent.
 pub type Headers = Vec<(String, String)>;
 
+/// The header a provider names the event type in, where it uses one.
+pub fn event_header(provider: Provider) -> Option<&'static str> {
+    match provider {
+        Provider::Github => Some("x-github-event"),
+        Provider::Shopify => Some("x-shopify-topic"),
+        Provider::Gitlab => Some("x-gitlab-event"),
+        Provider::Twitch => Some("twitch-eventsub-subscription-type"),
+        _ => None,
+    }
+}
+
 /// The headers a provider would send with `body`, signed with `secret` at `now` (Unix seconds).
-/// `event_type` is sent where the provider carries it in a header (GitHub's `X-GitHub-Event`).
+/// `event_type` is sent where the provider carries it in a header.
 pub fn provider_headers(
     provider: Provider,
     secret: &Secret,
     body: &[u8],
     event_type: Option<&str>,
     now: i64,
+    options: &SchemeOptions,
 ) -> Result<Headers, String> {
-    let delivery_id = uuid::Uuid::new_v4();
-    match provider {
-        Provider::Github => Ok(vec![
-            (
-                github::SIGNATURE_HEADER.to_owned(),
-                github::sign(secret, body),
-            ),
-            (
-                github::EVENT_HEADER.to_owned(),
-                event_type.unwrap_or("ping").to_owned(),
-            ),
-            (github::DELIVERY_HEADER.to_owned(), delivery_id.to_string()),
-            ("content-type".to_owned(), "application/json".to_owned()),
-        ]),
-        Provider::StandardWebhooks => {
-            let key = SigningKey::parse_lenient(secret.expose())
-                .map_err(|e| format!("the secret is not a Standard Webhooks key: {e}"))?;
-            let id = format!("msg_{}", delivery_id.simple());
-            let names = standard_webhooks::STANDARD_HEADERS;
-            Ok(vec![
-                (
-                    names.signature.to_owned(),
-                    standard_webhooks::sign(&key, &id, now, body),
-                ),
-                (names.id.to_owned(), id),
-                (names.timestamp.to_owned(), now.to_string()),
-                ("content-type".to_owned(), "application/json".to_owned()),
-            ])
-        }
+    let mut headers = provider
+        .sign(secret, body, now, options)
+        .map_err(|e| e.to_string())?;
+    if let (Some(name), Some(event)) = (event_header(provider), event_type) {
+        headers.push((name.to_owned(), event.to_owned()));
     }
+    Ok(headers)
 }

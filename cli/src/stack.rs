@@ -19,6 +19,8 @@ pub struct StackNames {
     pub sources_table: String,
     pub subscriptions_table: String,
     pub deliveries_table: String,
+    pub delivery_ids_table: String,
+    pub bodies_bucket: String,
     pub ingest_queue_url: String,
     pub dead_letter_queue_url: String,
 }
@@ -149,6 +151,19 @@ pub async fn provision(
         tables.insert(table.logical_id.clone(), name);
     }
 
+    let s3 = aws_sdk_s3::Client::new(sdk);
+    let mut buckets = BTreeMap::new();
+    for id in &spec.buckets {
+        // Bucket names are lower case.
+        let name = format!("{prefix}-{id}").to_ascii_lowercase();
+        s3.create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .map_err(|e| failed(&name, e))?;
+        buckets.insert(id.clone(), name);
+    }
+
     let table = |id: &str| {
         tables.get(id).cloned().ok_or_else(|| ProvisionError {
             resource: id.to_owned(),
@@ -168,6 +183,14 @@ pub async fn provision(
         sources_table: table(ids::SOURCES_TABLE)?,
         subscriptions_table: table(ids::SUBSCRIPTIONS_TABLE)?,
         deliveries_table: table(ids::DELIVERIES_TABLE)?,
+        delivery_ids_table: table(ids::DELIVERY_IDS_TABLE)?,
+        bodies_bucket: buckets
+            .get(ids::BODIES_BUCKET)
+            .cloned()
+            .ok_or_else(|| ProvisionError {
+                resource: ids::BODIES_BUCKET.to_owned(),
+                message: "the template has no such bucket".to_owned(),
+            })?,
         ingest_queue_url: queue(ids::INGEST_QUEUE)?,
         dead_letter_queue_url: queue(ids::DEAD_LETTER_QUEUE)?,
     })

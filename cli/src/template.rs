@@ -16,6 +16,8 @@ pub mod ids {
     pub const SOURCES_TABLE: &str = "SourcesTable";
     pub const SUBSCRIPTIONS_TABLE: &str = "SubscriptionsTable";
     pub const DELIVERIES_TABLE: &str = "DeliveriesTable";
+    pub const DELIVERY_IDS_TABLE: &str = "DeliveryIdsTable";
+    pub const BODIES_BUCKET: &str = "BodiesBucket";
     pub const INGEST_QUEUE: &str = "IngestQueue";
     pub const DEAD_LETTER_QUEUE: &str = "DeadLetterQueue";
     pub const DISPATCHER_FUNCTION: &str = "DispatcherFunction";
@@ -84,6 +86,8 @@ pub struct StackSpec {
     /// Queues in creation order: a dead-letter queue before the queue that names it.
     pub queues: Vec<QueueSpec>,
     pub tables: Vec<TableSpec>,
+    /// Logical ids of the S3 buckets.
+    pub buckets: Vec<String>,
     pub event_source: EventSourceSpec,
     /// Every parameter's value (overrides applied), e.g. `RetryDelays`.
     pub parameters: BTreeMap<String, String>,
@@ -106,6 +110,7 @@ pub fn stack_spec(
 
     let mut queues = Vec::new();
     let mut tables = Vec::new();
+    let mut buckets = Vec::new();
     for (id, resource) in resources {
         let id = id
             .as_str()
@@ -114,6 +119,7 @@ pub fn stack_spec(
         match resource.get("Type").and_then(Value::as_str) {
             Some("AWS::SQS::Queue") => queues.push(queue_spec(&ctx, id, props)?),
             Some("AWS::DynamoDB::Table") => tables.push(table_spec(&ctx, id, props)?),
+            Some("AWS::S3::Bucket") => buckets.push(id.to_owned()),
             _ => {}
         }
     }
@@ -124,6 +130,7 @@ pub fn stack_spec(
     Ok(StackSpec {
         queues,
         tables,
+        buckets,
         event_source,
         parameters,
     })

@@ -40,12 +40,14 @@ pub struct Envelope {
 }
 
 /// The exact request body: as text when it is UTF-8 (readable in the dead-letter queue), base64
-/// otherwise.
+/// otherwise, or — when it does not fit a queue message — the key of the object it was stored as
+/// (the claim check).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "encoding", content = "data", rename_all = "lowercase")]
 pub enum EncodedBody {
     Utf8(String),
     Base64(String),
+    Stored(String),
 }
 
 impl EncodedBody {
@@ -57,9 +59,10 @@ impl EncodedBody {
         }
     }
 
-    /// The original bytes.
+    /// The original bytes of an inline body; a stored one must be fetched by its key.
     pub fn bytes(&self) -> Result<Cow<'_, [u8]>, EnvelopeError> {
         match self {
+            EncodedBody::Stored(_) => Err(EnvelopeError::StoredBody),
             EncodedBody::Utf8(text) => Ok(Cow::Borrowed(text.as_bytes())),
             EncodedBody::Base64(b64) => BASE64
                 .decode(b64)
@@ -80,6 +83,8 @@ pub enum EnvelopeError {
     UnsupportedVersion { found: u32 },
     #[error("the envelope body is not valid base64")]
     BadBody,
+    #[error("the body is stored aside and must be fetched by its key")]
+    StoredBody,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +114,11 @@ impl Envelope {
         // Serialising a struct of strings and maps cannot fail.
         serde_json::to_string(self).unwrap_or_else(|_| unreachable!("envelope is plain data"))
     }
+}
+
+/// The object key a large body of `event_id` is stored under.
+pub fn stored_body_key(source: &SourceId, event_id: &str) -> String {
+    format!("bodies/{source}/{event_id}")
 }
 
 /// A new event id: `evt_` and a UUIDv7, so ids sort by time.

@@ -7,6 +7,7 @@
 //! - [`store`]: the narrow ports the handlers use; [`aws`] implements them on DynamoDB and SQS.
 
 pub mod aws;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod delivery;

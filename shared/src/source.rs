@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
-use crate::signature::{Provider, TimePolicy};
+use crate::signature::{Check, Provider, SchemeOptions, TimePolicy};
 
 /// The longest source id: keeps URLs, keys and log lines short.
 pub const MAX_SOURCE_ID_LEN: usize = 64;
@@ -85,6 +85,9 @@ pub struct Source {
     /// Timestamp tolerance in seconds for timestamped schemes; the provider's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance_seconds: Option<u64>,
+    /// What the scheme needs besides the secret (public URL, generic-hmac layout, …).
+    #[serde(default)]
+    pub options: SchemeOptions,
     pub created_at: String,
 }
 
@@ -100,6 +103,15 @@ impl Source {
         TimePolicy {
             now,
             tolerance: self.tolerance(),
+        }
+    }
+
+    /// What this source's requests are checked with at `now` (Unix seconds).
+    pub fn check(&self, now: i64) -> Check<'_> {
+        Check {
+            secrets: &self.secrets,
+            policy: self.time_policy(now),
+            options: &self.options,
         }
     }
 }
@@ -133,6 +145,7 @@ mod tests {
             provider: Provider::Github,
             secrets: vec![Secret::new("topsecret")],
             tolerance_seconds: None,
+            options: SchemeOptions::default(),
             created_at: "2026-01-01T00:00:00Z".into(),
         };
         assert!(!format!("{s:?}").contains("topsecret"));

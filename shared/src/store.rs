@@ -97,3 +97,49 @@ pub trait Visibility: Send + Sync {
         seconds: i32,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// The outcome of claiming a provider delivery id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// First sight of this delivery: queue it, then confirm.
+    New,
+    /// Already queued as `event_id`: answer without queuing again.
+    Duplicate { event_id: String },
+    /// Another request is queuing the same delivery right now (or did not finish): retry later.
+    InFlight,
+}
+
+/// Remembers providers' delivery ids, so a redelivered webhook is queued once (the receiver).
+///
+/// A claim is `pending` until its event is queued, then `queued`. A pending claim older than the
+/// stale window is taken over, so a receiver that died between claim and queue never makes the
+/// provider's retries look like duplicates: nothing accepted is lost.
+pub trait DeliveryIds: Send + Sync {
+    fn claim(
+        &self,
+        key: &str,
+        event_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// The event is queued: later claims of `key` are duplicates.
+    fn confirm(
+        &self,
+        key: &str,
+        event_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The event could not be queued: the provider's retry may claim `key` again.
+    fn release(
+        &self,
+        key: &str,
+        event_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Bodies too large for a queue message, stored aside (the claim check).
+pub trait BodyStore: Send + Sync {
+    fn put(&self, key: &str, body: &[u8]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+}

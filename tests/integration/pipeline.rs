@@ -20,6 +20,7 @@ async fn a_signed_delivery_reaches_a_subscriber_that_verifies_it(provider: Provi
         body,
         Some("push"),
         support::now(),
+        &Default::default(),
     )
     .expect("signs");
     let url = format!("{}src", stack.state.receiver_url);

@@ -27,6 +27,7 @@ async fn a_failing_subscriber_is_retried_into_the_dead_letter_queue_while_a_heal
         body,
         Some("push"),
         support::now(),
+        &Default::default(),
     )
     .expect("signs");
     let (status, _) =

@@ -57,6 +57,7 @@ async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_l
         body,
         Some("push"),
         now,
+        &Default::default(),
     )
     .expect("signs");
     let tampered = receiver
@@ -73,6 +74,7 @@ async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_l
         body,
         Some("push"),
         now,
+        &Default::default(),
     )
     .expect("signs");
     let wrong = receiver.handle(request("gh", &wrong, body)).await;
@@ -87,6 +89,7 @@ async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_l
         body,
         None,
         now - 301,
+        &Default::default(),
     )
     .expect("signs");
     let stale = receiver.handle(request("sw", &stale, body)).await;
@@ -128,6 +131,7 @@ async fn a_queue_that_refuses_the_event_gets_503_never_2xx() {
         body,
         None,
         support::now(),
+        &Default::default(),
     )
     .expect("signs");
     let response = receiver.handle(request("gh", &signed, body)).await;

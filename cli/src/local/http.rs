@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hookpost_receiver::Receiver;
-use hookpost_shared::store::{EventQueue, SourceStore};
+use hookpost_shared::store::{BodyStore, DeliveryIds, EventQueue, SourceStore};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -23,13 +23,15 @@ use tracing::warn;
 pub const WEBHOOK_PREFIX: &str = "/webhooks/";
 
 /// Serves `receiver` on `listener` until `shutdown` turns true.
-pub async fn serve<S, Q>(
+pub async fn serve<S, Q, D, B>(
     listener: TcpListener,
-    receiver: Arc<Receiver<S, Q>>,
+    receiver: Arc<Receiver<S, Q, D, B>>,
     mut shutdown: watch::Receiver<bool>,
 ) where
     S: SourceStore + 'static,
     Q: EventQueue + 'static,
+    D: DeliveryIds + 'static,
+    B: BodyStore + 'static,
 {
     loop {
         let stream = tokio::select! {
@@ -58,10 +60,16 @@ pub async fn serve<S, Q>(
     }
 }
 
-async fn route<S: SourceStore, Q: EventQueue>(
-    receiver: &Receiver<S, Q>,
+async fn route<S, Q, D, B>(
+    receiver: &Receiver<S, Q, D, B>,
     request: http::Request<Incoming>,
-) -> http::Response<Full<Bytes>> {
+) -> http::Response<Full<Bytes>>
+where
+    S: SourceStore,
+    Q: EventQueue,
+    D: DeliveryIds,
+    B: BodyStore,
+{
     let (parts, body) = request.into_parts();
     let source = parts
         .uri

@@ -18,9 +18,10 @@ use aws_config::SdkConfig;
 use hookpost_dispatcher::Dispatcher;
 use hookpost_receiver::Receiver;
 use hookpost_shared::aws::{
-    DynamoClient, DynamoDeliveries, DynamoSources, DynamoSubscriptions, SqsClient, SqsQueue,
+    DynamoClient, DynamoDeliveries, DynamoDeliveryIds, DynamoSources, DynamoSubscriptions,
+    S3Bodies, S3Client, SqsClient, SqsQueue,
 };
-use hookpost_shared::clock::SystemClock;
+use hookpost_shared::clock::{Clock, SystemClock};
 use hookpost_shared::delivery::RetrySchedule;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -149,12 +150,7 @@ impl LocalStack {
             .port();
 
         let dispatcher = Arc::new(dispatcher(&sdk, &names, &spec)?);
-        let receiver = Arc::new(Receiver::new(
-            DynamoSources::new(DynamoClient::new(&sdk), &names.sources_table),
-            SqsQueue::new(SqsClient::new(&sdk), &names.ingest_queue_url),
-            Arc::new(SystemClock),
-            hookpost_receiver::Config::default(),
-        ));
+        let receiver = Arc::new(aws_receiver(&sdk, &names, Arc::new(SystemClock)));
 
         let (shutdown, watcher) = watch::channel(false);
         let poller = Poller {
@@ -235,8 +231,25 @@ pub fn aws_dispatcher(
         DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table),
         DynamoDeliveries::new(DynamoClient::new(sdk), &names.deliveries_table),
         SqsQueue::new(SqsClient::new(sdk), &names.ingest_queue_url),
+        S3Bodies::new(S3Client::new(sdk), &names.bodies_bucket),
         Arc::new(SystemClock),
         config,
+    )
+}
+
+/// The receiver wired to the AWS adapters, as in the deployed function.
+pub type AwsReceiver = Receiver<DynamoSources, SqsQueue, DynamoDeliveryIds, S3Bodies>;
+
+/// The receiver on the stack's tables, queue and bucket, as the deployed function wires it
+/// (without the warm-function source cache, so sources created a moment ago are seen).
+pub fn aws_receiver(sdk: &SdkConfig, names: &StackNames, clock: Arc<dyn Clock>) -> AwsReceiver {
+    Receiver::new(
+        DynamoSources::new(DynamoClient::new(sdk), &names.sources_table),
+        SqsQueue::new(SqsClient::new(sdk), &names.ingest_queue_url),
+        DynamoDeliveryIds::new(DynamoClient::new(sdk), &names.delivery_ids_table),
+        S3Bodies::new(S3Client::new(sdk), &names.bodies_bucket),
+        clock,
+        hookpost_receiver::Config::default(),
     )
 }
 

@@ -22,11 +22,11 @@ use hookpost_shared::clock::{Clock, rfc3339, unix_seconds};
 use hookpost_shared::config::{self, ConfigError};
 use hookpost_shared::delivery::outcome::RetryReason;
 use hookpost_shared::delivery::{AttemptOutcome, RetrySchedule, classify_status};
-use hookpost_shared::envelope::Envelope;
+use hookpost_shared::envelope::{EncodedBody, Envelope};
 use hookpost_shared::signature::standard_webhooks::{STANDARD_HEADERS, signature_header};
 use hookpost_shared::source::SourceId;
 use hookpost_shared::store::{
-    AttemptRecord, DeliveryLog, StoreError, SubscriptionStore, Visibility,
+    AttemptRecord, BodyStore, DeliveryLog, StoreError, SubscriptionStore, Visibility,
 };
 use hookpost_shared::subscription::{Subscription, parse_target_url};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -143,24 +143,32 @@ pub enum DispatcherError {
 }
 
 /// What the dispatcher needs: the subscriptions, the delivery trail, the queue's visibility, the
-/// time, and one HTTP client shared by every delivery.
+/// large bodies stored aside, the time, and one HTTP client shared by every delivery.
 #[derive(Debug)]
-pub struct Dispatcher<S, L, V> {
+pub struct Dispatcher<S, L, V, B> {
     subscriptions: S,
     log: L,
     visibility: V,
+    bodies: B,
     clock: Arc<dyn Clock>,
     config: Config,
     http: reqwest::Client,
 }
 
-impl<S: SubscriptionStore, L: DeliveryLog, V: Visibility> Dispatcher<S, L, V> {
+impl<S, L, V, B> Dispatcher<S, L, V, B>
+where
+    S: SubscriptionStore,
+    L: DeliveryLog,
+    V: Visibility,
+    B: BodyStore,
+{
     /// Builds the one HTTP client every delivery shares (guarded unless private targets are
     /// allowed); fails only if that client cannot be built.
     pub fn new(
         subscriptions: S,
         log: L,
         visibility: V,
+        bodies: B,
         clock: Arc<dyn Clock>,
         config: Config,
     ) -> Result<Self, DispatcherError> {
@@ -169,6 +177,7 @@ impl<S: SubscriptionStore, L: DeliveryLog, V: Visibility> Dispatcher<S, L, V> {
             subscriptions,
             log,
             visibility,
+            bodies,
             clock,
             config,
             http,
@@ -232,12 +241,22 @@ impl<S: SubscriptionStore, L: DeliveryLog, V: Visibility> Dispatcher<S, L, V> {
             warn!("the envelope's event id cannot be sent as a header");
             return RecordResult::Malformed;
         }
-        let payload = match envelope.body.bytes() {
-            Ok(bytes) => Bytes::from(bytes.into_owned()),
-            Err(e) => {
-                warn!(error = %e, "the envelope's body cannot be decoded");
-                return RecordResult::Malformed;
-            }
+        let payload = match &envelope.body {
+            // The claim check: a body too large for the message was stored aside.
+            EncodedBody::Stored(key) => match self.bodies.get(key).await {
+                Ok(bytes) => Bytes::from(bytes),
+                Err(e) => {
+                    warn!(error = %e, "reading the stored body failed");
+                    return RecordResult::Retry { retry_after: None };
+                }
+            },
+            inline => match inline.bytes() {
+                Ok(bytes) => Bytes::from(bytes.into_owned()),
+                Err(e) => {
+                    warn!(error = %e, "the envelope's body cannot be decoded");
+                    return RecordResult::Malformed;
+                }
+            },
         };
 
         let subscriptions = match batch

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::SqsEvent;
 use hookpost_dispatcher::{Config, Dispatcher};
 use hookpost_shared::aws::{
-    DynamoClient, DynamoDeliveries, DynamoSubscriptions, SqsClient, SqsQueue, load_sdk_config,
+    DynamoClient, DynamoDeliveries, DynamoSubscriptions, S3Bodies, S3Client, SqsClient, SqsQueue,
+    load_sdk_config,
 };
 use hookpost_shared::clock::SystemClock;
 use hookpost_shared::config::required;
@@ -17,6 +18,7 @@ async fn main() -> Result<(), Error> {
     let subscriptions_table = required("HOOKPOST_SUBSCRIPTIONS_TABLE")?;
     let deliveries_table = required("HOOKPOST_DELIVERIES_TABLE")?;
     let queue_url = required("HOOKPOST_INGEST_QUEUE_URL")?;
+    let bodies_bucket = required("HOOKPOST_BODIES_BUCKET")?;
     let config = Config::from_env()?;
     let sdk = load_sdk_config().await;
     let dynamo = DynamoClient::new(&sdk);
@@ -24,6 +26,7 @@ async fn main() -> Result<(), Error> {
         DynamoSubscriptions::new(dynamo.clone(), subscriptions_table),
         DynamoDeliveries::new(dynamo, deliveries_table),
         SqsQueue::new(SqsClient::new(&sdk), queue_url),
+        S3Bodies::new(S3Client::new(&sdk), bodies_bucket),
         Arc::new(SystemClock),
         config,
     )?);

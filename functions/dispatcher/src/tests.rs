@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use hookpost_shared::clock::FixedClock;
 use hookpost_shared::envelope::{ENVELOPE_VERSION, EncodedBody};
 use hookpost_shared::secret::{Secret, SigningKey};
-use hookpost_shared::signature::{Inbound, Provider, TimePolicy};
+use hookpost_shared::signature::{Check, Inbound, Provider, SchemeOptions, TimePolicy};
 use http_body_util::{BodyExt as _, Full};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -33,6 +33,7 @@ struct World {
     fail_recording: bool,
     attempts: Mutex<Vec<AttemptRecord>>,
     delays: Mutex<Vec<(String, i32)>>,
+    bodies: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 impl SubscriptionStore for &World {
@@ -89,6 +90,20 @@ impl Visibility for &World {
     }
 }
 
+impl BodyStore for &World {
+    async fn put(&self, key: &str, body: &[u8]) -> Result<(), StoreError> {
+        lock(&self.bodies).insert(key.to_owned(), body.to_vec());
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        lock(&self.bodies)
+            .get(key)
+            .cloned()
+            .ok_or_else(|| StoreError::new("GetObject", "NoSuchKey"))
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -101,9 +116,16 @@ impl World {
         }
     }
 
-    fn dispatcher(&self, config: Config) -> Dispatcher<&World, &World, &World> {
-        Dispatcher::new(self, self, self, Arc::new(FixedClock::at_unix(NOW)), config)
-            .expect("the client builds")
+    fn dispatcher(&self, config: Config) -> Dispatcher<&World, &World, &World, &World> {
+        Dispatcher::new(
+            self,
+            self,
+            self,
+            self,
+            Arc::new(FixedClock::at_unix(NOW)),
+            config,
+        )
+        .expect("the client builds")
     }
 
     fn attempts(&self) -> Vec<AttemptRecord> {
@@ -275,15 +297,22 @@ fn verify(
     captured: &Captured,
     secret: &str,
 ) -> Result<(), hookpost_shared::signature::VerifyError> {
+    let secrets = [Secret::new(secret)];
+    let options = SchemeOptions::default();
+    let check = Check {
+        secrets: &secrets,
+        policy: TimePolicy {
+            now: i64::try_from(NOW).expect("fits"),
+            tolerance: Duration::from_secs(300),
+        },
+        options: &options,
+    };
     Provider::StandardWebhooks.verify(
-        &[Secret::new(secret)],
+        &check,
         &Inbound {
             headers: &captured.headers,
             body: &captured.body,
-        },
-        &TimePolicy {
-            now: i64::try_from(NOW).expect("fits"),
-            tolerance: Duration::from_secs(300),
+            query: None,
         },
     )
 }
@@ -811,4 +840,46 @@ fn visibility_delays_are_rounded_to_whole_seconds_and_jitter_is_in_range() {
         let j = jitter();
         assert!((0.0..1.0).contains(&j), "{j}");
     }
+}
+
+#[tokio::test]
+async fn a_stored_body_is_fetched_and_delivered_byte_for_byte() {
+    let subscriber = Subscriber::start(Answer::Status(204)).await;
+    let world = World::with(vec![subscription("sub_a", &subscriber.url())]);
+    let large = vec![b'x'; 300 * 1024];
+    lock(&world.bodies).insert("bodies/billing/evt_big".to_owned(), large.clone());
+    let stored = envelope(
+        "evt_big",
+        EncodedBody::Stored("bodies/billing/evt_big".to_owned()),
+    );
+
+    let response = world
+        .dispatcher(local_config())
+        .handle(batch(vec![message("m-1", &stored.encode(), 1)]), None)
+        .await;
+
+    assert!(failed_ids(&response).is_empty());
+    let requests = subscriber.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].body, large);
+    assert_eq!(verify(&requests[0], SECRET), Ok(()));
+}
+
+#[tokio::test]
+async fn a_stored_body_that_cannot_be_read_keeps_the_record_for_a_retry() {
+    let subscriber = Subscriber::start(Answer::Status(204)).await;
+    let world = World::with(vec![subscription("sub_a", &subscriber.url())]);
+    let missing = envelope(
+        "evt_gone",
+        EncodedBody::Stored("bodies/billing/nope".to_owned()),
+    );
+
+    let response = world
+        .dispatcher(local_config())
+        .handle(batch(vec![message("m-1", &missing.encode(), 1)]), None)
+        .await;
+
+    assert_eq!(failed_ids(&response), ["m-1"]);
+    assert!(subscriber.requests().is_empty());
+    assert_eq!(lock(&world.delays).len(), 1, "retried on the schedule");
 }

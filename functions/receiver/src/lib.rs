@@ -8,30 +8,44 @@ mod refusal;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hookpost_shared::clock::{Clock, rfc3339};
 use hookpost_shared::config::{self, ConfigError};
-use hookpost_shared::envelope::{ENVELOPE_VERSION, EncodedBody, Envelope, new_event_id};
+use hookpost_shared::envelope::{
+    ENVELOPE_VERSION, EncodedBody, Envelope, new_event_id, stored_body_key,
+};
 use hookpost_shared::signature::{Inbound, VerifyError};
 use hookpost_shared::source::SourceId;
-use hookpost_shared::store::{EventQueue, SourceStore};
+use hookpost_shared::store::{BodyStore, Claim, DeliveryIds, EventQueue, SourceStore};
 use lambda_http::{Body, Request, RequestExt, Response};
+use sha2::{Digest as _, Sha256};
 use tracing::{info, warn};
 
 pub use refusal::Refusal;
 
-/// The largest body accepted by default: the size of one SQS message.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
-/// SQS's classic message size limit, which the whole envelope must fit.
+/// The largest body accepted by default: what a Lambda invocation can carry (6 MB, request
+/// included) with room for headers and base64. Bodies that do not fit a queue message go to S3.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// SQS's classic message size limit: a larger envelope is sent with its body stored aside.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// How long a provider's delivery id is remembered; Stripe, the most persistent, retries for
+/// three days.
+pub const DEFAULT_DEDUPE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a source read from DynamoDB is reused by a warm function.
+pub const DEFAULT_SOURCE_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Delivery ids longer than this are stored as their SHA-256, keeping keys small.
+const MAX_RAW_DELIVERY_ID: usize = 200;
 
 /// The receiver's settings, read once at init.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Bodies larger than this get 413 `payload_too_large`.
     pub max_body_bytes: usize,
-    /// Envelopes larger than this cannot be queued (413 until large bodies go to S3).
+    /// Envelopes larger than this are queued with their body stored aside.
     pub max_message_bytes: usize,
+    /// How long delivery ids are remembered for duplicate detection.
+    pub dedupe_ttl: Duration,
 }
 
 impl Default for Config {
@@ -39,6 +53,7 @@ impl Default for Config {
         Self {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            dedupe_ttl: DEFAULT_DEDUPE_TTL,
         }
     }
 }
@@ -51,24 +66,59 @@ impl Config {
                 "HOOKPOST_MAX_MESSAGE_BYTES",
                 DEFAULT_MAX_MESSAGE_BYTES,
             )?,
+            dedupe_ttl: Duration::from_secs(
+                config::optional::<u64>("HOOKPOST_DEDUPE_TTL_HOURS", 7 * 24)?.saturating_mul(3600),
+            ),
         })
     }
 }
 
-/// What the receiver needs: where sources are, where events go, what time it is.
+/// What the receiver answers with when it accepts a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Accepted {
+    /// Queued as this event.
+    Queued(String),
+    /// Already queued as this event: the provider redelivered it.
+    Duplicate(String),
+    /// A provider handshake, answered and not queued.
+    Handshake {
+        content_type: &'static str,
+        body: String,
+    },
+}
+
+/// What the receiver needs: where sources are, where events go, what was seen before, where large
+/// bodies are kept, what time it is.
 #[derive(Debug)]
-pub struct Receiver<S, Q> {
+pub struct Receiver<S, Q, D, B> {
     sources: S,
     queue: Q,
+    delivery_ids: D,
+    bodies: B,
     clock: Arc<dyn Clock>,
     config: Config,
 }
 
-impl<S: SourceStore, Q: EventQueue> Receiver<S, Q> {
-    pub fn new(sources: S, queue: Q, clock: Arc<dyn Clock>, config: Config) -> Self {
+impl<S, Q, D, B> Receiver<S, Q, D, B>
+where
+    S: SourceStore,
+    Q: EventQueue,
+    D: DeliveryIds,
+    B: BodyStore,
+{
+    pub fn new(
+        sources: S,
+        queue: Q,
+        delivery_ids: D,
+        bodies: B,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Self {
         Self {
             sources,
             queue,
+            delivery_ids,
+            bodies,
             clock,
             config,
         }
@@ -77,15 +127,27 @@ impl<S: SourceStore, Q: EventQueue> Receiver<S, Q> {
     /// Handles one API Gateway request.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         match self.accept(request).await {
-            Ok(event_id) => refusal::json_response(
+            Ok(Accepted::Queued(event_id)) => refusal::json_response(
                 http::StatusCode::ACCEPTED,
                 &serde_json::json!({ "event_id": event_id }),
             ),
+            Ok(Accepted::Duplicate(event_id)) => refusal::json_response(
+                http::StatusCode::OK,
+                &serde_json::json!({ "duplicate": true, "event_id": event_id }),
+            ),
+            Ok(Accepted::Handshake { content_type, body }) => {
+                let mut response = Response::new(Body::Text(body));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(content_type),
+                );
+                response
+            }
             Err(refusal) => refusal.into_response(),
         }
     }
 
-    async fn accept(&self, request: Request) -> Result<String, Refusal> {
+    async fn accept(&self, request: Request) -> Result<Accepted, Refusal> {
         if request.method() != http::Method::POST {
             return Err(Refusal::MethodNotAllowed);
         }
@@ -97,6 +159,7 @@ impl<S: SourceStore, Q: EventQueue> Receiver<S, Q> {
         let source_id = SourceId::parse(raw_id).map_err(|_| Refusal::UnknownSource)?;
 
         let (parts, body) = request.into_parts();
+        // lambda_http has already decoded a body API Gateway marked `isBase64Encoded`.
         let body = match body {
             Body::Empty => Vec::new(),
             Body::Text(text) => text.into_bytes(),
@@ -122,10 +185,11 @@ impl<S: SourceStore, Q: EventQueue> Receiver<S, Q> {
         let inbound = Inbound {
             headers: &parts.headers,
             body: &body,
+            query: parts.uri.query(),
         };
-        let policy = source.time_policy(self.clock.unix_seconds());
-        if let Err(e) = source.provider.verify(&source.secrets, &inbound, &policy) {
-            let meta = source.provider.describe(&inbound);
+        let check = source.check(self.clock.unix_seconds());
+        if let Err(e) = source.provider.verify(&check, &inbound) {
+            let meta = source.provider.describe(&check, &inbound);
             warn!(
                 source = %source_id,
                 provider = %source.provider,
@@ -139,8 +203,47 @@ impl<S: SourceStore, Q: EventQueue> Receiver<S, Q> {
                 e => Refusal::Verification(e),
             });
         }
+        if let Some(handshake) = source.provider.handshake(&check, &inbound) {
+            info!(source = %source_id, provider = %source.provider, "handshake answered");
+            return Ok(Accepted::Handshake {
+                content_type: handshake.content_type,
+                body: handshake.body,
+            });
+        }
 
-        let meta = source.provider.describe(&inbound);
+        let meta = source.provider.describe(&check, &inbound);
+        let event_id = new_event_id();
+        let now = self.clock.now();
+        let claim_key = meta
+            .delivery_id
+            .as_deref()
+            .map(|id| delivery_key(&source_id, id));
+        if let Some(key) = &claim_key {
+            let expires_at = self.clock.unix_seconds()
+                + i64::try_from(self.config.dedupe_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+            let claim = self
+                .delivery_ids
+                .claim(key, &event_id, self.clock.unix_seconds(), expires_at)
+                .await
+                .map_err(|e| {
+                    warn!(source = %source_id, error = %e, "delivery id claim failed");
+                    Refusal::Unavailable
+                })?;
+            match claim {
+                Claim::New => {}
+                Claim::Duplicate { event_id } => {
+                    info!(
+                        source = %source_id,
+                        event_id = %event_id,
+                        delivery_id = meta.delivery_id.as_deref().unwrap_or("-"),
+                        "duplicate"
+                    );
+                    return Ok(Accepted::Duplicate(event_id));
+                }
+                Claim::InFlight => return Err(Refusal::InFlight),
+            }
+        }
+
         let headers = kept_headers(&parts.headers, source.provider.forwarded_headers());
         let content_type = parts
             .headers
@@ -149,35 +252,79 @@ impl<S: SourceStore, Q: EventQueue> Receiver<S, Q> {
             .map(str::to_owned);
         let envelope = Envelope {
             version: ENVELOPE_VERSION,
-            event_id: new_event_id(),
+            event_id: event_id.clone(),
             source_id,
             provider: source.provider,
             event_type: meta.event_type,
             delivery_id: meta.delivery_id,
-            received_at: rfc3339(self.clock.now()),
+            received_at: rfc3339(now),
             content_type,
             headers,
             body: EncodedBody::from_bytes(body),
         };
-        let message = envelope.encode();
+        let result = self.queue_envelope(envelope).await;
+        if let Some(key) = &claim_key {
+            let settled = match &result {
+                Ok(()) => self.delivery_ids.confirm(key, &event_id).await,
+                Err(_) => self.delivery_ids.release(key, &event_id).await,
+            };
+            if let Err(e) = settled {
+                // Confirm failed: a redelivery within the stale window is refused as in flight,
+                // after it the event is queued again (at least once, never lost). Release failed:
+                // the claim goes stale by itself and the provider's retry takes it over.
+                warn!(event_id = %event_id, error = %e, "settling the delivery id claim failed");
+            }
+        }
+        result.map(|()| Accepted::Queued(event_id))
+    }
+
+    /// Queues the envelope, storing its body aside first when it does not fit a message.
+    async fn queue_envelope(&self, mut envelope: Envelope) -> Result<(), Refusal> {
+        let event_id = envelope.event_id.clone();
+        let mut message = envelope.encode();
         if message.len() > self.config.max_message_bytes {
-            return Err(Refusal::PayloadTooLarge {
-                limit: self.config.max_message_bytes,
-            });
+            let key = stored_body_key(&envelope.source_id, &event_id);
+            let bytes = match &envelope.body {
+                EncodedBody::Utf8(text) => text.as_bytes().to_vec(),
+                other => other.bytes().map(|b| b.into_owned()).unwrap_or_default(),
+            };
+            if let Err(e) = self.bodies.put(&key, &bytes).await {
+                warn!(event_id = %event_id, error = %e, "storing the body failed");
+                return Err(Refusal::EnqueueFailed);
+            }
+            envelope.body = EncodedBody::Stored(key);
+            message = envelope.encode();
         }
         if let Err(e) = self.queue.enqueue(message).await {
-            warn!(source = %envelope.source_id, event_id = %envelope.event_id, error = %e, "enqueue failed");
+            warn!(source = %envelope.source_id, event_id = %event_id, error = %e, "enqueue failed");
             return Err(Refusal::EnqueueFailed);
         }
         info!(
             source = %envelope.source_id,
-            event_id = %envelope.event_id,
+            event_id = %event_id,
             delivery_id = envelope.delivery_id.as_deref().unwrap_or("-"),
             event_type = envelope.event_type.as_deref().unwrap_or("-"),
+            stored_body = matches!(envelope.body, EncodedBody::Stored(_)),
             "accepted"
         );
-        Ok(envelope.event_id)
+        Ok(())
     }
+}
+
+/// The key a provider delivery id is remembered under: per source, hashed when long.
+pub fn delivery_key(source: &SourceId, delivery_id: &str) -> String {
+    if delivery_id.len() <= MAX_RAW_DELIVERY_ID {
+        format!("{source}#{delivery_id}")
+    } else {
+        format!("{source}#sha256:{}", hex_sha256(delivery_id.as_bytes()))
+    }
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The request headers the envelope keeps, by lower-case name.

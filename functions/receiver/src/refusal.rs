@@ -22,6 +22,8 @@ pub enum Refusal {
     EnqueueFailed,
     #[error("the receiver cannot look up sources right now; retry later")]
     Unavailable,
+    #[error("this delivery is being queued by another request; retry later")]
+    InFlight,
 }
 
 /// Seconds a sender is asked to wait after a 503.
@@ -34,9 +36,11 @@ impl Refusal {
             Refusal::UnknownSource => S::NOT_FOUND,
             Refusal::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
             Refusal::PayloadTooLarge { .. } => S::PAYLOAD_TOO_LARGE,
+            Refusal::Verification(VerifyError::MalformedBody(_)) => S::BAD_REQUEST,
             Refusal::Verification(_) => S::UNAUTHORIZED,
             Refusal::Misconfigured => S::INTERNAL_SERVER_ERROR,
             Refusal::EnqueueFailed | Refusal::Unavailable => S::SERVICE_UNAVAILABLE,
+            Refusal::InFlight => S::CONFLICT,
         }
     }
 
@@ -50,6 +54,7 @@ impl Refusal {
             Refusal::Misconfigured => "source_misconfigured",
             Refusal::EnqueueFailed => "enqueue_failed",
             Refusal::Unavailable => "temporarily_unavailable",
+            Refusal::InFlight => "delivery_in_progress",
         }
     }
 
@@ -60,7 +65,7 @@ impl Refusal {
         );
         let headers = response.headers_mut();
         match self {
-            Refusal::EnqueueFailed | Refusal::Unavailable => {
+            Refusal::EnqueueFailed | Refusal::Unavailable | Refusal::InFlight => {
                 headers.insert(
                     http::header::RETRY_AFTER,
                     http::HeaderValue::from_static(RETRY_AFTER_SECONDS),

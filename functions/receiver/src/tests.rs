@@ -27,13 +27,71 @@ impl SourceStore for FakeSources {
     }
 }
 
+/// The queue, the delivery-id table and the bodies bucket, in memory.
 #[derive(Default)]
-struct FakeQueue {
+struct FakeAws {
     sent: Mutex<Vec<String>>,
     fail: bool,
+    /// delivery key → (event id, queued)
+    ids: Mutex<HashMap<String, (String, bool)>>,
+    bodies: Mutex<HashMap<String, Vec<u8>>>,
 }
 
-impl EventQueue for &FakeQueue {
+impl DeliveryIds for &FakeAws {
+    async fn claim(
+        &self,
+        key: &str,
+        event_id: &str,
+        _now: i64,
+        _expires_at: i64,
+    ) -> Result<Claim, StoreError> {
+        let mut ids = self.ids.lock().expect("lock");
+        match ids.get(key) {
+            Some((id, true)) => Ok(Claim::Duplicate {
+                event_id: id.clone(),
+            }),
+            Some((_, false)) => Ok(Claim::InFlight),
+            None => {
+                ids.insert(key.to_owned(), (event_id.to_owned(), false));
+                Ok(Claim::New)
+            }
+        }
+    }
+
+    async fn confirm(&self, key: &str, event_id: &str) -> Result<(), StoreError> {
+        self.ids
+            .lock()
+            .expect("lock")
+            .insert(key.to_owned(), (event_id.to_owned(), true));
+        Ok(())
+    }
+
+    async fn release(&self, key: &str, _event_id: &str) -> Result<(), StoreError> {
+        self.ids.lock().expect("lock").remove(key);
+        Ok(())
+    }
+}
+
+impl BodyStore for &FakeAws {
+    async fn put(&self, key: &str, body: &[u8]) -> Result<(), StoreError> {
+        self.bodies
+            .lock()
+            .expect("lock")
+            .insert(key.to_owned(), body.to_vec());
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        self.bodies
+            .lock()
+            .expect("lock")
+            .get(key)
+            .cloned()
+            .ok_or_else(|| StoreError::new("GetObject", "NoSuchKey"))
+    }
+}
+
+impl EventQueue for &FakeAws {
     async fn enqueue(&self, envelope_json: String) -> Result<(), StoreError> {
         if self.fail {
             return Err(StoreError::new(
@@ -52,11 +110,12 @@ fn source(id: &str, provider: Provider, secret: &str) -> Source {
         provider,
         secrets: vec![Secret::new(secret)],
         tolerance_seconds: None,
+        options: Default::default(),
         created_at: "2026-01-01T00:00:00Z".into(),
     }
 }
 
-fn receiver(queue: &FakeQueue) -> Receiver<FakeSources, &FakeQueue> {
+fn receiver(queue: &FakeAws) -> Receiver<FakeSources, &FakeAws, &FakeAws, &FakeAws> {
     let sources = FakeSources(HashMap::from([
         (
             "gh".to_owned(),
@@ -69,6 +128,8 @@ fn receiver(queue: &FakeQueue) -> Receiver<FakeSources, &FakeQueue> {
     ]));
     Receiver::new(
         sources,
+        queue,
+        queue,
         queue,
         Arc::new(FixedClock::at_unix(NOW)),
         Config::default(),
@@ -116,7 +177,7 @@ async fn error_code(response: Response<Body>) -> (u16, String) {
 
 #[tokio::test]
 async fn a_signed_github_delivery_is_queued_as_an_envelope() {
-    let queue = FakeQueue::default();
+    let queue = FakeAws::default();
     let body = r#"{"ref":"refs/heads/main"}"#;
     let response = receiver(&queue).handle(github_request(body)).await;
     assert_eq!(response.status(), 202);
@@ -142,7 +203,7 @@ async fn a_signed_github_delivery_is_queued_as_an_envelope() {
 
 #[tokio::test]
 async fn a_tampered_body_is_rejected_and_nothing_is_enqueued() {
-    let queue = FakeQueue::default();
+    let queue = FakeAws::default();
     let mut request = github_request(r#"{"amount":1}"#);
     *request.body_mut() = Body::Text(r#"{"amount":9}"#.into());
     let response = receiver(&queue).handle(request).await;
@@ -155,7 +216,7 @@ async fn a_tampered_body_is_rejected_and_nothing_is_enqueued() {
 
 #[tokio::test]
 async fn a_missing_signature_is_named() {
-    let queue = FakeQueue::default();
+    let queue = FakeAws::default();
     let response = receiver(&queue)
         .handle(post("gh", &[], "{}".to_owned()))
         .await;
@@ -167,7 +228,7 @@ async fn a_missing_signature_is_named() {
 
 #[tokio::test]
 async fn a_stale_standard_webhooks_timestamp_is_refused() {
-    let queue = FakeQueue::default();
+    let queue = FakeAws::default();
     let key = SigningKey::parse(SW_SECRET).expect("key");
     let ts = i64::try_from(NOW).expect("fits") - 301;
     let sig = standard_webhooks::sign(&key, "msg_1", ts, b"{}");
@@ -190,7 +251,7 @@ async fn a_stale_standard_webhooks_timestamp_is_refused() {
 
 #[tokio::test]
 async fn a_binary_standard_webhooks_body_is_kept_exactly() {
-    let queue = FakeQueue::default();
+    let queue = FakeAws::default();
     let key = SigningKey::parse(SW_SECRET).expect("key");
     let body = vec![0xde, 0xad, 0xbe, 0xef, 0x00];
     let ts = i64::try_from(NOW).expect("fits");
@@ -216,7 +277,7 @@ async fn a_binary_standard_webhooks_body_is_kept_exactly() {
 
 #[tokio::test]
 async fn unknown_and_impossible_source_ids_are_404() {
-    let queue = FakeQueue::default();
+    let queue = FakeAws::default();
     for id in ["nope", "..", "a%2Fb", &"x".repeat(200), ""] {
         let response = receiver(&queue)
             .handle(post(id, &[], "{}".to_owned()))
@@ -231,9 +292,9 @@ async fn unknown_and_impossible_source_ids_are_404() {
 
 #[tokio::test]
 async fn a_queue_failure_is_503_with_retry_after_never_2xx() {
-    let queue = FakeQueue {
+    let queue = FakeAws {
         fail: true,
-        ..FakeQueue::default()
+        ..FakeAws::default()
     };
     let response = receiver(&queue).handle(github_request("{}")).await;
     assert_eq!(
@@ -245,7 +306,7 @@ async fn a_queue_failure_is_503_with_retry_after_never_2xx() {
 
 #[tokio::test]
 async fn a_failing_source_lookup_is_503() {
-    let queue = FakeQueue::default();
+    let queue = FakeAws::default();
     let response = receiver(&queue)
         .handle(post("broken-store", &[], "{}".to_owned()))
         .await;
@@ -257,7 +318,7 @@ async fn a_failing_source_lookup_is_503() {
 
 #[tokio::test]
 async fn other_methods_and_oversized_bodies_are_refused() {
-    let queue = FakeQueue::default();
+    let queue = FakeAws::default();
     let mut get = github_request("{}");
     *get.method_mut() = http::Method::GET;
     assert_eq!(
@@ -272,4 +333,85 @@ async fn other_methods_and_oversized_bodies_are_refused() {
         (413, "payload_too_large".into())
     );
     assert!(queue.sent.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn a_redelivered_github_event_is_answered_as_a_duplicate_and_queued_once() {
+    let aws = FakeAws::default();
+    let first = receiver(&aws).handle(github_request("{}")).await;
+    assert_eq!(first.status(), 202);
+    let again = receiver(&aws).handle(github_request("{}")).await;
+    assert_eq!(again.status(), 200);
+    let Body::Text(text) = again.body() else {
+        panic!("json body")
+    };
+    let answer: serde_json::Value = serde_json::from_str(text).expect("json");
+    assert_eq!(answer["duplicate"], true);
+    let sent = aws.sent.lock().expect("lock");
+    assert_eq!(sent.len(), 1);
+    let envelope = Envelope::decode(&sent[0]).expect("envelope");
+    assert_eq!(answer["event_id"], envelope.event_id.as_str());
+}
+
+#[tokio::test]
+async fn a_delivery_that_could_not_be_queued_is_not_remembered_so_its_retry_is_queued() {
+    let failing = FakeAws {
+        fail: true,
+        ..FakeAws::default()
+    };
+    let response = receiver(&failing).handle(github_request("{}")).await;
+    assert_eq!(response.status(), 503);
+    assert!(
+        failing.ids.lock().expect("lock").is_empty(),
+        "the claim was released"
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_another_request_is_still_queuing_gets_409_with_retry_after() {
+    let aws = FakeAws::default();
+    aws.ids.lock().expect("lock").insert(
+        delivery_key(&SourceId::parse("gh").expect("valid"), "d-1"),
+        ("evt_other".to_owned(), false),
+    );
+    let response = receiver(&aws).handle(github_request("{}")).await;
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(
+        error_code(response).await,
+        (409, "delivery_in_progress".into())
+    );
+    assert!(aws.sent.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn a_body_too_large_for_a_message_is_stored_aside_and_the_envelope_carries_its_key() {
+    let aws = FakeAws::default();
+    let body = format!(r#"{{"blob":"{}"}}"#, "x".repeat(DEFAULT_MAX_MESSAGE_BYTES));
+    let response = receiver(&aws).handle(github_request(&body)).await;
+    assert_eq!(response.status(), 202);
+    let sent = aws.sent.lock().expect("lock");
+    assert!(
+        sent[0].len() < DEFAULT_MAX_MESSAGE_BYTES,
+        "the message fits SQS"
+    );
+    let envelope = Envelope::decode(&sent[0]).expect("envelope");
+    let EncodedBody::Stored(key) = &envelope.body else {
+        panic!("the body is stored aside: {:?}", envelope.body)
+    };
+    assert_eq!(
+        key,
+        &stored_body_key(&envelope.source_id, &envelope.event_id)
+    );
+    assert_eq!(
+        aws.bodies.lock().expect("lock").get(key).map(Vec::as_slice),
+        Some(body.as_bytes())
+    );
+}
+
+#[test]
+fn long_delivery_ids_are_hashed_into_the_key() {
+    let source = SourceId::parse("gh").expect("valid");
+    assert_eq!(delivery_key(&source, "d-1"), "gh#d-1");
+    let long = delivery_key(&source, &"x".repeat(500));
+    assert!(long.starts_with("gh#sha256:") && long.len() < 100, "{long}");
 }

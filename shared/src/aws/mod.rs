@@ -3,14 +3,19 @@
 //! Where the SDK talks is decided by configuration only (`AWS_ENDPOINT_URL`, region, credentials):
 //! the same code runs against AWS, LocalStack and moto.
 
+mod bodies;
 mod deliveries;
+mod delivery_ids;
 mod queue;
 mod sources;
 mod subscriptions;
 
 pub use aws_sdk_dynamodb::Client as DynamoClient;
+pub use aws_sdk_s3::Client as S3Client;
 pub use aws_sdk_sqs::Client as SqsClient;
+pub use bodies::S3Bodies;
 pub use deliveries::{AttemptEntry, DeliveryRecord, DynamoDeliveries};
+pub use delivery_ids::{DynamoDeliveryIds, STALE_CLAIM_SECONDS};
 pub use queue::SqsQueue;
 pub use sources::DynamoSources;
 pub use subscriptions::DynamoSubscriptions;

@@ -75,7 +75,11 @@ fn verify_sha1(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyErr
         &[request.body],
         &[candidate],
     )?;
-    if found { Ok(()) } else { Err(VerifyError::NoMatch) }
+    if found {
+        Ok(())
+    } else {
+        Err(VerifyError::NoMatch)
+    }
 }
 
 pub(super) fn describe(_check: &Check<'_>, request: &Inbound<'_>) -> EventMeta {
@@ -101,10 +105,7 @@ pub fn sign_request(
 ) -> Result<Vec<(String, String)>, SignError> {
     Ok(vec![
         (SIGNATURE_HEADER.to_owned(), sign(secret, body)),
-        (
-            DELIVERY_HEADER.to_owned(),
-            uuid::Uuid::new_v4().to_string(),
-        ),
+        (DELIVERY_HEADER.to_owned(), uuid::Uuid::new_v4().to_string()),
         ("content-type".to_owned(), "application/json".to_owned()),
     ])
 }

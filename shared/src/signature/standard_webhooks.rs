@@ -148,11 +148,15 @@ pub fn sign_request(
     now: i64,
     _options: &SchemeOptions,
 ) -> Result<Vec<(String, String)>, SignError> {
-    let key = SigningKey::parse_lenient(secret.expose())
-        .map_err(|e| SignError::Invalid(format!("the secret is not a Standard Webhooks key: {e}")))?;
+    let key = SigningKey::parse_lenient(secret.expose()).map_err(|e| {
+        SignError::Invalid(format!("the secret is not a Standard Webhooks key: {e}"))
+    })?;
     let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
     Ok(vec![
-        (STANDARD_HEADERS.signature.to_owned(), sign(&key, &id, now, body)),
+        (
+            STANDARD_HEADERS.signature.to_owned(),
+            sign(&key, &id, now, body),
+        ),
         (STANDARD_HEADERS.id.to_owned(), id),
         (STANDARD_HEADERS.timestamp.to_owned(), now.to_string()),
         ("content-type".to_owned(), "application/json".to_owned()),

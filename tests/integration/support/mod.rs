@@ -7,12 +7,13 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
-use hookpost_cli::local::{AwsDispatcher, Emulator, LocalOptions, LocalStack, aws_dispatcher};
+use hookpost_cli::local::{
+    AwsDispatcher, AwsReceiver, Emulator, LocalOptions, LocalStack, aws_dispatcher, aws_receiver,
+};
 use hookpost_cli::stack::{StackNames, provision};
 use hookpost_cli::subscriber::{Subscriber, start_subscribed};
 use hookpost_cli::template;
-use hookpost_receiver::Receiver;
-use hookpost_shared::aws::{DynamoClient, DynamoSources, SqsClient, SqsQueue};
+use hookpost_shared::aws::{DynamoClient, DynamoSources, SqsClient};
 use hookpost_shared::clock::{Clock, SystemClock, rfc3339};
 use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::Provider;
@@ -87,6 +88,7 @@ pub async fn add_source(
             provider,
             secrets: vec![Secret::new(secret)],
             tolerance_seconds: None,
+            options: Default::default(),
             created_at: rfc3339(SystemTime::now()),
         })
         .await
@@ -106,17 +108,8 @@ pub async fn add_subscriber(
         .expect("subscriber on 127.0.0.1, subscription stored")
 }
 
-pub fn receiver(
-    sdk: &SdkConfig,
-    names: &StackNames,
-    clock: Arc<dyn Clock>,
-) -> Receiver<DynamoSources, SqsQueue> {
-    Receiver::new(
-        DynamoSources::new(DynamoClient::new(sdk), &names.sources_table),
-        SqsQueue::new(SqsClient::new(sdk), &names.ingest_queue_url),
-        clock,
-        hookpost_receiver::Config::default(),
-    )
+pub fn receiver(sdk: &SdkConfig, names: &StackNames, clock: Arc<dyn Clock>) -> AwsReceiver {
+    aws_receiver(sdk, names, clock)
 }
 
 pub fn dispatcher(sdk: &SdkConfig, names: &StackNames) -> AwsDispatcher {

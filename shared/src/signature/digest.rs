@@ -150,7 +150,13 @@ mod tests {
         let secrets = [Secret::new("old"), Secret::new("Jefe")];
         let good = hmac(HmacAlgorithm::Sha256, b"Jefe", &[b"x"]);
         assert_eq!(
-            any_matches(HmacAlgorithm::Sha256, &secrets, text_key, &[b"x"], &[good.clone()]),
+            any_matches(
+                HmacAlgorithm::Sha256,
+                &secrets,
+                text_key,
+                &[b"x"],
+                std::slice::from_ref(&good)
+            ),
             Ok(true)
         );
         assert_eq!(

@@ -387,6 +387,31 @@ pub(crate) fn single_header<'a>(
         })
 }
 
+/// [`single_header`] for a header whose name is only known at run time (a `generic-hmac`
+/// layout). Errors name `label`, a fixed description such as "generic-hmac signature", because
+/// [`VerifyError`] holds only static text; the configured name is in the source's options.
+pub(crate) fn single_header_named<'a>(
+    headers: &'a HeaderMap,
+    name: &str,
+    label: &'static str,
+) -> Result<&'a str, VerifyError> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next().ok_or(VerifyError::MissingHeader(label))?;
+    if values.next().is_some() {
+        return Err(VerifyError::MalformedHeader {
+            header: label,
+            reason: "it appears more than once",
+        });
+    }
+    value
+        .to_str()
+        .map(str::trim)
+        .map_err(|_| VerifyError::MalformedHeader {
+            header: label,
+            reason: "it is not printable ASCII",
+        })
+}
+
 /// The value of an optional, informational header (delivery id, event type).
 pub(crate) fn optional_header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

@@ -4,6 +4,7 @@
 
 mod events;
 mod pipeline;
+mod providers;
 mod redrive;
 mod refusals;
 mod support;

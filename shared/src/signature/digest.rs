@@ -104,7 +104,10 @@ pub(crate) fn digest_len(algorithm: HmacAlgorithm) -> usize {
 }
 
 /// Checks a signed Unix timestamp against the policy, both ways; overflow-safe.
-pub(crate) fn check_timestamp(signed_at: i64, policy: &super::TimePolicy) -> Result<(), VerifyError> {
+pub(crate) fn check_timestamp(
+    signed_at: i64,
+    policy: &super::TimePolicy,
+) -> Result<(), VerifyError> {
     let skew = i128::from(policy.now) - i128::from(signed_at);
     if skew.unsigned_abs() > u128::from(policy.tolerance.as_secs()) {
         return Err(VerifyError::TimestampOutOfTolerance {
@@ -117,10 +120,13 @@ pub(crate) fn check_timestamp(signed_at: i64, policy: &super::TimePolicy) -> Res
 
 /// Parses a header's Unix-seconds timestamp.
 pub(crate) fn parse_unix(value: &str, header: &'static str) -> Result<i64, VerifyError> {
-    value.trim().parse().map_err(|_| VerifyError::MalformedHeader {
-        header,
-        reason: "expected whole seconds since the Unix epoch",
-    })
+    value
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::MalformedHeader {
+            header,
+            reason: "expected whole seconds since the Unix epoch",
+        })
 }
 
 #[cfg(test)]

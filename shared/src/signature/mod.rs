@@ -2,13 +2,13 @@
 //! against a source's secrets. Each scheme lives in its own module and works on the exact raw body
 //! bytes; nothing here copies the body.
 
+mod digest;
 pub mod discord;
 pub mod generic_hmac;
 pub mod github;
 pub mod gitlab;
 pub mod intercom;
 pub mod linear;
-mod digest;
 mod options;
 pub mod sendgrid;
 pub mod shopify;
@@ -226,7 +226,9 @@ impl Provider {
             Provider::Stripe => stripe::sign_request(secret, body, now, options),
             Provider::Slack => slack::sign_request(secret, body, now, options),
             Provider::Shopify => shopify::sign_request(secret, body, now, options),
-            Provider::StandardWebhooks => standard_webhooks::sign_request(secret, body, now, options),
+            Provider::StandardWebhooks => {
+                standard_webhooks::sign_request(secret, body, now, options)
+            }
             Provider::Twilio => twilio::sign_request(secret, body, now, options),
             Provider::Twitch => twitch::sign_request(secret, body, now, options),
             Provider::Zoom => zoom::sign_request(secret, body, now, options),
@@ -355,9 +357,8 @@ impl VerifyError {
     pub fn code(&self) -> &'static str {
         match self {
             VerifyError::MissingHeader(_) => "missing_signature",
-            VerifyError::MalformedHeader { .. }
-            | VerifyError::NoMatch
-            | VerifyError::MalformedBody(_) => "invalid_signature",
+            VerifyError::MalformedHeader { .. } | VerifyError::NoMatch => "invalid_signature",
+            VerifyError::MalformedBody(_) => "malformed_request",
             VerifyError::TimestampOutOfTolerance { .. } => "timestamp_out_of_tolerance",
             VerifyError::Unconfigured(_) => "source_misconfigured",
         }

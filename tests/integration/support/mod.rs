@@ -183,3 +183,31 @@ pub async fn post(
 pub fn now() -> i64 {
     SystemClock.unix_seconds()
 }
+
+/// Receives and deletes every message of a queue; their bodies.
+pub async fn drain(sdk: &SdkConfig, url: &str) -> Vec<String> {
+    let sqs = SqsClient::new(sdk);
+    let mut bodies = Vec::new();
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for m in messages {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle.unwrap_or_default())
+                .send()
+                .await
+                .expect("DeleteMessage");
+            bodies.push(m.body.unwrap_or_default());
+        }
+    }
+}

@@ -39,8 +39,8 @@ fmt: ## Format the workspace
 clippy: ## Clippy on every target, warnings are errors
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-unit: ## Unit tests (libraries and binaries, no emulator)
-	$(CARGO) test --workspace --lib --bins
+unit: ## Unit tests and the CLI's binary tests (no emulator)
+	$(CARGO) test --workspace --exclude hookpost-tests --lib --bins --tests
 
 integration: venv ## Integration tests against a private moto server
 	scripts/with-moto.sh $(CARGO) test -p hookpost-tests

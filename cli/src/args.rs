@@ -202,6 +202,10 @@ impl SchemeArgs {
                 );
             }
         };
+        if let Some(layout) = &generic {
+            hookpost_shared::signature::generic_hmac::check_layout(layout)
+                .map_err(|e| format!("generic-hmac layout: {e}"))?;
+        }
         if provider == Provider::GenericHmac && generic.is_none() {
             return Err(
                 "generic-hmac needs --signature-header, --algorithm and --encoding".to_owned(),

@@ -15,7 +15,7 @@ use hookpost_shared::config::{self, ConfigError};
 use hookpost_shared::envelope::{
     ENVELOPE_VERSION, EncodedBody, Envelope, new_event_id, stored_body_key,
 };
-use hookpost_shared::signature::{Inbound, VerifyError};
+use hookpost_shared::signature::{Handshake, Inbound, VerifyError};
 use hookpost_shared::source::SourceId;
 use hookpost_shared::store::{BodyStore, Claim, DeliveryIds, EventQueue, SourceStore};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -76,10 +76,16 @@ impl Config {
 /// What the receiver answers with when it accepts a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Accepted {
-    /// Queued as this event.
-    Queued(String),
+    /// Queued as this event; `reply` is what the provider must be told instead of the event id.
+    Queued {
+        event_id: String,
+        reply: Option<Handshake>,
+    },
     /// Already queued as this event: the provider redelivered it.
-    Duplicate(String),
+    Duplicate {
+        event_id: String,
+        reply: Option<Handshake>,
+    },
     /// A provider handshake, answered and not queued.
     Handshake {
         content_type: &'static str,
@@ -127,22 +133,37 @@ where
     /// Handles one API Gateway request.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         match self.accept(request).await {
-            Ok(Accepted::Queued(event_id)) => refusal::json_response(
+            Ok(
+                Accepted::Queued {
+                    event_id,
+                    reply: Some(reply),
+                }
+                | Accepted::Duplicate {
+                    event_id,
+                    reply: Some(reply),
+                },
+            ) => {
+                let mut response = text_response(reply.content_type, reply.body);
+                if let Ok(value) = http::HeaderValue::from_str(&event_id) {
+                    response.headers_mut().insert(EVENT_ID_HEADER, value);
+                }
+                response
+            }
+            Ok(Accepted::Queued {
+                event_id,
+                reply: None,
+            }) => refusal::json_response(
                 http::StatusCode::ACCEPTED,
                 &serde_json::json!({ "event_id": event_id }),
             ),
-            Ok(Accepted::Duplicate(event_id)) => refusal::json_response(
+            Ok(Accepted::Duplicate {
+                event_id,
+                reply: None,
+            }) => refusal::json_response(
                 http::StatusCode::OK,
                 &serde_json::json!({ "duplicate": true, "event_id": event_id }),
             ),
-            Ok(Accepted::Handshake { content_type, body }) => {
-                let mut response = Response::new(Body::Text(body));
-                response.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static(content_type),
-                );
-                response
-            }
+            Ok(Accepted::Handshake { content_type, body }) => text_response(content_type, body),
             Err(refusal) => refusal.into_response(),
         }
     }
@@ -212,6 +233,7 @@ where
         }
 
         let meta = source.provider.describe(&check, &inbound);
+        let reply = source.provider.queued_reply(&inbound);
         let event_id = new_event_id();
         let now = self.clock.now();
         let claim_key = meta
@@ -238,13 +260,18 @@ where
                         delivery_id = meta.delivery_id.as_deref().unwrap_or("-"),
                         "duplicate"
                     );
-                    return Ok(Accepted::Duplicate(event_id));
+                    return Ok(Accepted::Duplicate { event_id, reply });
                 }
                 Claim::InFlight => return Err(Refusal::InFlight),
             }
         }
 
-        let headers = kept_headers(&parts.headers, source.provider.forwarded_headers());
+        let mut forwarded = source.provider.forwarded_headers().to_vec();
+        if let Some(layout) = &source.options.generic {
+            forwarded.extend(layout.event_type_header.as_deref());
+            forwarded.extend(layout.delivery_id_header.as_deref());
+        }
+        let headers = kept_headers(&parts.headers, &forwarded);
         let content_type = parts
             .headers
             .get(http::header::CONTENT_TYPE)
@@ -275,7 +302,7 @@ where
                 warn!(event_id = %event_id, error = %e, "settling the delivery id claim failed");
             }
         }
-        result.map(|()| Accepted::Queued(event_id))
+        result.map(|()| Accepted::Queued { event_id, reply })
     }
 
     /// Queues the envelope, storing its body aside first when it does not fit a message.
@@ -309,6 +336,18 @@ where
         );
         Ok(())
     }
+}
+
+/// The header that carries the event id when the body is a provider-specific reply.
+pub const EVENT_ID_HEADER: &str = "hookpost-event-id";
+
+fn text_response(content_type: &'static str, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    response
 }
 
 /// The key a provider delivery id is remembered under: per source, hashed when long.

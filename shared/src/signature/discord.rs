@@ -130,6 +130,28 @@ pub(super) fn handshake(check: &Check<'_>, request: &Inbound<'_>) -> Option<Hand
     })
 }
 
+/// What Discord must be told about a queued interaction, within its three-second limit: that the
+/// answer comes later. Commands and modals get a deferred message (type 5), components a deferred
+/// update (type 6), autocomplete no choices (type 8, it cannot be deferred). The subscriber follows
+/// up with the interaction token. Webhook-events bodies need no reply body.
+/// Spec: <https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-response-object-interaction-callback-type>.
+pub(super) fn queued_reply(request: &Inbound<'_>) -> Option<Handshake> {
+    let interaction = serde_json::from_slice::<Interaction>(request.body).ok()?;
+    if interaction.event.is_some() {
+        return None;
+    }
+    let body = match interaction.kind? {
+        2 | 5 => r#"{"type":5}"#,
+        3 => r#"{"type":6}"#,
+        4 => r#"{"type":8,"data":{"choices":[]}}"#,
+        _ => return None,
+    };
+    Some(Handshake {
+        content_type: "application/json",
+        body: body.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use ed25519_dalek::{Signer, SigningKey};
@@ -433,5 +455,35 @@ mod tests {
             Some("APPLICATION_AUTHORIZED")
         );
         assert_eq!(meta(b"[]"), EventMeta::default());
+    }
+
+    #[test]
+    fn queued_interactions_are_answered_with_a_deferred_response() {
+        let reply = |body: &[u8]| {
+            queued_reply(&Inbound {
+                headers: &HeaderMap::new(),
+                body,
+                query: None,
+            })
+            .map(|h| h.body)
+        };
+        assert_eq!(
+            reply(br#"{"id":"1","type":2}"#).as_deref(),
+            Some(r#"{"type":5}"#)
+        );
+        assert_eq!(
+            reply(br#"{"id":"1","type":5}"#).as_deref(),
+            Some(r#"{"type":5}"#)
+        );
+        assert_eq!(
+            reply(br#"{"id":"1","type":3}"#).as_deref(),
+            Some(r#"{"type":6}"#)
+        );
+        assert!(reply(br#"{"id":"1","type":4}"#).is_some_and(|b| b.contains(r#""type":8"#)));
+        assert_eq!(reply(br#"{"id":"1","type":1}"#), None);
+        assert_eq!(
+            reply(br#"{"type":1,"event":{"type":"APPLICATION_AUTHORIZED"}}"#),
+            None
+        );
     }
 }

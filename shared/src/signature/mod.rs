@@ -191,6 +191,15 @@ impl Provider {
         }
     }
 
+    /// The answer a provider needs for an event that was queued, where it needs more than the
+    /// event id (Discord interactions must be told a response is deferred).
+    pub fn queued_reply(self, request: &Inbound<'_>) -> Option<Handshake> {
+        match self {
+            Provider::Discord => discord::queued_reply(request),
+            _ => None,
+        }
+    }
+
     /// The request headers worth keeping in the envelope (besides `content-type`).
     pub fn forwarded_headers(self) -> &'static [&'static str] {
         match self {

@@ -9,7 +9,7 @@ use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
-use super::{HmacAlgorithm, VerifyError};
+use super::{Check, DigestEncoding, HmacAlgorithm, Inbound, VerifyError, single_header};
 use crate::secret::Secret;
 
 /// HMAC of the concatenation of `parts`, keyed with `key`.
@@ -47,6 +47,59 @@ pub(crate) fn any_matches(
         }
     }
     Ok(found)
+}
+
+/// `Ok` when a signature matched, [`VerifyError::NoMatch`] otherwise.
+pub(crate) fn matched(found: bool) -> Result<(), VerifyError> {
+    if found {
+        Ok(())
+    } else {
+        Err(VerifyError::NoMatch)
+    }
+}
+
+/// The most common layout: header `header` holds `prefix` and the encoded HMAC of the body alone,
+/// keyed with the secret's text (GitHub, Intercom, Shopify). `expected` describes the layout for
+/// the error when the prefix is missing.
+pub(crate) struct BodyDigest {
+    pub header: &'static str,
+    pub prefix: &'static str,
+    pub expected: &'static str,
+    pub algorithm: HmacAlgorithm,
+    pub encoding: DigestEncoding,
+}
+
+pub(crate) fn verify_body_digest(
+    check: &Check<'_>,
+    request: &Inbound<'_>,
+    layout: &BodyDigest,
+) -> Result<(), VerifyError> {
+    let BodyDigest {
+        header,
+        prefix,
+        expected,
+        algorithm,
+        encoding,
+    } = *layout;
+    let value = single_header(request.headers, header)?;
+    let encoded = value
+        .strip_prefix(prefix)
+        .ok_or(VerifyError::MalformedHeader {
+            header,
+            reason: expected,
+        })?;
+    let len = digest_len(algorithm);
+    let candidate = match encoding {
+        DigestEncoding::Hex => hex_digest(encoded, len, header)?,
+        DigestEncoding::Base64 => base64_digest(encoded, len, header)?,
+    };
+    matched(any_matches(
+        algorithm,
+        check.secrets,
+        text_key,
+        &[request.body],
+        &[candidate],
+    )?)
 }
 
 /// The secret's text as the key, as most providers use it.

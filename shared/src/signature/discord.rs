@@ -14,7 +14,7 @@ use std::time::Duration;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Deserialize;
 
-use super::digest::{check_timestamp, parse_unix};
+use super::digest::{check_timestamp, matched, parse_unix};
 use super::{Check, EventMeta, Handshake, Inbound, VerifyError, single_header};
 use crate::secret::Secret;
 
@@ -58,11 +58,7 @@ pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), Ver
     for key in &keys {
         found |= key.verify_strict(&message, &signature).is_ok();
     }
-    if found {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatch)
-    }
+    matched(found)
 }
 
 fn verifying_key(secret: &Secret) -> Result<VerifyingKey, VerifyError> {

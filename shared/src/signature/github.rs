@@ -9,10 +9,10 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::digest::{any_matches, hex_digest, text_key};
+use super::digest::{BodyDigest, verify_body_digest};
 use super::{
-    Check, EventMeta, HmacAlgorithm, Inbound, SchemeOptions, SignError, VerifyError,
-    optional_header, single_header,
+    Check, DigestEncoding, EventMeta, HmacAlgorithm, Inbound, SchemeOptions, SignError,
+    VerifyError, optional_header, single_header,
 };
 use crate::secret::Secret;
 
@@ -60,26 +60,17 @@ pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), Ver
 }
 
 fn verify_sha1(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyError> {
-    let value = single_header(request.headers, SHA1_HEADER)?;
-    let digest = value
-        .strip_prefix("sha1=")
-        .ok_or(VerifyError::MalformedHeader {
+    verify_body_digest(
+        check,
+        request,
+        &BodyDigest {
             header: SHA1_HEADER,
-            reason: "expected `sha1=` followed by a hex digest",
-        })?;
-    let candidate = hex_digest(digest, 20, SHA1_HEADER)?;
-    let found = any_matches(
-        HmacAlgorithm::Sha1,
-        check.secrets,
-        text_key,
-        &[request.body],
-        &[candidate],
-    )?;
-    if found {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatch)
-    }
+            prefix: "sha1=",
+            expected: "expected `sha1=` followed by a hex digest",
+            algorithm: HmacAlgorithm::Sha1,
+            encoding: DigestEncoding::Hex,
+        },
+    )
 }
 
 pub(super) fn describe(_check: &Check<'_>, request: &Inbound<'_>) -> EventMeta {

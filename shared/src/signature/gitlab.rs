@@ -9,6 +9,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::digest::matched;
 use super::{
     Check, EventMeta, Inbound, SchemeOptions, SignError, VerifyError, optional_header,
     single_header,
@@ -41,11 +42,7 @@ pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), Ver
         let expected = Sha256::digest(secret.expose().as_bytes());
         found |= bool::from(presented.as_slice().ct_eq(expected.as_slice()));
     }
-    if found {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatch)
-    }
+    matched(found)
 }
 
 /// `X-Gitlab-Event` as the event type (`Push Hook`), and the most stable delivery id GitLab

@@ -8,9 +8,9 @@
 
 use serde::Deserialize;
 
-use super::digest::{any_matches, hex_digest, hmac, text_key};
+use super::digest::{BodyDigest, hmac, verify_body_digest};
 use super::{
-    Check, EventMeta, HmacAlgorithm, Inbound, SchemeOptions, SignError, VerifyError, single_header,
+    Check, DigestEncoding, EventMeta, HmacAlgorithm, Inbound, SchemeOptions, SignError, VerifyError,
 };
 use crate::secret::Secret;
 
@@ -18,27 +18,17 @@ pub const SIGNATURE_HEADER: &str = "x-hub-signature";
 pub(super) const FORWARDED_HEADERS: &[&str] = &["user-agent"];
 
 pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyError> {
-    let value = single_header(request.headers, SIGNATURE_HEADER)?;
-    let digest = value
-        .strip_prefix("sha1=")
-        .ok_or(VerifyError::MalformedHeader {
-            header: SIGNATURE_HEADER,
-            reason: "expected `sha1=` followed by a hex digest",
-        })?;
-    let candidate = hex_digest(digest, 20, SIGNATURE_HEADER)?;
-    let found = any_matches(
-        HmacAlgorithm::Sha1,
-        check.secrets,
-        text_key,
-        &[request.body],
-        &[candidate],
-    )?;
-    if found {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatch)
-    }
+    verify_body_digest(check, request, &LAYOUT)
 }
+
+/// `sha1=` and the hex HMAC-SHA1 of the body, as GitHub's legacy header.
+const LAYOUT: BodyDigest = BodyDigest {
+    header: SIGNATURE_HEADER,
+    prefix: "sha1=",
+    expected: "expected `sha1=` followed by a hex digest",
+    algorithm: HmacAlgorithm::Sha1,
+    encoding: DigestEncoding::Hex,
+};
 
 #[derive(Deserialize)]
 struct Notification {

@@ -17,7 +17,7 @@ use p256::pkcs8::DecodePublicKey;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::digest::{check_timestamp, parse_unix};
+use super::digest::{check_timestamp, matched, parse_unix};
 use super::{Check, EventMeta, Inbound, VerifyError, single_header};
 use crate::secret::Secret;
 
@@ -63,11 +63,7 @@ pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), Ver
     for key in &keys {
         found |= key.verify_digest(digest.clone(), &signature).is_ok();
     }
-    if found {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatch)
-    }
+    matched(found)
 }
 
 /// The verification key in a secret: base64 DER SubjectPublicKeyInfo, with or without PEM lines.

@@ -8,10 +8,10 @@
 //! the same when Shopify retries a delivery. After a client secret is rotated Shopify may sign
 //! with the old one for up to an hour, so keep both active for that long.
 
-use super::digest::{any_matches, base64_digest, hmac, text_key};
+use super::digest::{BodyDigest, hmac, verify_body_digest};
 use super::{
-    Check, EventMeta, HmacAlgorithm, Inbound, SchemeOptions, SignError, VerifyError,
-    optional_header, single_header,
+    Check, DigestEncoding, EventMeta, HmacAlgorithm, Inbound, SchemeOptions, SignError,
+    VerifyError, optional_header,
 };
 use crate::secret::Secret;
 use base64::Engine as _;
@@ -35,21 +35,17 @@ pub(super) const FORWARDED_HEADERS: &[&str] = &[
 ];
 
 pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyError> {
-    let value = single_header(request.headers, SIGNATURE_HEADER)?;
-    let candidate = base64_digest(value, 32, SIGNATURE_HEADER)?;
-    let found = any_matches(
-        HmacAlgorithm::Sha256,
-        check.secrets,
-        text_key,
-        &[request.body],
-        &[candidate],
-    )?;
-    if found {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatch)
-    }
+    verify_body_digest(check, request, &LAYOUT)
 }
+
+/// The base64 HMAC-SHA256 of the body, with no prefix.
+const LAYOUT: BodyDigest = BodyDigest {
+    header: SIGNATURE_HEADER,
+    prefix: "",
+    expected: "expected the base64 HMAC-SHA256 of the body",
+    algorithm: HmacAlgorithm::Sha256,
+    encoding: DigestEncoding::Base64,
+};
 
 /// The topic (`orders/create`) from `X-Shopify-Topic`, and `X-Shopify-Webhook-Id` (else
 /// `X-Shopify-Event-Id`) as the delivery id.

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 
-use super::digest::{any_matches, base64_digest, hmac, text_key};
+use super::digest::{any_matches, base64_digest, hmac, matched, text_key};
 use super::{
     Check, EventMeta, HmacAlgorithm, Inbound, SchemeOptions, SignError, VerifyError, single_header,
 };
@@ -45,11 +45,7 @@ pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), Ver
         &[url.as_bytes(), request.body],
         &[candidate],
     )?;
-    if found {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatch)
-    }
+    matched(found)
 }
 
 fn notification_url(options: &SchemeOptions) -> Option<&str> {

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use url::form_urlencoded;
 
-use super::digest::{any_matches, base64_digest, hmac, text_key};
+use super::digest::{any_matches, base64_digest, hmac, matched, text_key};
 use super::{
     Check, EventMeta, HmacAlgorithm, Inbound, SchemeOptions, SignError, VerifyError,
     optional_header, single_header,
@@ -85,11 +85,7 @@ pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), Ver
     if let Some(expected) = body_hash {
         found &= bool::from(Sha256::digest(request.body).as_slice().ct_eq(&expected));
     }
-    if found {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatch)
-    }
+    matched(found)
 }
 
 fn public_url(options: &SchemeOptions) -> Option<&str> {

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use super::digest::{any_matches, check_timestamp, hex_digest, hmac, text_key};
+use super::digest::{any_matches, check_timestamp, hex_digest, hmac, matched, text_key};
 use super::{
     Check, EventMeta, Handshake, HmacAlgorithm, Inbound, SchemeOptions, SignError, VerifyError,
     optional_header, single_header,
@@ -59,11 +59,7 @@ pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), Ver
         &[id.as_bytes(), timestamp.as_bytes(), request.body],
         &[candidate],
     )?;
-    if found {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatch)
-    }
+    matched(found)
 }
 
 /// Whole seconds since the Unix epoch of an RFC 3339 UTC time such as

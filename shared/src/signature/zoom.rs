@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::digest::{any_matches, check_timestamp, hex_digest, hmac, parse_unix, text_key};
+use super::digest::{
+    any_matches, check_timestamp, hex_digest, hmac, matched, parse_unix, text_key,
+};
 use super::{
     Check, EventMeta, Handshake, HmacAlgorithm, Inbound, SchemeOptions, SignError, VerifyError,
     optional_header, single_header,
@@ -52,11 +54,7 @@ pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), Ver
         &signed_parts(timestamp, request.body),
         &[candidate],
     )?;
-    if found {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatch)
-    }
+    matched(found)
 }
 
 fn signed_parts<'a>(timestamp: &'a str, body: &'a [u8]) -> [&'a [u8]; 5] {

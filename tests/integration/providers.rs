@@ -2,7 +2,6 @@
 //! provider signs it is accepted and queued once; the same delivery again is answered as a
 //! duplicate and not queued again.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -16,7 +15,7 @@ use hookpost_shared::signature::{
     DigestEncoding, GenericHmac, HmacAlgorithm, Provider, SchemeOptions,
 };
 use hookpost_shared::source::{Source, SourceId};
-use lambda_http::{Body, RequestExt};
+use lambda_http::Body;
 use p256::ecdsa::signature::DigestSigner as _;
 use sha2::{Digest as _, Sha256};
 
@@ -130,19 +129,6 @@ fn signed(provider: Provider, now: i64) -> (Secret, SchemeOptions, Vec<u8>, Vec<
     (secret, options, body, headers)
 }
 
-fn request(source: &str, headers: &[(String, String)], body: &[u8]) -> lambda_http::Request {
-    let mut builder = http::Request::builder()
-        .method("POST")
-        .uri(format!("https://hooks.example.com/webhooks/{source}"));
-    for (k, v) in headers {
-        builder = builder.header(k, v);
-    }
-    builder
-        .body(Body::Binary(body.to_vec()))
-        .expect("request")
-        .with_path_parameters(HashMap::from([("source".to_owned(), source.to_owned())]))
-}
-
 #[tokio::test]
 async fn every_provider_signed_request_is_queued_once_and_its_redelivery_is_a_duplicate() {
     let r = support::resources().await;
@@ -165,7 +151,9 @@ async fn every_provider_signed_request_is_queued_once_and_its_redelivery_is_a_du
             .await
             .expect("PutItem");
 
-        let first = receiver.handle(request(&id, &headers, &body)).await;
+        let first = receiver
+            .handle(support::api_request(&id, &headers, &body))
+            .await;
         let (status, event_id) = accepted_event(&first);
         // Discord interactions must be answered with a deferred response, the event id in a header.
         let expected = if provider == Provider::Discord {
@@ -181,7 +169,9 @@ async fn every_provider_signed_request_is_queued_once_and_its_redelivery_is_a_du
             "{provider} is queued once"
         );
 
-        let again = receiver.handle(request(&id, &headers, &body)).await;
+        let again = receiver
+            .handle(support::api_request(&id, &headers, &body))
+            .await;
         assert_eq!(
             again.status().as_u16(),
             200,

@@ -1,29 +1,15 @@
 //! Requests the receiver must refuse leave nothing on the queue; the same request signed
 //! correctly is queued, so the emptiness is the refusal's doing.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use hookpost_cli::signing::provider_headers;
 use hookpost_shared::clock::SystemClock;
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::Provider;
-use lambda_http::{Body, RequestExt};
+use lambda_http::Body;
 
 use crate::support;
-
-fn request(source: &str, headers: &[(String, String)], body: &[u8]) -> lambda_http::Request {
-    let mut builder = http::Request::builder()
-        .method("POST")
-        .uri(format!("https://api.example/webhooks/{source}"));
-    for (k, v) in headers {
-        builder = builder.header(k, v);
-    }
-    builder
-        .body(Body::Binary(body.to_vec()))
-        .expect("request")
-        .with_path_parameters(HashMap::from([("source".to_owned(), source.to_owned())]))
-}
 
 fn code(response: &lambda_http::Response<Body>) -> String {
     let json: serde_json::Value = serde_json::from_slice(response.body().as_ref()).expect("json");
@@ -61,7 +47,11 @@ async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_l
     )
     .expect("signs");
     let tampered = receiver
-        .handle(request("gh", &signed, br#"{"action":"closed"}"#))
+        .handle(support::api_request(
+            "gh",
+            &signed,
+            br#"{"action":"closed"}"#,
+        ))
         .await;
     assert_eq!(
         (tampered.status().as_u16(), code(&tampered)),
@@ -77,7 +67,9 @@ async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_l
         &Default::default(),
     )
     .expect("signs");
-    let wrong = receiver.handle(request("gh", &wrong, body)).await;
+    let wrong = receiver
+        .handle(support::api_request("gh", &wrong, body))
+        .await;
     assert_eq!(
         (wrong.status().as_u16(), code(&wrong)),
         (401, "invalid_signature".into())
@@ -92,13 +84,17 @@ async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_l
         &Default::default(),
     )
     .expect("signs");
-    let stale = receiver.handle(request("sw", &stale, body)).await;
+    let stale = receiver
+        .handle(support::api_request("sw", &stale, body))
+        .await;
     assert_eq!(
         (stale.status().as_u16(), code(&stale)),
         (401, "timestamp_out_of_tolerance".into())
     );
 
-    let unknown = receiver.handle(request("nobody", &signed, body)).await;
+    let unknown = receiver
+        .handle(support::api_request("nobody", &signed, body))
+        .await;
     assert_eq!(
         (unknown.status().as_u16(), code(&unknown)),
         (404, "unknown_source".into())
@@ -109,7 +105,9 @@ async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_l
         0
     );
 
-    let accepted = receiver.handle(request("gh", &signed, body)).await;
+    let accepted = receiver
+        .handle(support::api_request("gh", &signed, body))
+        .await;
     assert_eq!(accepted.status().as_u16(), 202);
     assert_eq!(
         support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await,
@@ -134,7 +132,9 @@ async fn a_queue_that_refuses_the_event_gets_503_never_2xx() {
         &Default::default(),
     )
     .expect("signs");
-    let response = receiver.handle(request("gh", &signed, body)).await;
+    let response = receiver
+        .handle(support::api_request("gh", &signed, body))
+        .await;
     assert_eq!(
         (response.status().as_u16(), code(&response)),
         (503, "enqueue_failed".into())

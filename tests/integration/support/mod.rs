@@ -116,6 +116,7 @@ pub fn dispatcher(sdk: &SdkConfig, names: &StackNames) -> AwsDispatcher {
     let config = hookpost_dispatcher::Config {
         retry: "1s".parse().expect("schedule"),
         allow_private_targets: true,
+        subscription_cache: Duration::ZERO,
         ..hookpost_dispatcher::Config::default()
     };
     aws_dispatcher(sdk, names, config).expect("dispatcher")
@@ -210,4 +211,26 @@ pub async fn drain(sdk: &SdkConfig, url: &str) -> Vec<String> {
             bodies.push(m.body.unwrap_or_default());
         }
     }
+}
+
+/// An API Gateway request for `POST /webhooks/{source}`, as lambda_http hands it to the receiver.
+pub fn api_request(
+    source: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> lambda_http::Request {
+    use lambda_http::RequestExt as _;
+    let mut builder = http::Request::builder()
+        .method("POST")
+        .uri(format!("https://hooks.example.com/webhooks/{source}"));
+    for (k, v) in headers {
+        builder = builder.header(k, v);
+    }
+    builder
+        .body(lambda_http::Body::Binary(body.to_vec()))
+        .expect("request")
+        .with_path_parameters(std::collections::HashMap::from([(
+            "source".to_owned(),
+            source.to_owned(),
+        )]))
 }

@@ -32,13 +32,11 @@ env = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
     "AWS_EC2_METADATA_DISABLED": "true",
-    "HOOKPOST_SOURCES_TABLE": n["sources_table"],
-    "HOOKPOST_SUBSCRIPTIONS_TABLE": n["subscriptions_table"],
-    "HOOKPOST_DELIVERIES_TABLE": n["deliveries_table"],
-    "HOOKPOST_INGEST_QUEUE_URL": n["ingest_queue_url"],
     # Local subscribers listen on 127.0.0.1, which the dispatcher refuses by default.
     "HOOKPOST_ALLOW_PRIVATE_TARGETS": "true",
 }
+# Every stack name maps to the variable the functions read: sources_table → HOOKPOST_SOURCES_TABLE.
+env.update({f"HOOKPOST_{key.upper()}": value for key, value in n.items()})
 for k, v in env.items():
     print(f"{k}={v}")
 EOF

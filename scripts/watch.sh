@@ -34,6 +34,8 @@ env = {
     "AWS_EC2_METADATA_DISABLED": "true",
     # Local subscribers listen on 127.0.0.1, which the dispatcher refuses by default.
     "HOOKPOST_ALLOW_PRIVATE_TARGETS": "true",
+    # Subscriptions added a moment ago are seen by the next batch, as in `hookpost local up`.
+    "HOOKPOST_SUBSCRIPTION_CACHE_SECS": "0",
 }
 # Every stack name maps to the variable the functions read: sources_table → HOOKPOST_SOURCES_TABLE.
 env.update({f"HOOKPOST_{key.upper()}": value for key, value in n.items()})

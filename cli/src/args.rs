@@ -311,6 +311,10 @@ pub enum SubscriptionsCommand {
         /// Extra header sent with every delivery, `Name: value` (repeatable).
         #[arg(long = "header")]
         headers: Vec<String>,
+        /// Time limit of one delivery attempt, in seconds; capped by the deployment's
+        /// AttemptTimeoutSeconds (default: that limit).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        timeout_seconds: Option<u64>,
     },
     /// List subscriptions and their state.
     List {
@@ -319,6 +323,22 @@ pub enum SubscriptionsCommand {
     },
     /// Delete a subscription.
     Remove { id: String },
+    /// Re-enable a subscription (disabled after 410 Gone, a failure streak or by hand); its
+    /// failure streak starts over.
+    #[command(
+        after_help = "Example:\n  hookpost --local subscriptions enable sub_0192f1c4a7b87c4e"
+    )]
+    Enable { id: String },
+    /// Stop deliveries to a subscription until it is enabled again.
+    #[command(
+        after_help = "Example:\n  hookpost --local subscriptions disable sub_0192f1c4a7b87c4e --reason 'endpoint moving'"
+    )]
+    Disable {
+        id: String,
+        /// Why, shown by `subscriptions list`.
+        #[arg(long, default_value = "disabled by an operator")]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -63,6 +63,7 @@ impl Target {
                 subscriptions_table: var("HOOKPOST_SUBSCRIPTIONS_TABLE")?,
                 deliveries_table: var("HOOKPOST_DELIVERIES_TABLE")?,
                 delivery_ids_table: var("HOOKPOST_DELIVERY_IDS_TABLE")?,
+                events_table: var("HOOKPOST_EVENTS_TABLE")?,
                 bodies_bucket: var("HOOKPOST_BODIES_BUCKET")?,
                 ingest_queue_url: var("HOOKPOST_INGEST_QUEUE_URL")?,
                 dead_letter_queue_url: var("HOOKPOST_DEAD_LETTER_QUEUE_URL")?,
@@ -471,6 +472,7 @@ async fn subscriptions(global: &Global, command: SubscriptionsCommand) -> Result
             url,
             events,
             headers,
+            timeout_seconds,
         } => {
             let source_id = parse_source_id(&source)?;
             if target.sources().get_source(&source_id).await?.is_none() {
@@ -494,6 +496,9 @@ async fn subscriptions(global: &Global, command: SubscriptionsCommand) -> Result
                 event_types,
                 enabled: true,
                 disabled_reason: None,
+                disabled_at: None,
+                failing_since: None,
+                timeout_seconds,
                 headers,
                 created_at: rfc3339(SystemTime::now()),
             };
@@ -531,6 +536,9 @@ async fn subscriptions(global: &Global, command: SubscriptionsCommand) -> Result
                                 "event_types": s.event_types,
                                 "enabled": s.enabled,
                                 "disabled_reason": s.disabled_reason,
+                                "disabled_at": s.disabled_at,
+                                "failing_since": s.failing_since,
+                                "timeout_seconds": s.timeout_seconds,
                             })
                         })
                         .collect();
@@ -561,6 +569,24 @@ async fn subscriptions(global: &Global, command: SubscriptionsCommand) -> Result
                 .ok_or_else(|| CliError::Failed(format!("no subscription {id}")))?;
             store.delete(&found.source_id, &id).await?;
             println!("removed {id}");
+        }
+        SubscriptionsCommand::Enable { id } => {
+            let found = store
+                .find(&id)
+                .await?
+                .ok_or_else(|| CliError::Failed(format!("no subscription {id}")))?;
+            store.set_enabled(&found.source_id, &id, true, None).await?;
+            println!("enabled {id}");
+        }
+        SubscriptionsCommand::Disable { id, reason } => {
+            let found = store
+                .find(&id)
+                .await?
+                .ok_or_else(|| CliError::Failed(format!("no subscription {id}")))?;
+            store
+                .set_enabled(&found.source_id, &id, false, Some(&reason))
+                .await?;
+            println!("disabled {id}");
         }
     }
     Ok(())

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,9 @@ pub struct StackNames {
     pub subscriptions_table: String,
     pub deliveries_table: String,
     pub delivery_ids_table: String,
+    /// Empty in the state file of a local stack started before the archive existed.
+    #[serde(default)]
+    pub events_table: String,
     pub bodies_bucket: String,
     pub ingest_queue_url: String,
     pub dead_letter_queue_url: String,
@@ -114,23 +117,41 @@ pub async fn provision(
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| failed(&name, e))?;
-        let keys = table
-            .keys
+        let key_schema = |keys: &[(String, String)]| {
+            keys.iter()
+                .map(|(n, k)| {
+                    KeySchemaElement::builder()
+                        .attribute_name(n)
+                        .key_type(KeyType::from(k.as_str()))
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| failed(&name, e))
+        };
+        let keys = key_schema(&table.keys)?;
+        let indexes = table
+            .indexes
             .iter()
-            .map(|(n, k)| {
-                KeySchemaElement::builder()
-                    .attribute_name(n)
-                    .key_type(KeyType::from(k.as_str()))
+            .map(|index| {
+                GlobalSecondaryIndex::builder()
+                    .index_name(&index.name)
+                    .set_key_schema(Some(key_schema(&index.keys)?))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
                     .build()
+                    .map_err(|e| failed(&name, e))
             })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| failed(&name, e))?;
+            .collect::<Result<Vec<_>, _>>()?;
         dynamo
             .create_table()
             .table_name(&name)
             .billing_mode(BillingMode::PayPerRequest)
             .set_attribute_definitions(Some(attributes))
             .set_key_schema(Some(keys))
+            .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
             .send()
             .await
             .map_err(|e| failed(&name, e))?;
@@ -184,6 +205,7 @@ pub async fn provision(
         subscriptions_table: table(ids::SUBSCRIPTIONS_TABLE)?,
         deliveries_table: table(ids::DELIVERIES_TABLE)?,
         delivery_ids_table: table(ids::DELIVERY_IDS_TABLE)?,
+        events_table: table(ids::EVENTS_TABLE)?,
         bodies_bucket: buckets
             .get(ids::BODIES_BUCKET)
             .cloned()

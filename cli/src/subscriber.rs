@@ -183,6 +183,9 @@ pub async fn start_subscribed(
             event_types: vec!["*".to_owned()],
             enabled: true,
             disabled_reason: None,
+            disabled_at: None,
+            failing_since: None,
+            timeout_seconds: None,
             headers: Default::default(),
             created_at: rfc3339(std::time::SystemTime::now()),
         })

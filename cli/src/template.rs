@@ -17,6 +17,7 @@ pub mod ids {
     pub const SUBSCRIPTIONS_TABLE: &str = "SubscriptionsTable";
     pub const DELIVERIES_TABLE: &str = "DeliveriesTable";
     pub const DELIVERY_IDS_TABLE: &str = "DeliveryIdsTable";
+    pub const EVENTS_TABLE: &str = "EventsTable";
     pub const BODIES_BUCKET: &str = "BodiesBucket";
     pub const INGEST_QUEUE: &str = "IngestQueue";
     pub const DEAD_LETTER_QUEUE: &str = "DeadLetterQueue";
@@ -70,6 +71,16 @@ pub struct TableSpec {
     /// (name, `HASH` or `RANGE`) pairs.
     pub keys: Vec<(String, String)>,
     pub ttl_attribute: Option<String>,
+    /// Global secondary indexes, each projecting every attribute.
+    pub indexes: Vec<IndexSpec>,
+}
+
+/// A global secondary index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    pub name: String,
+    /// (name, `HASH` or `RANGE`) pairs.
+    pub keys: Vec<(String, String)>,
 }
 
 /// How Lambda's SQS event source mapping feeds the dispatcher.
@@ -294,6 +305,41 @@ fn table_spec(
         };
     let attributes = list("AttributeDefinitions", "AttributeName", "AttributeType")?;
     let keys = list("KeySchema", "AttributeName", "KeyType")?;
+    let mut indexes = Vec::new();
+    for (i, index) in props
+        .get("GlobalSecondaryIndexes")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let path = format!("{id}.Properties.GlobalSecondaryIndexes[{i}]");
+        let projection = index
+            .get("Projection")
+            .map(|p| ctx.field(p, "ProjectionType", &path))
+            .transpose()?;
+        if projection.as_deref() != Some("ALL") {
+            return Err(invalid(format!(
+                "{path}: only Projection.ProjectionType ALL is understood locally"
+            )));
+        }
+        let keys = index
+            .get("KeySchema")
+            .and_then(Value::as_sequence)
+            .ok_or_else(|| invalid(format!("{path}.KeySchema is missing")))?
+            .iter()
+            .map(|k| {
+                Ok((
+                    ctx.field(k, "AttributeName", &path)?,
+                    ctx.field(k, "KeyType", &path)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, TemplateError>>()?;
+        indexes.push(IndexSpec {
+            name: ctx.field(index, "IndexName", &path)?,
+            keys,
+        });
+    }
     let ttl_attribute = match props.get("TimeToLiveSpecification") {
         Some(ttl) => {
             let path = format!("{id}.Properties.TimeToLiveSpecification");
@@ -309,6 +355,7 @@ fn table_spec(
         attributes,
         keys,
         ttl_attribute,
+        indexes,
     })
 }
 
@@ -391,6 +438,18 @@ mod tests {
         assert_eq!(
             table(ids::DELIVERIES_TABLE).ttl_attribute.as_deref(),
             Some("expires_at")
+        );
+        let events = table(ids::EVENTS_TABLE);
+        assert_eq!(events.ttl_attribute.as_deref(), Some("expires_at"));
+        assert_eq!(
+            events.indexes,
+            [IndexSpec {
+                name: hookpost_shared::aws::EVENTS_BY_SOURCE_INDEX.to_owned(),
+                keys: vec![
+                    ("source_id".to_owned(), "HASH".to_owned()),
+                    ("received_at".to_owned(), "RANGE".to_owned())
+                ],
+            }]
         );
     }
 

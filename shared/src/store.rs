@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::time::SystemTime;
 
 use crate::source::{Source, SourceId};
 use crate::subscription::Subscription;
@@ -46,13 +47,69 @@ pub trait SubscriptionStore: Send + Sync {
         source: &SourceId,
     ) -> impl Future<Output = Result<Vec<Subscription>, StoreError>> + Send;
 
-    /// Disables a subscription, recording why (a 410 Gone).
+    /// Disables a subscription, recording why (a 410 Gone, a failure streak).
     fn disable(
         &self,
         source: &SourceId,
         subscription_id: &str,
         reason: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Notes a failed attempt: starts the subscription's failure streak at `now` unless one is
+    /// already running. Returns when the running streak began.
+    fn record_failure(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<SystemTime, StoreError>> + Send;
+
+    /// Ends the subscription's failure streak (a success). Callers only ask when one is running,
+    /// so a healthy subscription costs no write.
+    fn clear_failure(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// An accepted event as kept for replay: the envelope exactly as it was queued (a large body is
+/// referenced by its S3 key, which expires after `BodyRetentionDays`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedEvent {
+    pub event_id: String,
+    pub source_id: SourceId,
+    pub event_type: Option<String>,
+    /// When the receiver accepted it (RFC 3339), the archive's sort key per source.
+    pub received_at: String,
+    /// The queued envelope's JSON.
+    pub envelope: String,
+    /// Unix seconds after which DynamoDB may expire it.
+    pub expires_at: i64,
+}
+
+/// Every accepted event, kept for the retention period so it can be replayed (the dispatcher
+/// writes, the CLI reads).
+pub trait EventArchive: Send + Sync {
+    /// Keeps the event unless it is already kept; `Ok(false)` when it was.
+    fn archive(
+        &self,
+        event: &ArchivedEvent,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    fn get(
+        &self,
+        event_id: &str,
+    ) -> impl Future<Output = Result<Option<ArchivedEvent>, StoreError>> + Send;
+
+    /// A source's events received at or after `since` (RFC 3339; `None` = from the start),
+    /// oldest first, at most `limit`.
+    fn list(
+        &self,
+        source: &SourceId,
+        since: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ArchivedEvent>, StoreError>> + Send;
 }
 
 /// One attempt, as recorded in the deliveries table.

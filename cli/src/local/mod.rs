@@ -18,8 +18,8 @@ use aws_config::SdkConfig;
 use hookpost_dispatcher::Dispatcher;
 use hookpost_receiver::Receiver;
 use hookpost_shared::aws::{
-    DynamoClient, DynamoDeliveries, DynamoDeliveryIds, DynamoSources, DynamoSubscriptions,
-    S3Bodies, S3Client, SqsClient, SqsQueue,
+    DynamoClient, DynamoDeliveries, DynamoDeliveryIds, DynamoEvents, DynamoSources,
+    DynamoSubscriptions, S3Bodies, S3Client, SqsClient, SqsQueue,
 };
 use hookpost_shared::clock::{Clock, SystemClock};
 use hookpost_shared::delivery::RetrySchedule;
@@ -68,6 +68,8 @@ pub struct LocalOptions {
     pub template: String,
     /// Prefix of every queue and table name, so stacks on one emulator never share state.
     pub prefix: String,
+    /// Further template parameter overrides, e.g. `AttemptTimeoutSeconds`.
+    pub parameters: BTreeMap<String, String>,
 }
 
 impl Default for LocalOptions {
@@ -78,6 +80,7 @@ impl Default for LocalOptions {
             retry_delays: None,
             template: template::BUNDLED.to_owned(),
             prefix: "hookpost-local".to_owned(),
+            parameters: BTreeMap::new(),
         }
     }
 }
@@ -130,7 +133,7 @@ pub struct LocalStack {
 impl LocalStack {
     /// Creates the resources on `emulator` and starts the receiver server and the poller.
     pub async fn start(emulator: Emulator, options: LocalOptions) -> Result<Self, LocalError> {
-        let mut overrides = BTreeMap::new();
+        let mut overrides = options.parameters.clone();
         if let Some(count) = options.max_receive_count {
             overrides.insert("MaxReceiveCount".to_owned(), count.to_string());
         }
@@ -216,6 +219,13 @@ fn dispatcher(
         retention: Duration::from_secs(seconds("DeliveryRetentionDays")? * 24 * 3600),
         // The local stack's subscribers are on loopback.
         allow_private_targets: true,
+        // Subscriptions created a moment ago are seen by the next batch.
+        subscription_cache: Duration::ZERO,
+        disable_after: Duration::from_secs(seconds("DisableAfterHours")? * 3600),
+        max_receive_count: Some(
+            u32::try_from(seconds("MaxReceiveCount")?)
+                .map_err(|_| LocalError::Option("MaxReceiveCount is too large".to_owned()))?,
+        ),
         ..hookpost_dispatcher::Config::default()
     };
     aws_dispatcher(sdk, names, config).map_err(|e| LocalError::Io(e.to_string()))
@@ -232,6 +242,7 @@ pub fn aws_dispatcher(
         DynamoDeliveries::new(DynamoClient::new(sdk), &names.deliveries_table),
         SqsQueue::new(SqsClient::new(sdk), &names.ingest_queue_url),
         S3Bodies::new(S3Client::new(sdk), &names.bodies_bucket),
+        DynamoEvents::new(DynamoClient::new(sdk), &names.events_table),
         Arc::new(SystemClock),
         config,
     )

@@ -11,14 +11,17 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use hookpost_dispatcher::Dispatcher;
-use hookpost_shared::aws::{DynamoDeliveries, DynamoSubscriptions, S3Bodies, SqsQueue};
+use hookpost_shared::aws::{
+    DynamoDeliveries, DynamoEvents, DynamoSubscriptions, S3Bodies, SqsQueue,
+};
 use tokio::sync::watch;
 use tracing::warn;
 
 use crate::template::EventSourceSpec;
 
 /// The dispatcher wired to the AWS adapters, as in the deployed function.
-pub type AwsDispatcher = Dispatcher<DynamoSubscriptions, DynamoDeliveries, SqsQueue, S3Bodies>;
+pub type AwsDispatcher =
+    Dispatcher<DynamoSubscriptions, DynamoDeliveries, SqsQueue, S3Bodies, DynamoEvents>;
 
 /// Long-poll wait per receive: short, so shutdown is prompt.
 const WAIT_SECONDS: i32 = 1;

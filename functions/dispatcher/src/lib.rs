@@ -6,8 +6,13 @@
 //! Subscribers that already got an event are never called again for it, so a retry reaches only
 //! the ones still missing it. Delivery is at least once: a success whose record could not be
 //! written may be delivered again.
+//!
+//! Every event is archived the first time it is seen, for replay. A subscription that keeps
+//! failing for the configured period is disabled; any success ends its failure streak. Each batch
+//! ends with one line of metrics in CloudWatch's embedded metric format.
 
 mod guard;
+pub mod metrics;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,20 +23,23 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use futures_util::future::join_all;
 use futures_util::stream;
-use hookpost_shared::clock::{Clock, rfc3339, unix_seconds};
+use hookpost_shared::clock::{Clock, rfc3339, unix_millis, unix_seconds};
 use hookpost_shared::config::{self, ConfigError};
 use hookpost_shared::delivery::outcome::RetryReason;
-use hookpost_shared::delivery::{AttemptOutcome, RetrySchedule, classify_status};
+use hookpost_shared::delivery::{AttemptOutcome, RetrySchedule, classify_status, visibility_after};
 use hookpost_shared::envelope::{EncodedBody, Envelope};
 use hookpost_shared::signature::standard_webhooks::{STANDARD_HEADERS, signature_header};
 use hookpost_shared::source::SourceId;
 use hookpost_shared::store::{
-    AttemptRecord, BodyStore, DeliveryLog, StoreError, SubscriptionStore, Visibility,
+    ArchivedEvent, AttemptRecord, BodyStore, DeliveryLog, EventArchive, StoreError,
+    SubscriptionStore, Visibility,
 };
 use hookpost_shared::subscription::{Subscription, parse_target_url};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use tokio::sync::{OnceCell, Semaphore};
 use tracing::{Instrument as _, debug, field, info, info_span, warn};
+
+use crate::metrics::BatchMetrics;
 
 /// How long one attempt may take unless configured otherwise.
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -39,6 +47,10 @@ pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// How many deliveries of one batch run at once unless configured otherwise.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
+/// How long a warm function reuses a source's subscriptions unless configured otherwise.
+pub const DEFAULT_SUBSCRIPTION_CACHE: Duration = Duration::from_secs(30);
+/// How long a subscription may fail without a single success before it is disabled (5 days).
+pub const DEFAULT_DISABLE_AFTER: Duration = Duration::from_secs(120 * 60 * 60);
 /// How much of a subscriber's answer is kept in the delivery record.
 pub const RESPONSE_SNIPPET_BYTES: usize = 2048;
 /// The SQS attribute the retry schedule is indexed by.
@@ -77,6 +89,16 @@ pub struct Config {
     pub allow_private_targets: bool,
     /// How many deliveries of one batch run at once.
     pub max_in_flight: usize,
+    /// How long a source's subscriptions are reused across batches; zero reads them for every
+    /// batch (a new or changed subscription is then seen at once).
+    pub subscription_cache: Duration,
+    /// How long a subscription may fail continuously before it is disabled.
+    pub disable_after: Duration,
+    /// The ingest queue's `maxReceiveCount`, when known: the last receive is not delayed, since
+    /// SQS dead-letters the record on its next receive anyway.
+    pub max_receive_count: Option<u32>,
+    /// The `Function` dimension of the embedded metrics; `None` prints none.
+    pub metrics_function: Option<String>,
 }
 
 impl Default for Config {
@@ -87,14 +109,20 @@ impl Default for Config {
             retention: DEFAULT_RETENTION,
             allow_private_targets: false,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            subscription_cache: DEFAULT_SUBSCRIPTION_CACHE,
+            disable_after: DEFAULT_DISABLE_AFTER,
+            max_receive_count: None,
+            metrics_function: None,
         }
     }
 }
 
 impl Config {
     /// Reads `HOOKPOST_RETRY_DELAYS`, `HOOKPOST_ATTEMPT_TIMEOUT_SECS`,
-    /// `HOOKPOST_DELIVERY_RETENTION_DAYS`, `HOOKPOST_ALLOW_PRIVATE_TARGETS` (`true`/`false`) and
-    /// `HOOKPOST_MAX_IN_FLIGHT`; unset ones take the defaults, invalid ones are errors.
+    /// `HOOKPOST_DELIVERY_RETENTION_DAYS`, `HOOKPOST_ALLOW_PRIVATE_TARGETS` (`true`/`false`),
+    /// `HOOKPOST_MAX_IN_FLIGHT`, `HOOKPOST_SUBSCRIPTION_CACHE_SECS` (0 = no cache),
+    /// `HOOKPOST_DISABLE_AFTER_HOURS` and `HOOKPOST_MAX_RECEIVE_COUNT`; unset ones take the
+    /// defaults, invalid ones are errors. Metrics are printed under `AWS_LAMBDA_FUNCTION_NAME`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let defaults = Self::default();
         let timeout_secs = positive(
@@ -115,12 +143,34 @@ impl Config {
             "HOOKPOST_MAX_IN_FLIGHT",
             config::optional("HOOKPOST_MAX_IN_FLIGHT", defaults.max_in_flight)?,
         )?;
+        let cache_secs = config::optional(
+            "HOOKPOST_SUBSCRIPTION_CACHE_SECS",
+            defaults.subscription_cache.as_secs(),
+        )?;
+        let disable_after_hours = positive(
+            "HOOKPOST_DISABLE_AFTER_HOURS",
+            config::optional(
+                "HOOKPOST_DISABLE_AFTER_HOURS",
+                defaults.disable_after.as_secs() / 3600,
+            )?,
+        )?;
+        let max_receive_count = match config::optional::<u32>("HOOKPOST_MAX_RECEIVE_COUNT", 0)? {
+            0 => None,
+            count => Some(count),
+        };
         Ok(Self {
             retry: config::optional("HOOKPOST_RETRY_DELAYS", defaults.retry)?,
             attempt_timeout: Duration::from_secs(timeout_secs),
             retention: Duration::from_secs(retention_days.saturating_mul(86_400)),
             allow_private_targets: config::optional("HOOKPOST_ALLOW_PRIVATE_TARGETS", false)?,
             max_in_flight,
+            subscription_cache: Duration::from_secs(cache_secs),
+            disable_after: Duration::from_secs(disable_after_hours.saturating_mul(3600)),
+            max_receive_count,
+            metrics_function: Some(config::optional(
+                "AWS_LAMBDA_FUNCTION_NAME",
+                "hookpost-dispatcher".to_owned(),
+            )?),
         })
     }
 }
@@ -143,24 +193,29 @@ pub enum DispatcherError {
 }
 
 /// What the dispatcher needs: the subscriptions, the delivery trail, the queue's visibility, the
-/// large bodies stored aside, the time, and one HTTP client shared by every delivery.
+/// large bodies stored aside, the event archive, the time, and one HTTP client shared by every
+/// delivery.
 #[derive(Debug)]
-pub struct Dispatcher<S, L, V, B> {
+pub struct Dispatcher<S, L, V, B, E> {
     subscriptions: S,
     log: L,
     visibility: V,
     bodies: B,
+    events: E,
     clock: Arc<dyn Clock>,
     config: Config,
     http: reqwest::Client,
+    /// Sources' subscriptions kept across the batches of a warm function.
+    warm: Mutex<HashMap<SourceId, (Instant, Arc<SourceSnapshot>)>>,
 }
 
-impl<S, L, V, B> Dispatcher<S, L, V, B>
+impl<S, L, V, B, E> Dispatcher<S, L, V, B, E>
 where
     S: SubscriptionStore,
     L: DeliveryLog,
     V: Visibility,
     B: BodyStore,
+    E: EventArchive,
 {
     /// Builds the one HTTP client every delivery shares (guarded unless private targets are
     /// allowed); fails only if that client cannot be built.
@@ -169,6 +224,7 @@ where
         log: L,
         visibility: V,
         bodies: B,
+        events: E,
         clock: Arc<dyn Clock>,
         config: Config,
     ) -> Result<Self, DispatcherError> {
@@ -178,19 +234,41 @@ where
             log,
             visibility,
             bodies,
+            events,
             clock,
             config,
             http,
+            warm: Mutex::default(),
         })
     }
 
     /// Handles one SQS batch; `deadline` is when the invocation must have answered (Lambda context
     /// deadline), `None` = no limit. Returns the ids of the records to keep on the queue.
+    ///
+    /// With [`Config::metrics_function`] set, the batch's metrics are printed to stdout in
+    /// CloudWatch's embedded metric format.
     pub async fn handle(&self, event: SqsEvent, deadline: Option<SystemTime>) -> SqsBatchResponse {
+        let (response, metrics) = self.handle_measured(event, deadline).await;
+        if let Some(function) = &self.config.metrics_function {
+            // Lambda sends stdout to CloudWatch Logs line by line, where EMF lines become metrics.
+            for line in metrics.to_emf(function, unix_millis(self.clock.now())) {
+                println!("{line}");
+            }
+        }
+        response
+    }
+
+    /// [`Dispatcher::handle`], returning the batch's metrics instead of printing them.
+    pub async fn handle_measured(
+        &self,
+        event: SqsEvent,
+        deadline: Option<SystemTime>,
+    ) -> (SqsBatchResponse, BatchMetrics) {
         let batch = Batch {
             sources: Mutex::default(),
             permits: Semaphore::new(self.config.max_in_flight.max(1)),
             deadline,
+            metrics: Mutex::default(),
         };
         let failed: Vec<Option<String>> = stream::iter(event.records)
             .map(|message| self.handle_record(message, &batch))
@@ -201,7 +279,13 @@ where
         for message_id in failed.into_iter().flatten() {
             response.add_failure(message_id);
         }
-        response
+        (
+            response,
+            batch
+                .metrics
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// One record in its own span; `Some(message id)` when it failed.
@@ -213,8 +297,12 @@ where
         async {
             match self.process(&message, batch).await {
                 RecordResult::Done => None,
-                RecordResult::Malformed => Some(message_id),
+                RecordResult::Malformed => {
+                    batch.measure(|m| m.malformed += 1);
+                    Some(message_id)
+                }
                 RecordResult::Retry { retry_after } => {
+                    batch.measure(|m| m.retries += 1);
                     self.back_off(&message, retry_after).await;
                     Some(message_id)
                 }
@@ -241,6 +329,36 @@ where
             warn!("the envelope's event id cannot be sent as a header");
             return RecordResult::Malformed;
         }
+        // Archiving runs beside the deliveries: it adds no latency, and its failure only costs
+        // the replay of this event, never its delivery.
+        let (result, ()) = tokio::join!(
+            self.deliver_envelope(&envelope, batch),
+            self.archive(&envelope, body)
+        );
+        result
+    }
+
+    /// Keeps the event for replay, the envelope exactly as queued.
+    async fn archive(&self, envelope: &Envelope, queued: &str) {
+        let now = self.clock.now();
+        let event = ArchivedEvent {
+            event_id: envelope.event_id.clone(),
+            source_id: envelope.source_id.clone(),
+            event_type: envelope.event_type.clone(),
+            received_at: envelope.received_at.clone(),
+            envelope: queued.to_owned(),
+            expires_at: unix_seconds(now)
+                .saturating_add(i64::try_from(self.config.retention.as_secs()).unwrap_or(i64::MAX)),
+        };
+        match self.events.archive(&event).await {
+            Ok(true) => debug!("event archived"),
+            Ok(false) => debug!("event already archived"),
+            Err(e) => warn!(error = %e, "archiving the event failed; it cannot be replayed"),
+        }
+    }
+
+    /// Delivers a decoded envelope to every subscription still missing it.
+    async fn deliver_envelope(&self, envelope: &Envelope, batch: &Batch) -> RecordResult {
         let payload = match &envelope.body {
             // The claim check: a body too large for the message was stored aside.
             EncodedBody::Stored(key) => match self.bodies.get(key).await {
@@ -259,19 +377,21 @@ where
             },
         };
 
-        let subscriptions = match batch
-            .subscriptions(&self.subscriptions, &envelope.source_id)
-            .await
-        {
-            Ok(subscriptions) => subscriptions,
+        let snapshot = match self.source_snapshot(batch, &envelope.source_id).await {
+            Ok(snapshot) => snapshot,
             Err(e) => {
                 warn!(source = %envelope.source_id, error = %e, "loading subscriptions failed");
                 return RecordResult::Retry { retry_after: None };
             }
         };
-        let wanted: Vec<&Subscription> = subscriptions
+        let wanted: Vec<&Subscription> = snapshot
+            .subscriptions
             .iter()
-            .filter(|s| s.enabled && s.wants(envelope.event_type.as_deref()))
+            .filter(|s| {
+                s.enabled
+                    && !snapshot.is_disabled(&s.subscription_id)
+                    && s.wants(envelope.event_type.as_deref())
+            })
             .collect();
         if wanted.is_empty() {
             info!(source = %envelope.source_id, "no subscription wants this event");
@@ -300,7 +420,7 @@ where
         let results = join_all(
             pending
                 .iter()
-                .map(|s| self.deliver(&envelope, &payload, s, batch)),
+                .map(|s| self.deliver(envelope, &payload, s, &snapshot, batch)),
         )
         .await;
         let mut retry = false;
@@ -321,23 +441,68 @@ where
         }
     }
 
+    /// A source's subscriptions: from the warm cache while fresh, else read once for the batch
+    /// (the records of one source share the read) and cached.
+    async fn source_snapshot(
+        &self,
+        batch: &Batch,
+        source: &SourceId,
+    ) -> Result<Arc<SourceSnapshot>, StoreError> {
+        let cell = Arc::clone(
+            batch
+                .sources
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(source.clone())
+                .or_default(),
+        );
+        cell.get_or_init(|| async {
+            let ttl = self.config.subscription_cache;
+            let cached = self
+                .warm
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(source)
+                .filter(|(at, _)| at.elapsed() < ttl)
+                .map(|(_, snapshot)| Arc::clone(snapshot));
+            if let Some(snapshot) = cached {
+                return Ok(snapshot);
+            }
+            let snapshot = Arc::new(SourceSnapshot::new(
+                self.subscriptions.subscriptions_for(source).await?,
+            ));
+            if !ttl.is_zero() {
+                self.warm
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(source.clone(), (Instant::now(), Arc::clone(&snapshot)));
+            }
+            Ok(snapshot)
+        })
+        .await
+        .clone()
+    }
+
     /// One attempt at one subscription, recorded.
     async fn deliver(
         &self,
         envelope: &Envelope,
         payload: &Bytes,
         subscription: &Subscription,
+        snapshot: &SourceSnapshot,
         batch: &Batch,
     ) -> Delivery {
         let Ok(_permit) = batch.permits.acquire().await else {
             return Delivery::Retry { after: None };
         };
         let now = self.clock.now();
-        let Some(timeout) = attempt_budget(now, batch.deadline, self.config.attempt_timeout) else {
+        let limit = attempt_limit(self.config.attempt_timeout, subscription.timeout_seconds);
+        let Some(timeout) = attempt_budget(now, batch.deadline, limit) else {
             warn!(
                 subscription_id = %subscription.subscription_id,
                 "not attempted: the invocation is about to time out"
             );
+            batch.measure(|m| m.deferred += 1);
             return Delivery::Retry { after: None };
         };
 
@@ -384,32 +549,126 @@ where
                 "not delivered"
             ),
         }
+        batch.measure(|m| m.attempt(outcome, duration_ms));
         if let Err(e) = self.log.record_attempt(&record).await {
             // For a success this means the subscriber may get the event again on a retry of
             // another subscription: at-least-once, which Standard Webhooks' `webhook-id` covers.
             warn!(event_id, subscription_id, outcome, error = %e, "recording the attempt failed");
         }
 
+        let source = &envelope.source_id;
         match attempt.verdict {
-            Verdict::Sent(AttemptOutcome::Delivered { .. }) => Delivery::Settled,
+            Verdict::Sent(AttemptOutcome::Delivered { .. }) => {
+                self.end_streak(source, subscription, snapshot).await;
+                Delivery::Settled
+            }
             Verdict::Sent(AttemptOutcome::Gone { .. }) => {
                 let reason = format!("the subscriber answered 410 Gone at {}", rfc3339(now));
-                match self
-                    .subscriptions
-                    .disable(&envelope.source_id, subscription_id, &reason)
-                    .await
-                {
-                    Ok(()) => warn!(subscription_id, "subscription disabled after 410 Gone"),
-                    Err(e) => {
-                        warn!(subscription_id, error = %e, "disabling the subscription failed")
-                    }
-                }
+                self.disable(source, subscription_id, &reason, snapshot, batch)
+                    .await;
                 Delivery::Settled
             }
             Verdict::Sent(AttemptOutcome::Retry { retry_after, .. }) => {
+                if self
+                    .extend_streak(source, subscription, snapshot, now, batch)
+                    .await
+                {
+                    return Delivery::Settled;
+                }
                 Delivery::Retry { after: retry_after }
             }
-            Verdict::Misconfigured => Delivery::Retry { after: None },
+            Verdict::Misconfigured => {
+                if self
+                    .extend_streak(source, subscription, snapshot, now, batch)
+                    .await
+                {
+                    return Delivery::Settled;
+                }
+                Delivery::Retry { after: None }
+            }
+        }
+    }
+
+    /// Disables a subscription, for this batch and the warm cache too.
+    async fn disable(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+        reason: &str,
+        snapshot: &SourceSnapshot,
+        batch: &Batch,
+    ) {
+        if !snapshot.mark_disabled(subscription_id) {
+            // Another record of the batch has just disabled it.
+            return;
+        }
+        match self
+            .subscriptions
+            .disable(source, subscription_id, reason)
+            .await
+        {
+            Ok(()) => {
+                batch.measure(|m| m.disabled_subscriptions += 1);
+                warn!(subscription_id, reason, "subscription disabled");
+            }
+            Err(e) => warn!(subscription_id, error = %e, "disabling the subscription failed"),
+        }
+    }
+
+    /// A failed attempt: starts the subscription's failure streak if none is running (one write
+    /// when the state changes, none while it stays failing), and disables the subscription once
+    /// the streak is longer than [`Config::disable_after`]. True when it was disabled.
+    async fn extend_streak(
+        &self,
+        source: &SourceId,
+        subscription: &Subscription,
+        snapshot: &SourceSnapshot,
+        now: SystemTime,
+        batch: &Batch,
+    ) -> bool {
+        let id = subscription.subscription_id.as_str();
+        let since = match snapshot.failing_since(subscription) {
+            Some(since) => since,
+            None => match self.subscriptions.record_failure(source, id, now).await {
+                Ok(since) => {
+                    snapshot.set_streak(id, Some(since));
+                    since
+                }
+                Err(e) => {
+                    warn!(subscription_id = id, error = %e, "recording the failure streak failed");
+                    return false;
+                }
+            },
+        };
+        if !streak_expired(since, now, self.config.disable_after) {
+            return false;
+        }
+        let reason = format!(
+            "failing since {} for more than {}",
+            rfc3339(since),
+            describe_period(self.config.disable_after)
+        );
+        self.disable(source, id, &reason, snapshot, batch).await;
+        true
+    }
+
+    /// A success: ends the failure streak, writing only if one is running.
+    async fn end_streak(
+        &self,
+        source: &SourceId,
+        subscription: &Subscription,
+        snapshot: &SourceSnapshot,
+    ) {
+        if snapshot.failing_since(subscription).is_none() {
+            return;
+        }
+        let id = subscription.subscription_id.as_str();
+        match self.subscriptions.clear_failure(source, id).await {
+            Ok(()) => {
+                snapshot.set_streak(id, None);
+                info!(subscription_id = id, "failure streak ended");
+            }
+            Err(e) => warn!(subscription_id = id, error = %e, "ending the failure streak failed"),
         }
     }
 
@@ -509,12 +768,19 @@ where
             return;
         };
         let receive_count = receive_count(message);
-        let delay = self
-            .config
-            .retry
-            .delay_after(receive_count, retry_after, jitter());
+        let delay = visibility_after(
+            &self.config.retry,
+            receive_count,
+            self.config.max_receive_count,
+            retry_after,
+            jitter(),
+        );
         let seconds = visibility_seconds(delay);
         match self.visibility.delay(receipt_handle, seconds).await {
+            Ok(()) if delay.is_zero() => info!(
+                receive_count,
+                "last receive failed: the record goes to the dead-letter queue"
+            ),
             Ok(()) => info!(receive_count, delay_secs = seconds, "will retry"),
             Err(e) => warn!(
                 receive_count,
@@ -526,33 +792,107 @@ where
 }
 
 /// A source's subscriptions, loaded at most once per batch (a failed load included).
-type SourceSlot = Arc<OnceCell<Result<Arc<[Subscription]>, StoreError>>>;
+type SourceSlot = Arc<OnceCell<Result<Arc<SourceSnapshot>, StoreError>>>;
 
-/// The state of one batch: subscriptions loaded once per source, and the bound on deliveries.
+/// A source's subscriptions as read, plus what this function changed since: failure streaks
+/// begun or ended and subscriptions disabled. The changes live as long as the snapshot, so they
+/// spare repeated writes within a batch and while cached, and give way to the table's state on
+/// the next read.
+#[derive(Debug)]
+struct SourceSnapshot {
+    subscriptions: Vec<Subscription>,
+    streaks: Mutex<HashMap<String, Option<SystemTime>>>,
+    disabled: Mutex<HashSet<String>>,
+}
+
+impl SourceSnapshot {
+    fn new(subscriptions: Vec<Subscription>) -> Self {
+        Self {
+            subscriptions,
+            streaks: Mutex::default(),
+            disabled: Mutex::default(),
+        }
+    }
+
+    /// When the subscription's running failure streak began, if one is.
+    fn failing_since(&self, subscription: &Subscription) -> Option<SystemTime> {
+        let changed = self
+            .streaks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&subscription.subscription_id)
+            .copied();
+        match changed {
+            Some(since) => since,
+            // An unreadable stored time counts as a streak starting now: never an early disable.
+            None => subscription
+                .failing_since
+                .as_deref()
+                .map(|t| humantime::parse_rfc3339_weak(t).unwrap_or_else(|_| SystemTime::now())),
+        }
+    }
+
+    fn set_streak(&self, subscription_id: &str, since: Option<SystemTime>) {
+        self.streaks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(subscription_id.to_owned(), since);
+    }
+
+    /// False when it was already marked.
+    fn mark_disabled(&self, subscription_id: &str) -> bool {
+        self.disabled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(subscription_id.to_owned())
+    }
+
+    fn is_disabled(&self, subscription_id: &str) -> bool {
+        self.disabled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(subscription_id)
+    }
+}
+
+/// The state of one batch: subscriptions loaded once per source, the bound on deliveries, and
+/// what the batch did.
 struct Batch {
     sources: Mutex<HashMap<SourceId, SourceSlot>>,
     permits: Semaphore,
     deadline: Option<SystemTime>,
+    metrics: Mutex<BatchMetrics>,
 }
 
 impl Batch {
-    /// The source's subscriptions, loaded by the first record that asks; the others wait for it.
-    async fn subscriptions<S: SubscriptionStore>(
-        &self,
-        store: &S,
-        source: &SourceId,
-    ) -> Result<Arc<[Subscription]>, StoreError> {
-        let cell = Arc::clone(
-            self.sources
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(source.clone())
-                .or_default(),
-        );
-        cell.get_or_init(|| async { store.subscriptions_for(source).await.map(Arc::from) })
-            .await
-            .clone()
+    fn measure(&self, update: impl FnOnce(&mut BatchMetrics)) {
+        update(&mut self.metrics.lock().unwrap_or_else(PoisonError::into_inner));
     }
+}
+
+/// Whether a failure streak that began at `since` has run longer than `period` by `now`.
+pub fn streak_expired(since: SystemTime, now: SystemTime, period: Duration) -> bool {
+    now.duration_since(since).is_ok_and(|d| d > period)
+}
+
+/// `5 days`, `36 hours`: a period as the disable reason states it.
+pub fn describe_period(period: Duration) -> String {
+    let hours = period.as_secs() / 3600;
+    match (hours, hours % 24) {
+        (24, 0) => "1 day".to_owned(),
+        (h, 0) if h > 0 => format!("{} days", h / 24),
+        (1, _) => "1 hour".to_owned(),
+        (h, _) if h > 0 => format!("{h} hours"),
+        _ => humantime::format_duration(period).to_string(),
+    }
+}
+
+/// The most one attempt at a subscription may take: its own timeout, never above the configured
+/// one (a zero of its own is ignored).
+pub fn attempt_limit(configured: Duration, own_seconds: Option<u64>) -> Duration {
+    own_seconds
+        .filter(|s| *s > 0)
+        .map_or(configured, |s| Duration::from_secs(s).min(configured))
 }
 
 /// What became of a record.

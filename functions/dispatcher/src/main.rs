@@ -5,8 +5,8 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::SqsEvent;
 use hookpost_dispatcher::{Config, Dispatcher};
 use hookpost_shared::aws::{
-    DynamoClient, DynamoDeliveries, DynamoSubscriptions, S3Bodies, S3Client, SqsClient, SqsQueue,
-    load_sdk_config,
+    DynamoClient, DynamoDeliveries, DynamoEvents, DynamoSubscriptions, S3Bodies, S3Client,
+    SqsClient, SqsQueue, load_sdk_config,
 };
 use hookpost_shared::clock::SystemClock;
 use hookpost_shared::config::required;
@@ -19,14 +19,16 @@ async fn main() -> Result<(), Error> {
     let deliveries_table = required("HOOKPOST_DELIVERIES_TABLE")?;
     let queue_url = required("HOOKPOST_INGEST_QUEUE_URL")?;
     let bodies_bucket = required("HOOKPOST_BODIES_BUCKET")?;
+    let events_table = required("HOOKPOST_EVENTS_TABLE")?;
     let config = Config::from_env()?;
     let sdk = load_sdk_config().await;
     let dynamo = DynamoClient::new(&sdk);
     let dispatcher = Arc::new(Dispatcher::new(
         DynamoSubscriptions::new(dynamo.clone(), subscriptions_table),
-        DynamoDeliveries::new(dynamo, deliveries_table),
+        DynamoDeliveries::new(dynamo.clone(), deliveries_table),
         SqsQueue::new(SqsClient::new(&sdk), queue_url),
         S3Bodies::new(S3Client::new(&sdk), bodies_bucket),
+        DynamoEvents::new(dynamo, events_table),
         Arc::new(SystemClock),
         config,
     )?);

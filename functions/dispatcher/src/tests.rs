@@ -34,6 +34,11 @@ struct World {
     attempts: Mutex<Vec<AttemptRecord>>,
     delays: Mutex<Vec<(String, i32)>>,
     bodies: Mutex<HashMap<String, Vec<u8>>>,
+    /// subscription id → failing_since, as the table would hold it.
+    streaks: Mutex<HashMap<String, SystemTime>>,
+    streak_writes: AtomicUsize,
+    archived: Mutex<HashMap<String, ArchivedEvent>>,
+    fail_archiving: bool,
 }
 
 impl SubscriptionStore for &World {
@@ -57,6 +62,63 @@ impl SubscriptionStore for &World {
     ) -> Result<(), StoreError> {
         lock(&self.disabled).push((subscription_id.to_owned(), reason.to_owned()));
         Ok(())
+    }
+
+    async fn record_failure(
+        &self,
+        _source: &SourceId,
+        subscription_id: &str,
+        now: SystemTime,
+    ) -> Result<SystemTime, StoreError> {
+        self.streak_writes.fetch_add(1, Ordering::SeqCst);
+        Ok(*lock(&self.streaks)
+            .entry(subscription_id.to_owned())
+            .or_insert(now))
+    }
+
+    async fn clear_failure(
+        &self,
+        _source: &SourceId,
+        subscription_id: &str,
+    ) -> Result<(), StoreError> {
+        self.streak_writes.fetch_add(1, Ordering::SeqCst);
+        lock(&self.streaks).remove(subscription_id);
+        Ok(())
+    }
+}
+
+impl EventArchive for &World {
+    async fn archive(&self, event: &ArchivedEvent) -> Result<bool, StoreError> {
+        if self.fail_archiving {
+            return Err(StoreError::new("PutItem", "throttled"));
+        }
+        let mut archived = lock(&self.archived);
+        if archived.contains_key(&event.event_id) {
+            return Ok(false);
+        }
+        archived.insert(event.event_id.clone(), event.clone());
+        Ok(true)
+    }
+
+    async fn get(&self, event_id: &str) -> Result<Option<ArchivedEvent>, StoreError> {
+        Ok(lock(&self.archived).get(event_id).cloned())
+    }
+
+    async fn list(
+        &self,
+        source: &SourceId,
+        since: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ArchivedEvent>, StoreError> {
+        let mut events: Vec<ArchivedEvent> = lock(&self.archived)
+            .values()
+            .filter(|e| &e.source_id == source)
+            .filter(|e| since.is_none_or(|s| e.received_at.as_str() >= s))
+            .cloned()
+            .collect();
+        events.sort_by(|a, b| a.received_at.cmp(&b.received_at));
+        events.truncate(limit);
+        Ok(events)
     }
 }
 
@@ -116,16 +178,17 @@ impl World {
         }
     }
 
-    fn dispatcher(&self, config: Config) -> Dispatcher<&World, &World, &World, &World> {
-        Dispatcher::new(
-            self,
-            self,
-            self,
-            self,
-            Arc::new(FixedClock::at_unix(NOW)),
-            config,
-        )
-        .expect("the client builds")
+    fn dispatcher(&self, config: Config) -> Dispatcher<&World, &World, &World, &World, &World> {
+        self.dispatcher_at(config, FixedClock::at_unix(NOW))
+    }
+
+    fn dispatcher_at(
+        &self,
+        config: Config,
+        clock: FixedClock,
+    ) -> Dispatcher<&World, &World, &World, &World, &World> {
+        Dispatcher::new(self, self, self, self, self, Arc::new(clock), config)
+            .expect("the client builds")
     }
 
     fn attempts(&self) -> Vec<AttemptRecord> {
@@ -155,6 +218,9 @@ fn subscription(id: &str, url: &str) -> Subscription {
         event_types: vec!["*".to_owned()],
         enabled: true,
         disabled_reason: None,
+        disabled_at: None,
+        failing_since: None,
+        timeout_seconds: None,
         headers: BTreeMap::new(),
         created_at: "2026-01-01T00:00:00Z".to_owned(),
     }
@@ -882,4 +948,298 @@ async fn a_stored_body_that_cannot_be_read_keeps_the_record_for_a_retry() {
     assert_eq!(failed_ids(&response), ["m-1"]);
     assert!(subscriber.requests().is_empty());
     assert_eq!(lock(&world.delays).len(), 1, "retried on the schedule");
+}
+
+// ---- warm cache, timeouts, failure streaks, the archive, the last receive, metrics --------------
+
+#[tokio::test]
+async fn a_warm_dispatcher_reads_a_sources_subscriptions_once_per_cache_period() {
+    let subscriber = Subscriber::start(Answer::Status(204)).await;
+    let world = World::with(vec![subscription("sub_a", &subscriber.url())]);
+    let dispatcher = world.dispatcher(Config {
+        subscription_cache: Duration::from_secs(60),
+        ..local_config()
+    });
+
+    for id in ["evt_1", "evt_2", "evt_3"] {
+        dispatcher.handle(batch(vec![record("m", id)]), None).await;
+    }
+
+    assert_eq!(world.subscription_loads.load(Ordering::SeqCst), 1);
+    assert_eq!(subscriber.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn without_a_cache_every_batch_sees_the_subscriptions_as_they_are_now() {
+    let first = Subscriber::start(Answer::Status(204)).await;
+    let second = Subscriber::start(Answer::Status(204)).await;
+    let world = World::with(vec![subscription("sub_a", &first.url())]);
+    let dispatcher = world.dispatcher(Config {
+        subscription_cache: Duration::ZERO,
+        ..local_config()
+    });
+
+    dispatcher
+        .handle(batch(vec![record("m-1", "evt_1")]), None)
+        .await;
+    lock(&world.subscriptions).push(subscription("sub_b", &second.url()));
+    dispatcher
+        .handle(batch(vec![record("m-2", "evt_2")]), None)
+        .await;
+
+    assert_eq!(world.subscription_loads.load(Ordering::SeqCst), 2);
+    assert_eq!(first.requests().len(), 2);
+    assert_eq!(second.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_subscription_timeout_shorter_than_the_configured_one_cuts_the_attempt_short() {
+    let subscriber = Subscriber::start(Answer::Stall).await;
+    let mut sub = subscription("sub_slow", &subscriber.url());
+    sub.timeout_seconds = Some(1);
+    let world = World::with(vec![sub]);
+
+    let response = world
+        .dispatcher(Config {
+            attempt_timeout: Duration::from_secs(30),
+            ..local_config()
+        })
+        .handle(batch(vec![record("m-1", "evt_1")]), None)
+        .await;
+
+    assert_eq!(failed_ids(&response), vec!["m-1"]);
+    assert_eq!(world.attempts()[0].outcome, "timeout");
+}
+
+#[test]
+fn a_subscription_timeout_never_exceeds_the_configured_one() {
+    let configured = Duration::from_secs(15);
+    assert_eq!(attempt_limit(configured, None), configured);
+    assert_eq!(attempt_limit(configured, Some(5)), Duration::from_secs(5));
+    assert_eq!(attempt_limit(configured, Some(60)), configured);
+    assert_eq!(attempt_limit(configured, Some(0)), configured);
+}
+
+#[tokio::test]
+async fn a_failure_starts_a_streak_once_and_a_success_ends_it_once() {
+    let subscriber = Subscriber::start(Answer::Status(500)).await;
+    let world = World::with(vec![subscription("sub_a", &subscriber.url())]);
+    let dispatcher = world.dispatcher(Config {
+        subscription_cache: Duration::from_secs(60),
+        ..local_config()
+    });
+
+    // Two failing records in one batch and one more in the next: one write starts the streak.
+    dispatcher
+        .handle(
+            batch(vec![record("m-1", "evt_1"), record("m-2", "evt_2")]),
+            None,
+        )
+        .await;
+    dispatcher
+        .handle(batch(vec![record("m-3", "evt_3")]), None)
+        .await;
+    assert_eq!(world.streak_writes.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        lock(&world.streaks).get("sub_a").copied(),
+        Some(FixedClock::at_unix(NOW).now())
+    );
+
+    // The subscriber recovers: the first success ends the streak, later ones write nothing.
+    let healthy = Subscriber::start(Answer::Status(204)).await;
+    lock(&world.subscriptions)[0].url = healthy.url();
+    let dispatcher = world.dispatcher(local_config());
+    lock(&world.subscriptions)[0].failing_since = Some("2023-11-14T22:13:20Z".to_owned());
+    for id in ["evt_4", "evt_5"] {
+        dispatcher.handle(batch(vec![record("m", id)]), None).await;
+    }
+    assert_eq!(world.streak_writes.load(Ordering::SeqCst), 2);
+    assert!(lock(&world.streaks).is_empty());
+    assert!(lock(&world.disabled).is_empty());
+}
+
+#[tokio::test]
+async fn a_healthy_subscription_costs_no_streak_write() {
+    let subscriber = Subscriber::start(Answer::Status(204)).await;
+    let world = World::with(vec![subscription("sub_a", &subscriber.url())]);
+
+    world
+        .dispatcher(local_config())
+        .handle(
+            batch(vec![record("m-1", "evt_1"), record("m-2", "evt_2")]),
+            None,
+        )
+        .await;
+
+    assert_eq!(world.streak_writes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_subscription_failing_for_longer_than_the_period_is_disabled_and_says_why() {
+    let subscriber = Subscriber::start(Answer::Status(503)).await;
+    let mut sub = subscription("sub_a", &subscriber.url());
+    // Failing for five days and one second.
+    sub.failing_since = Some("2023-11-09T22:13:19Z".to_owned());
+    let world = World::with(vec![sub]);
+
+    let response = world
+        .dispatcher(local_config())
+        .handle(
+            batch(vec![record("m-1", "evt_1"), record("m-2", "evt_2")]),
+            None,
+        )
+        .await;
+
+    // Disabled, so the records are not kept for it.
+    assert!(failed_ids(&response).is_empty());
+    let disabled = lock(&world.disabled).clone();
+    assert_eq!(disabled.len(), 1, "disabled once: {disabled:?}");
+    assert_eq!(disabled[0].0, "sub_a");
+    assert_eq!(
+        disabled[0].1,
+        "failing since 2023-11-09T22:13:19.000Z for more than 5 days"
+    );
+    assert_eq!(world.streak_writes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_subscription_failing_for_less_than_the_period_is_kept_and_retried() {
+    let subscriber = Subscriber::start(Answer::Status(503)).await;
+    let mut sub = subscription("sub_a", &subscriber.url());
+    sub.failing_since = Some("2023-11-10T00:00:00Z".to_owned());
+    let world = World::with(vec![sub]);
+
+    let response = world
+        .dispatcher(local_config())
+        .handle(batch(vec![record("m-1", "evt_1")]), None)
+        .await;
+
+    assert_eq!(failed_ids(&response), vec!["m-1"]);
+    assert!(lock(&world.disabled).is_empty());
+}
+
+#[test]
+fn streaks_expire_after_the_period_and_the_period_reads_naturally() {
+    let since = FixedClock::at_unix(NOW).now();
+    let period = Duration::from_secs(120 * 3600);
+    assert!(!streak_expired(since, since + period, period));
+    assert!(streak_expired(
+        since,
+        since + period + Duration::from_secs(1),
+        period
+    ));
+    assert!(!streak_expired(since + period, since, period));
+    assert_eq!(describe_period(period), "5 days");
+    assert_eq!(describe_period(Duration::from_secs(24 * 3600)), "1 day");
+    assert_eq!(describe_period(Duration::from_secs(36 * 3600)), "36 hours");
+    assert_eq!(describe_period(Duration::from_secs(3600)), "1 hour");
+}
+
+#[tokio::test]
+async fn every_event_is_archived_once_with_the_envelope_as_queued() {
+    let subscriber = Subscriber::start(Answer::Status(500)).await;
+    let world = World::with(vec![subscription("sub_a", &subscriber.url())]);
+    let stored = envelope(
+        "evt_big",
+        EncodedBody::Stored("bodies/billing/evt_big".to_owned()),
+    );
+    lock(&world.bodies).insert("bodies/billing/evt_big".to_owned(), b"{}".to_vec());
+    let dispatcher = world.dispatcher(local_config());
+
+    for receive in 1..=2 {
+        dispatcher
+            .handle(batch(vec![message("m-1", &stored.encode(), receive)]), None)
+            .await;
+    }
+
+    let archived = lock(&world.archived).clone();
+    assert_eq!(archived.len(), 1);
+    let event = &archived["evt_big"];
+    assert_eq!(event.envelope, stored.encode());
+    assert_eq!(event.source_id.as_str(), "billing");
+    assert_eq!(event.received_at, "2026-01-01T00:00:00.000Z");
+    assert_eq!(
+        event.expires_at,
+        i64::try_from(NOW).expect("fits") + 30 * 24 * 60 * 60
+    );
+}
+
+#[tokio::test]
+async fn failing_to_archive_does_not_keep_the_event_from_its_subscribers() {
+    let subscriber = Subscriber::start(Answer::Status(204)).await;
+    let world = World {
+        fail_archiving: true,
+        ..World::with(vec![subscription("sub_a", &subscriber.url())])
+    };
+
+    let response = world
+        .dispatcher(local_config())
+        .handle(batch(vec![record("m-1", "evt_1")]), None)
+        .await;
+
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(subscriber.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn the_last_allowed_receive_is_not_delayed_so_it_reaches_the_dead_letter_queue_promptly() {
+    let subscriber = Subscriber::start(Answer::Status(500)).await;
+    let world = World::with(vec![subscription("sub_a", &subscriber.url())]);
+    let config = Config {
+        retry: "10s,12h".parse().expect("valid"),
+        max_receive_count: Some(3),
+        ..local_config()
+    };
+    let body = envelope("evt_1", EncodedBody::Utf8(BODY.to_owned())).encode();
+
+    world
+        .dispatcher(config)
+        .handle(
+            batch(vec![message("m-2", &body, 2), message("m-3", &body, 3)]),
+            None,
+        )
+        .await;
+
+    let mut delays = world.delays();
+    delays.sort();
+    assert_eq!(delays[1], ("rh-m-3".to_owned(), 0));
+    assert_eq!(delays[0].0, "rh-m-2");
+    assert!(delays[0].1 > 30_000, "{delays:?}");
+}
+
+#[tokio::test]
+async fn a_batch_reports_its_outcomes_as_metrics() {
+    let ok = Subscriber::start(Answer::Status(204)).await;
+    let failing = Subscriber::start(Answer::Status(503)).await;
+    let gone = Subscriber::start(Answer::Status(410)).await;
+    let world = World::with(vec![
+        subscription("sub_ok", &ok.url()),
+        subscription("sub_failing", &failing.url()),
+        subscription("sub_gone", &gone.url()),
+    ]);
+
+    let (response, metrics) = world
+        .dispatcher(local_config())
+        .handle_measured(
+            batch(vec![
+                record("m-1", "evt_1"),
+                message("m-bad", "not an envelope", 1),
+            ]),
+            None,
+        )
+        .await;
+
+    assert_eq!(failed_ids(&response), vec!["m-1", "m-bad"]);
+    assert_eq!(
+        (
+            metrics.delivered,
+            metrics.retried,
+            metrics.gone,
+            metrics.malformed,
+            metrics.retries,
+            metrics.disabled_subscriptions,
+        ),
+        (1, 1, 1, 1, 1, 1)
+    );
+    assert_eq!(metrics.latencies_ms.len(), 3);
 }

@@ -6,6 +6,7 @@
 mod bodies;
 mod deliveries;
 mod delivery_ids;
+mod events;
 mod queue;
 mod sources;
 mod subscriptions;
@@ -16,6 +17,7 @@ pub use aws_sdk_sqs::Client as SqsClient;
 pub use bodies::S3Bodies;
 pub use deliveries::{AttemptEntry, DeliveryRecord, DynamoDeliveries};
 pub use delivery_ids::{DynamoDeliveryIds, STALE_CLAIM_SECONDS};
+pub use events::{DynamoEvents, EVENTS_BY_SOURCE_INDEX};
 pub use queue::SqsQueue;
 pub use sources::DynamoSources;
 pub use subscriptions::DynamoSubscriptions;

@@ -2,7 +2,9 @@
 //! source's subscriptions are one `Query`.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use std::time::SystemTime;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::{from_item, sdk_error, to_item};
 use crate::clock::rfc3339;
@@ -60,7 +62,8 @@ impl DynamoSubscriptions {
             .find(|s| s.subscription_id == subscription_id))
     }
 
-    /// Sets a subscription's state; re-enabling clears the recorded reason.
+    /// Sets a subscription's state; re-enabling clears the recorded reason and the failure streak,
+    /// so the subscription gets the full period again before it can be disabled for failing.
     pub async fn set_enabled(
         &self,
         source: &SourceId,
@@ -85,12 +88,11 @@ impl DynamoSubscriptions {
                     "SET enabled = :enabled, disabled_reason = :reason, disabled_at = :at",
                 )
                 .expression_attribute_values(":reason", AttributeValue::S(reason.to_owned()))
-                .expression_attribute_values(
-                    ":at",
-                    AttributeValue::S(rfc3339(std::time::SystemTime::now())),
-                ),
-            _ => update
-                .update_expression("SET enabled = :enabled REMOVE disabled_reason, disabled_at"),
+                .expression_attribute_values(":at", AttributeValue::S(rfc3339(SystemTime::now()))),
+            (false, None) => update.update_expression("SET enabled = :enabled"),
+            (true, _) => update.update_expression(
+                "SET enabled = :enabled REMOVE disabled_reason, disabled_at, failing_since",
+            ),
         };
         update
             .send()
@@ -114,7 +116,7 @@ impl DynamoSubscriptions {
                 "subscription_id",
                 AttributeValue::S(subscription_id.to_owned()),
             )
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .return_values(ReturnValue::AllOld)
             .send()
             .await
             .map_err(|e| sdk_error("DeleteItem", e))?;
@@ -147,5 +149,63 @@ impl SubscriptionStore for DynamoSubscriptions {
     ) -> Result<(), StoreError> {
         self.set_enabled(source, subscription_id, false, Some(reason))
             .await
+    }
+
+    async fn record_failure(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+        now: SystemTime,
+    ) -> Result<SystemTime, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("source_id", AttributeValue::S(source.as_str().to_owned()))
+            .key(
+                "subscription_id",
+                AttributeValue::S(subscription_id.to_owned()),
+            )
+            .update_expression("SET failing_since = if_not_exists(failing_since, :now)")
+            // Without it, a subscription deleted meanwhile would come back as a stub item.
+            .condition_expression("attribute_exists(subscription_id)")
+            .expression_attribute_values(":now", AttributeValue::S(rfc3339(now)))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem", e))?;
+        let since = out
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get("failing_since"))
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| StoreError::new("UpdateItem", "no failing_since in the answer"))?;
+        humantime::parse_rfc3339_weak(since).map_err(|e| {
+            StoreError::new(
+                "UpdateItem",
+                format!("failing_since `{since}` is unreadable: {e}"),
+            )
+        })
+    }
+
+    async fn clear_failure(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("source_id", AttributeValue::S(source.as_str().to_owned()))
+            .key(
+                "subscription_id",
+                AttributeValue::S(subscription_id.to_owned()),
+            )
+            .update_expression("REMOVE failing_since")
+            .condition_expression("attribute_exists(subscription_id)")
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem", e))?;
+        Ok(())
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The dispatcher sets a failed record's visibility timeout from its `ApproximateReceiveCount`;
 //! after `maxReceiveCount` receives SQS moves it to the dead-letter queue. With the default table
-//! and `maxReceiveCount` 11 an event is tried for about 28 hours.
+//! and `maxReceiveCount` 11 an event is tried for about 28 hours, then dead-lettered at once: the
+//! last failed receive is made visible again immediately instead of waiting another delay.
 
 use std::time::Duration;
 
@@ -81,6 +82,23 @@ impl RetrySchedule {
     }
 }
 
+/// How long a failed record stays invisible after its `receive_count`-th receive: the schedule's
+/// delay, or nothing when that was the last receive `max_receive_count` allows. SQS moves such a
+/// record to the dead-letter queue on its next receive whatever it waited, so waiting would only
+/// delay the alarm.
+pub fn visibility_after(
+    schedule: &RetrySchedule,
+    receive_count: u32,
+    max_receive_count: Option<u32>,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> Duration {
+    if max_receive_count.is_some_and(|max| receive_count >= max) {
+        return Duration::ZERO;
+    }
+    schedule.delay_after(receive_count, retry_after, jitter)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +153,15 @@ mod tests {
         assert_eq!(d.delay_after(1, Some(s(5)), 0.5), s(5));
         assert_eq!(d.delay_after(1, Some(s(3600)), 0.5), s(10));
         assert_eq!(d.delay_after(2, Some(s(1)), 0.5), s(10));
+    }
+
+    #[test]
+    fn the_last_receive_is_not_delayed_so_the_record_is_dead_lettered_promptly() {
+        let d: RetrySchedule = "1s,2s,12h".parse().expect("valid");
+        assert_eq!(visibility_after(&d, 2, Some(3), None, 0.5), s(2));
+        assert_eq!(visibility_after(&d, 3, Some(3), Some(s(60)), 0.5), s(0));
+        assert_eq!(visibility_after(&d, 4, Some(3), None, 0.5), s(0));
+        assert_eq!(visibility_after(&d, 3, None, None, 0.5), s(43_200));
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! A subscriber on 127.0.0.1 that records every delivery and checks its Standard Webhooks signature
 //! with the `standardwebhooks` crate, an implementation independent of Hookpost's signer. The demo
-//! uses it; so do the integration tests, which can tell it to fail.
+//! uses it; so do the integration tests, which can tell it to fail, fail N times, stall, throttle
+//! or redirect.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use bytes::Bytes;
@@ -33,6 +36,37 @@ pub struct Received {
     pub answered: u16,
 }
 
+/// One scripted answer to a verified delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// How long to wait before answering (to stall past the dispatcher's timeout).
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+type Script = Arc<Mutex<VecDeque<Reply>>>;
+
 /// A running subscriber.
 #[derive(Debug)]
 pub struct Subscriber {
@@ -40,6 +74,7 @@ pub struct Subscriber {
     received: Arc<Mutex<Vec<Received>>>,
     notify: Arc<Notify>,
     status: Arc<AtomicU16>,
+    script: Script,
     shutdown: watch::Sender<bool>,
 }
 
@@ -53,12 +88,14 @@ impl Subscriber {
         let notify = Arc::new(Notify::new());
         let status = Arc::new(AtomicU16::new(204));
         let secret: SecretSlot = Arc::new(Mutex::new(None));
+        let script: Script = Arc::default();
         let (shutdown, mut watcher) = watch::channel(false);
         let state = (
             Arc::clone(&received),
             Arc::clone(&notify),
             Arc::clone(&status),
             Arc::clone(&secret),
+            Arc::clone(&script),
         );
         tokio::spawn(async move {
             loop {
@@ -73,7 +110,7 @@ impl Subscriber {
                 tokio::spawn(async move {
                     let service =
                         service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                            let (received, notify, status, secret) = state.clone();
+                            let (received, notify, status, secret, script) = state.clone();
                             async move {
                                 let (parts, body) = request.into_parts();
                                 let body = body
@@ -87,11 +124,18 @@ impl Subscriber {
                                     .and_then(|s| s.clone())
                                     .and_then(|s| standardwebhooks::Webhook::new(&s).ok())
                                     .is_some_and(|hook| hook.verify(&body, &parts.headers).is_ok());
-                                let answered = if verified {
-                                    status.load(Ordering::SeqCst)
+                                let reply = if verified {
+                                    script
+                                        .lock()
+                                        .ok()
+                                        .and_then(|mut s| s.pop_front())
+                                        .unwrap_or_else(|| {
+                                            Reply::status(status.load(Ordering::SeqCst))
+                                        })
                                 } else {
-                                    401
+                                    Reply::status(401)
                                 };
+                                let answered = reply.status;
                                 if let Ok(mut list) = received.lock() {
                                     list.push(Received {
                                         headers: parts.headers,
@@ -101,9 +145,20 @@ impl Subscriber {
                                     });
                                 }
                                 notify.notify_waiters();
+                                if !reply.delay.is_zero() {
+                                    tokio::time::sleep(reply.delay).await;
+                                }
                                 let mut response = http::Response::new(Full::new(Bytes::new()));
                                 *response.status_mut() = http::StatusCode::from_u16(answered)
                                     .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+                                for (name, value) in &reply.headers {
+                                    if let (Ok(name), Ok(value)) = (
+                                        http::HeaderName::from_bytes(name.as_bytes()),
+                                        http::HeaderValue::from_str(value),
+                                    ) {
+                                        response.headers_mut().append(name, value);
+                                    }
+                                }
                                 Ok::<_, std::convert::Infallible>(response)
                             }
                         });
@@ -119,6 +174,7 @@ impl Subscriber {
                 received,
                 notify,
                 status,
+                script,
                 shutdown,
             },
             secret,
@@ -130,13 +186,21 @@ impl Subscriber {
         self.status.store(status, Ordering::SeqCst);
     }
 
+    /// Answers the next verified deliveries with `replies`, in order; then with the
+    /// [`Subscriber::answer_with`] status again.
+    pub fn then_reply(&self, replies: impl IntoIterator<Item = Reply>) {
+        if let Ok(mut script) = self.script.lock() {
+            script.extend(replies);
+        }
+    }
+
     /// Every delivery so far.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Waits until at least `count` deliveries arrived, or `timeout` passed; the deliveries so far.
-    pub async fn wait_for(&self, count: usize, timeout: std::time::Duration) -> Vec<Received> {
+    pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.notify.notified();

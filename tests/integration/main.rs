@@ -2,7 +2,9 @@
 //! AWS-protocol emulator at `AWS_ENDPOINT_URL` and real subscribers on 127.0.0.1.
 //! Run them with `make integration` (or `make test`), which starts and stops moto's server.
 
+mod delivery;
 mod events;
+mod hostile;
 mod pipeline;
 mod providers;
 mod redrive;

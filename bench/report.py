@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""Turns criterion's estimates into bench/results.json and the results section of docs/benchmarks.md.
+
+Reads every `<criterion>/**/new/benchmark.json` with its `estimates.json` (criterion is
+`$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`, else `target/criterion`), takes each
+benchmark's time and divides it by the `raw-hmac-sha256` benchmark of the same group and size:
+that is the floor the goals are stated against (issue 3):
+
+    verify    every scheme <= 1.25 x raw HMAC-SHA256 at 1 KiB, <= 1.10 x at 1 MiB
+    receiver  the whole handler <= 2 x raw HMAC-SHA256 at 1 KiB
+
+A benchmark's time is the 10th percentile of its samples' time per call (criterion's
+`sample.json`), with criterion's median beside it. On a shared 2-core machine other processes only
+ever add time, and they do so unevenly over a run that measures benchmarks one after another; the
+fastest decile is the closest to the uncontended cost, so ratios of it are steadier than ratios of
+medians taken minutes apart.
+
+bench/results.json is {"context": {...}, "figures": [{"name", "value", "unit"}, ...]}: per
+benchmark its time (ns), its criterion median (ns), throughput (MiB/s) and ratio to the floor (x). A benchmark group or size added later
+(issue 6) is picked up without changes here; only GOALS names what is judged.
+
+Python 3 standard library only. Usage: python3 bench/report.py [--no-docs]
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+DOC = ROOT / "docs" / "benchmarks.md"
+FLOOR = "raw-hmac-sha256"
+START = "<!-- bench/report.py: start (generated, edits here are overwritten) -->"
+END = "<!-- bench/report.py: end -->"
+
+# (group, benchmark, size) -> the most the ratio to the floor may be. `*` is every benchmark of
+# the group that is not a reference (`raw-*`).
+GOALS = {
+    ("verify", "*", "1KiB"): 1.25,
+    ("verify", "*", "1MiB"): 1.10,
+    ("receiver", "handler", "1KiB"): 2.0,
+}
+# Benchmarks of a group that are parts or references, reported but not judged against a goal.
+NOT_JUDGED = {("receiver", "parse-event"), ("receiver", "encode-envelope")}
+
+
+def criterion_dir() -> Path:
+    if os.environ.get("CRITERION_HOME"):
+        return Path(os.environ["CRITERION_HOME"])
+    if os.environ.get("CARGO_TARGET_DIR"):
+        return Path(os.environ["CARGO_TARGET_DIR"]) / "criterion"
+    return ROOT / "target" / "criterion"
+
+
+def size_bytes(label: str) -> int:
+    match = re.fullmatch(r"(\d+)(B|KiB|MiB)", label)
+    if not match:
+        return 0
+    return int(match.group(1)) * {"B": 1, "KiB": 1024, "MiB": 1024 * 1024}[match.group(2)]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def load(base: Path) -> list[dict]:
+    """One record per benchmark: group, name, size, fastest-decile and median ns per call."""
+    records = []
+    for meta_path in sorted(base.glob("**/new/benchmark.json")):
+        meta = json.loads(meta_path.read_text())
+        estimates = json.loads((meta_path.parent / "estimates.json").read_text())
+        sample = json.loads((meta_path.parent / "sample.json").read_text())
+        per_call = [t / n for t, n in zip(sample["times"], sample["iters"]) if n]
+        records.append(
+            {
+                "group": meta["group_id"],
+                "name": meta.get("function_id") or meta["group_id"],
+                "size": meta.get("value_str") or "",
+                "ns": percentile(per_call, 0.10),
+                "median_ns": estimates["median"]["point_estimate"],
+                "bytes": (meta.get("throughput") or {}).get("Bytes"),
+            }
+        )
+    return records
+
+
+def goal_for(group: str, name: str, size: str) -> float | None:
+    if name.startswith("raw-") or (group, name) in NOT_JUDGED:
+        return None
+    return GOALS.get((group, name, size), GOALS.get((group, "*", size)))
+
+
+def cpuinfo() -> tuple[str, set[str]]:
+    """The CPU model and the first processor's flags, from /proc/cpuinfo where there is one."""
+    model, flags = "", set()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown", flags
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and not model:
+            model = value.strip()
+        elif key.strip() == "flags" and not flags:
+            flags = set(value.split())
+    return model or platform.processor() or "unknown", flags
+
+
+def sha_backends(flags: set[str]) -> dict[str, str]:
+    """What sha2 0.10 / sha1 0.10 pick at run time on x86_64 (their cpufeatures checks)."""
+    if platform.machine() not in ("x86_64", "AMD64", "i686"):
+        return {"sha256": f"not x86 ({platform.machine()}): see sha2's aarch64 backend notes"}
+    shani = {"sha_ni", "sse2", "ssse3", "sse4_1"} <= flags
+    return {
+        "sha256": "SHA-NI (x86 SHA extensions)" if shani else "software (no sha_ni flag)",
+        "sha1": "SHA-NI (x86 SHA extensions)" if shani else "software (no sha_ni flag)",
+        "sha512": "AVX2" if "avx2" in flags else "software (no avx2 flag)",
+    }
+
+
+def command(*args: str) -> str:
+    try:
+        return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def context() -> dict:
+    model, flags = cpuinfo()
+    commit = command("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD")
+    dirty = command("git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no")
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "rustc": command("rustc", "--version"),
+        "commit": commit + (" (with uncommitted changes)" if dirty not in ("", "unknown") else ""),
+        "sha_backends": sha_backends(flags),
+        "loadavg": " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        if Path("/proc/loadavg").exists()
+        else "unknown",
+    }
+
+
+def analyse(records: list[dict]) -> list[dict]:
+    floors = {(r["group"], r["size"]): r["ns"] for r in records if r["name"] == FLOOR}
+    for r in records:
+        floor = floors.get((r["group"], r["size"]))
+        r["ratio"] = r["ns"] / floor if floor and r["name"] != FLOOR else None
+        r["goal"] = goal_for(r["group"], r["name"], r["size"])
+        r["met"] = None if r["goal"] is None or r["ratio"] is None else r["ratio"] <= r["goal"]
+        r["mib_s"] = r["bytes"] / (r["ns"] / 1e9) / (1024 * 1024) if r["bytes"] else None
+    return records
+
+
+def figures(records: list[dict]) -> list[dict]:
+    out = []
+    for r in records:
+        base = f"{r['group']}/{r['name']}/{r['size']}"
+        out.append({"name": f"{base}/time", "value": round(r["ns"], 1), "unit": "ns"})
+        out.append({"name": f"{base}/median", "value": round(r["median_ns"], 1), "unit": "ns"})
+        if r["mib_s"] is not None:
+            out.append({"name": f"{base}/throughput", "value": round(r["mib_s"], 1), "unit": "MiB/s"})
+        if r["ratio"] is not None:
+            out.append({"name": f"{base}/vs-{FLOOR}", "value": round(r["ratio"], 3), "unit": "x"})
+    return out
+
+
+def human_time(ns: float) -> str:
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def cell(r: dict | None) -> str:
+    if r is None:
+        return "–"
+    text = human_time(r["ns"])
+    if r["ratio"] is not None:
+        text += f" ({r['ratio']:.2f}×)"
+    if r["met"] is False:
+        text = f"**{text}** ✗"
+    elif r["met"]:
+        text += " ✓"
+    return text
+
+
+def table(records: list[dict], group: str) -> list[str]:
+    rows = [r for r in records if r["group"] == group]
+    sizes = sorted({r["size"] for r in rows}, key=size_bytes)
+    names = []
+    for r in rows:  # references first, then the order criterion's directories sort in
+        if r["name"] not in names:
+            names.append(r["name"])
+    names.sort(key=lambda n: (not n.startswith("raw-"), n != FLOOR))
+    by_key = {(r["name"], r["size"]): r for r in rows}
+    lines = [
+        "| benchmark | " + " | ".join(sizes) + " | goal |",
+        "| --- | " + " | ".join("---:" for _ in sizes) + " | --- |",
+    ]
+    for name in names:
+        judged = [by_key[(name, s)] for s in sizes if (name, s) in by_key and by_key[(name, s)]["met"] is not None]
+        verdict = "–" if not judged else ("met" if all(r["met"] for r in judged) else "missed")
+        lines.append(
+            f"| {name} | " + " | ".join(cell(by_key.get((name, s))) for s in sizes) + f" | {verdict} |"
+        )
+    return lines
+
+
+def section(records: list[dict], ctx: dict) -> str:
+    b = ctx["sha_backends"]
+    lines = [
+        START,
+        "## Latest run",
+        "",
+        f"- machine: {ctx['nproc']} CPUs, {ctx['cpu']} (load average at report time {ctx['loadavg']})",
+        f"- date: {ctx['date']}; commit {ctx['commit']}",
+        f"- compiler: {ctx['rustc']}, the `bench` profile (the release profile: fat LTO, one codegen unit)",
+        "- SHA backends chosen at run time (sha2 / sha1 0.10 CPU detection): "
+        + ", ".join(f"{k.upper()}: {v}" for k, v in b.items()),
+        "- each cell: the time of one call (the fastest decile of criterion's samples, see",
+        "  bench/report.py), and in parentheses its ratio to `raw-hmac-sha256` over the same body;",
+        "  ✓ / ✗ where a goal applies (verify ≤ 1.25× at 1 KiB and ≤ 1.10× at 1 MiB; the receiver",
+        "  handler ≤ 2× at 1 KiB). Criterion's medians are in bench/results.json.",
+        "",
+        "### Signature verification (`verify`)",
+        "",
+        *table(records, "verify"),
+        "",
+        "### The receiver handler (`receiver`)",
+        "",
+        *table(records, "receiver"),
+        "",
+    ]
+    others = sorted({r["group"] for r in records} - {"verify", "receiver"})
+    for group in others:
+        lines += [f"### `{group}`", "", *table(records, group), ""]
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def write_doc(text: str) -> None:
+    if DOC.exists():
+        current = DOC.read_text()
+        if START in current and END in current:
+            before = current.split(START)[0]
+            after = current.split(END, 1)[1].lstrip("\n")
+            DOC.write_text(before + text + ("\n" + after if after else ""))
+            return
+        DOC.write_text(current.rstrip("\n") + "\n\n" + text)
+        return
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(
+        "# Benchmarks\n\n"
+        "`make bench` runs the criterion benchmarks `verify` (shared/benches/verify.rs) and\n"
+        "`handler` (functions/receiver/benches/handler.rs), then `bench/report.py`, which writes\n"
+        "bench/results.json and the section below. Times depend on the machine and on what else\n"
+        "runs on it; compare ratios, which share the machine's conditions, more than absolute times.\n\n"
+        + text
+    )
+
+
+def main() -> int:
+    base = criterion_dir()
+    records = load(base)
+    if not records:
+        print(f"report: no criterion results under {base}; run `make bench` first", file=sys.stderr)
+        return 1
+    records = analyse(records)
+    ctx = context()
+    RESULTS.write_text(json.dumps({"context": ctx, "figures": figures(records)}, indent=2) + "\n")
+    print(f"report: {len(records)} benchmarks from {base} -> {RESULTS.relative_to(ROOT)}")
+    print("report: SHA backends: " + ", ".join(f"{k}: {v}" for k, v in ctx["sha_backends"].items()))
+    if "--no-docs" not in sys.argv[1:]:
+        text = section(records, ctx)
+        write_doc(text)
+        print(f"report: {DOC.relative_to(ROOT)} updated")
+        print(text)
+    missed = [r for r in records if r["met"] is False]
+    for r in missed:
+        print(
+            f"report: goal missed: {r['group']}/{r['name']}/{r['size']} is {r['ratio']:.2f}× "
+            f"the floor (goal ≤ {r['goal']}×)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+//! `receiver`: the whole receiver handler in process, from the API Gateway HTTP API (v2) event
+//! text Lambda delivers to the SQS `SendMessage` body it produces, beside one HMAC-SHA256 over
+//! the same body (the floor `bench/report.py` states the goal against).
+//!
+//! The event is parsed with `lambda_http::request::from_str` inside the timed loop, since the
+//! runtime does that for every invocation. The ports are in-memory: the source store returns the
+//! GitHub source, delivery ids are always new, the queue keeps the message text. A 1 MiB body does
+//! not fit the default 256 KiB message, so it goes through the claim check (stored aside, the
+//! envelope re-encoded with its key), as it would in production.
+//!
+//! `parse-event` and `encode-envelope` time two of the handler's steps on their own, to show where
+//! its time goes. No tracing subscriber is installed, so log lines cost next to nothing here;
+//! in Lambda each accepted event also writes one JSON log line.
+//!
+//! Run with `make bench`, or `cargo bench -p hookpost-receiver --bench handler`.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{Hmac, Mac};
+use hookpost_receiver::{Config, Receiver};
+use hookpost_shared::clock::FixedClock;
+use hookpost_shared::envelope::{ENVELOPE_VERSION, EncodedBody, Envelope};
+use hookpost_shared::secret::Secret;
+use hookpost_shared::signature::{Provider, github};
+use hookpost_shared::source::{Source, SourceId};
+use hookpost_shared::store::{BodyStore, Claim, DeliveryIds, EventQueue, SourceStore, StoreError};
+use sha2::Sha256;
+
+const SIZES: [(&str, usize); 3] = [("1KiB", 1024), ("64KiB", 64 * 1024), ("1MiB", 1024 * 1024)];
+
+const NOW: u64 = 1_700_000_000;
+const SOURCE_ID: &str = "github-example";
+/// A 32-character secret, the length GitHub's documentation suggests generating.
+const SECRET: &str = "bench-secret-0123456789abcdefghi";
+/// The sample event in `events/`, as API Gateway delivers it; the bench swaps in its own body.
+const SAMPLE_EVENT: &str = include_str!("../../../events/apigw-github-push.json");
+
+struct OneSource(Source);
+
+impl SourceStore for OneSource {
+    async fn get_source(&self, id: &SourceId) -> Result<Option<Source>, StoreError> {
+        Ok((id == &self.0.source_id).then(|| self.0.clone()))
+    }
+}
+
+/// The queue, the delivery-id table and the bodies bucket, in memory. Each keeps only the last
+/// thing it was given, so memory stays flat however many iterations run.
+#[derive(Default)]
+struct Fakes {
+    message: Mutex<String>,
+    stored: Mutex<Vec<u8>>,
+}
+
+impl EventQueue for &Fakes {
+    async fn enqueue(&self, envelope_json: String) -> Result<(), StoreError> {
+        *self.message.lock().expect("lock") = envelope_json;
+        Ok(())
+    }
+}
+
+impl DeliveryIds for &Fakes {
+    async fn claim(
+        &self,
+        _key: &str,
+        _event_id: &str,
+        _now: i64,
+        _expires_at: i64,
+    ) -> Result<Claim, StoreError> {
+        // Every iteration sends the same delivery id; each must be a first delivery.
+        Ok(Claim::New)
+    }
+
+    async fn confirm(&self, _key: &str, _event_id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn release(&self, _key: &str, _event_id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl BodyStore for &Fakes {
+    async fn put(&self, _key: &str, body: &[u8]) -> Result<(), StoreError> {
+        // The S3 adapter hands the SDK an owned copy of the body; so does this fake.
+        *self.stored.lock().expect("lock") = body.to_vec();
+        Ok(())
+    }
+
+    async fn get(&self, _key: &str) -> Result<Vec<u8>, StoreError> {
+        Ok(self.stored.lock().expect("lock").clone())
+    }
+}
+
+/// A GitHub push payload of exactly `size` bytes: many small commit records.
+fn push_body(size: usize) -> String {
+    let head = r#"{"ref":"refs/heads/main","repository":{"id":1296269,"full_name":"octocat/Hello-World"},"pusher":{"name":"octocat"},"commits":["#;
+    let record = |i: usize| {
+        format!(
+            r#"{{"id":"{i:040x}","message":"Fix the \"quoted\" bug in module {i}","author":{{"name":"Octo Cat","email":"octo@example.com"}},"added":["src/lib.rs"],"distinct":true}}"#
+        )
+    };
+    let tail_open = r#"],"padding":""#;
+    let tail_close = r#""}"#;
+    let mut body = head.to_owned();
+    let mut i = 0;
+    loop {
+        let next = record(i);
+        let separator = usize::from(i > 0);
+        if body.len() + separator + next.len() + tail_open.len() + tail_close.len() > size {
+            break;
+        }
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&next);
+        i += 1;
+    }
+    body.push_str(tail_open);
+    let padding = size.saturating_sub(body.len() + tail_close.len());
+    body.extend(std::iter::repeat_n('x', padding));
+    body.push_str(tail_close);
+    assert_eq!(body.len(), size, "the push body is exactly {size} bytes");
+    body
+}
+
+/// The sample API Gateway v2 event with `body` and its GitHub signature, as JSON text.
+fn event_text(body: &str) -> String {
+    let mut event: serde_json::Value = serde_json::from_str(SAMPLE_EVENT).expect("sample event");
+    event["body"] = body.into();
+    event["isBase64Encoded"] = false.into();
+    event["pathParameters"]["source"] = SOURCE_ID.into();
+    event["rawPath"] = format!("/webhooks/{SOURCE_ID}").into();
+    event["requestContext"]["http"]["path"] = format!("/webhooks/{SOURCE_ID}").into();
+    let headers = &mut event["headers"];
+    headers["x-hub-signature-256"] = github::sign(&Secret::new(SECRET), body.as_bytes()).into();
+    headers["content-length"] = body.len().to_string().into();
+    serde_json::to_string(&event).expect("serialises")
+}
+
+fn raw_hmac_sha256(key: &[u8], body: &[u8]) -> [u8; 32] {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(body);
+    mac.finalize().into_bytes().into()
+}
+
+fn receiver(fakes: &Fakes) -> Receiver<OneSource, &Fakes, &Fakes, &Fakes> {
+    let source = Source {
+        source_id: SourceId::parse(SOURCE_ID).expect("valid id"),
+        provider: Provider::Github,
+        secrets: vec![Secret::new(SECRET)],
+        tolerance_seconds: None,
+        options: Default::default(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+    };
+    Receiver::new(
+        OneSource(source),
+        fakes,
+        fakes,
+        fakes,
+        Arc::new(FixedClock::at_unix(NOW)),
+        Config::default(),
+    )
+}
+
+/// Checks one run end to end before timing it: accepted, queued, and the body intact (inline, or
+/// stored aside when it does not fit a message).
+fn check_once(runtime: &tokio::runtime::Runtime, fakes: &Fakes, event: &str, body: &str) {
+    let receiver = receiver(fakes);
+    let request = lambda_http::request::from_str(event).expect("an API Gateway v2 event");
+    let response = runtime.block_on(receiver.handle(request));
+    assert_eq!(response.status(), 202, "the signed event is accepted");
+    let message = fakes.message.lock().expect("lock").clone();
+    let envelope = Envelope::decode(&message).expect("the queued message is an envelope");
+    match &envelope.body {
+        EncodedBody::Stored(_) => {
+            assert!(body.len() > Config::default().max_message_bytes);
+            assert_eq!(*fakes.stored.lock().expect("lock"), body.as_bytes());
+        }
+        inline => assert_eq!(inline.bytes().expect("inline").as_ref(), body.as_bytes()),
+    }
+}
+
+fn handler(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio runtime");
+    let mut group = c.benchmark_group("receiver");
+    for (label, size) in SIZES {
+        group.throughput(Throughput::Bytes(size as u64));
+        group.sample_size(if size >= 1024 * 1024 { 30 } else { 100 });
+        let body = push_body(size);
+        let event = event_text(&body);
+        let fakes = Fakes::default();
+        check_once(&runtime, &fakes, &event, &body);
+        let receiver = receiver(&fakes);
+
+        group.bench_function(BenchmarkId::new("handler", label), |b| {
+            b.to_async(&runtime).iter(|| async {
+                let request = lambda_http::request::from_str(black_box(&event))
+                    .expect("an API Gateway v2 event");
+                receiver.handle(request).await
+            })
+        });
+        group.bench_function(BenchmarkId::new("raw-hmac-sha256", label), |b| {
+            b.iter(|| raw_hmac_sha256(black_box(SECRET.as_bytes()), body.as_bytes()))
+        });
+        group.bench_function(BenchmarkId::new("parse-event", label), |b| {
+            b.iter(|| lambda_http::request::from_str(black_box(&event)))
+        });
+        let envelope = Envelope {
+            version: ENVELOPE_VERSION,
+            event_id: "evt_0190b7a4c8d97c2e9a1f3b5d7e9f0a1b".to_owned(),
+            source_id: SourceId::parse(SOURCE_ID).expect("valid id"),
+            provider: Provider::Github,
+            event_type: Some("push".to_owned()),
+            delivery_id: Some("72d3162e-cc78-11e3-81ab-4c9367dc0958".to_owned()),
+            received_at: "2023-11-14T22:13:20Z".to_owned(),
+            content_type: Some("application/json".to_owned()),
+            headers: BTreeMap::from([("x-github-event".to_owned(), "push".to_owned())]),
+            body: EncodedBody::Utf8(body.clone()),
+        };
+        group.bench_function(BenchmarkId::new("encode-envelope", label), |b| {
+            b.iter(|| black_box(&envelope).encode())
+        });
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    // Defaults for a bare `cargo bench`; `make bench` passes shorter times on the command line.
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = handler
+}
+criterion_main!(benches);

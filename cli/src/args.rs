@@ -260,6 +260,9 @@ pub enum LocalCommand {
         /// Delays before each retry (template: RetryDelays), e.g. 1s,2s,4s.
         #[arg(long)]
         retry_delays: Option<String>,
+        /// Each source's events in order, on FIFO queues (template: OrderedDelivery=true).
+        #[arg(long)]
+        ordered: bool,
         /// Another template than the one built in.
         #[arg(long)]
         template: Option<PathBuf>,

@@ -8,7 +8,7 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use hookpost_shared::aws::{
     DynamoClient, DynamoDeliveries, DynamoSources, DynamoSubscriptions, SqsClient,
 };
-use hookpost_shared::clock::{rfc3339, unix_seconds};
+use hookpost_shared::clock::{rfc3339, unix_millis, unix_seconds};
 use hookpost_shared::envelope::Envelope;
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::{Check, Inbound, TimePolicy};
@@ -102,8 +102,9 @@ pub async fn run(global: &Global, command: Command) -> Result<(), CliError> {
             port,
             max_receive_count,
             retry_delays,
+            ordered,
             template,
-        }) => local_up(port, max_receive_count, retry_delays, template).await,
+        }) => local_up(port, max_receive_count, retry_delays, ordered, template).await,
         Command::Demo => demo::run().await,
         Command::Sign(args) => sign(global, &args),
         Command::Sources(cmd) => sources(global, cmd).await,
@@ -119,6 +120,7 @@ async fn local_up(
     port: u16,
     max_receive_count: Option<u32>,
     retry_delays: Option<String>,
+    ordered: bool,
     template_path: Option<std::path::PathBuf>,
 ) -> Result<(), CliError> {
     let template = match template_path {
@@ -135,6 +137,10 @@ async fn local_up(
             max_receive_count,
             retry_delays,
             template,
+            parameters: ordered
+                .then(|| ("OrderedDelivery".to_owned(), "true".to_owned()))
+                .into_iter()
+                .collect(),
             ..LocalOptions::default()
         },
     )
@@ -158,8 +164,14 @@ async fn local_up(
     );
     println!("receiver   {}{{source}}", stack.state.receiver_url);
     println!(
-        "dispatcher batch size {}, max receives {redrive}, retry delays {}",
-        stack.spec.event_source.batch_size, stack.spec.parameters["RetryDelays"]
+        "dispatcher batch size {}, max receives {redrive}, retry delays {}{}",
+        stack.spec.event_source.batch_size,
+        stack.spec.parameters["RetryDelays"],
+        if ordered {
+            ", ordered per source (FIFO)"
+        } else {
+            ""
+        }
     );
     println!("use it     hookpost --local sources add NAME --provider github");
     println!("Ctrl-C stops.");
@@ -715,7 +727,12 @@ async fn dlq(global: &Global, command: DlqCommand) -> Result<(), CliError> {
 
 /// Moves every message from `from` to `to`: sent first, deleted after, so a failure in between
 /// leaves a duplicate (which the dispatcher skips per subscription), never a loss.
+///
+/// Between FIFO queues (ordered mode) each message keeps its group, and so its place in the
+/// source's order. It gets a fresh deduplication id: the queue would silently drop a redrive
+/// within five minutes of the original send under the old one.
 pub async fn redrive_all(sqs: &SqsClient, from: &str, to: &str) -> Result<usize, CliError> {
+    let fifo = hookpost_shared::aws::is_fifo_url(to);
     let mut moved = 0;
     loop {
         let out = sqs
@@ -723,6 +740,7 @@ pub async fn redrive_all(sqs: &SqsClient, from: &str, to: &str) -> Result<usize,
             .queue_url(from)
             .max_number_of_messages(10)
             .visibility_timeout(30)
+            .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
             .send()
             .await
             .map_err(|e| CliError::Failed(sdk_message(e)))?;
@@ -731,9 +749,21 @@ pub async fn redrive_all(sqs: &SqsClient, from: &str, to: &str) -> Result<usize,
             return Ok(moved);
         }
         for message in messages {
+            let group = message
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+                .cloned();
+            let dedup = format!(
+                "redrive-{}-{}",
+                message.message_id.as_deref().unwrap_or_default(),
+                unix_millis(SystemTime::now())
+            );
             sqs.send_message()
                 .queue_url(to)
                 .message_body(message.body.unwrap_or_default())
+                .set_message_group_id(group.filter(|_| fifo))
+                .set_message_deduplication_id(fifo.then_some(dedup))
                 .send()
                 .await
                 .map_err(|e| CliError::Failed(sdk_message(e)))?;

@@ -81,7 +81,9 @@ pub async fn provision(
                 .to_string(),
             );
         }
-        let name = format!("{prefix}-{}", queue.logical_id);
+        // SQS requires a FIFO queue's name to end in .fifo.
+        let suffix = if queue.is_fifo() { ".fifo" } else { "" };
+        let name = format!("{prefix}-{}{suffix}", queue.logical_id);
         let created = sqs
             .create_queue()
             .queue_name(&name)

@@ -1,8 +1,10 @@
 //! Reads `template.yaml`, the deployed contract, so the local stack creates the same queues (with
 //! the same redrive policy) and tables (with the same keys and TTL) as `sam deploy` does.
 //!
-//! Only what queue and table properties use is understood: literals, `!Ref Parameter` and
-//! `!GetAtt Resource.Arn`. Anything else is an error naming the property, never a silent guess.
+//! Only what queue and table properties use is understood: literals, `!Ref Parameter`,
+//! `!GetAtt Resource.Arn`, and `!If [Condition, value, value]` (either value may be
+//! `!Ref AWS::NoValue`) on a condition `!Equals [value, value]`. Anything else is an error naming
+//! the property, never a silent guess.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +45,8 @@ enum Resolved {
     Text(String),
     /// `!GetAtt X.Arn`: the ARN of resource X, known once X exists.
     ArnOf(String),
+    /// `!Ref AWS::NoValue`: the property is left out.
+    NoValue,
 }
 
 /// An SQS queue to create.
@@ -52,6 +56,13 @@ pub struct QueueSpec {
     /// SQS attributes other than the redrive policy (`VisibilityTimeout`, `MessageRetentionPeriod`…).
     pub attributes: BTreeMap<String, String>,
     pub redrive: Option<Redrive>,
+}
+
+impl QueueSpec {
+    /// Whether the queue is FIFO (ordered mode); SQS then wants a name ending in `.fifo`.
+    pub fn is_fifo(&self) -> bool {
+        self.attributes.get("FifoQueue").map(String::as_str) == Some("true")
+    }
 }
 
 /// A queue's `RedrivePolicy`.
@@ -117,6 +128,7 @@ pub fn stack_spec(
         .ok_or_else(|| invalid("no Resources section"))?;
     let ctx = Resolver {
         parameters: &parameters,
+        conditions: doc.get("Conditions").and_then(Value::as_mapping),
     };
 
     let mut queues = Vec::new();
@@ -182,6 +194,8 @@ fn scalar(value: &Value) -> Option<String> {
 
 struct Resolver<'a> {
     parameters: &'a BTreeMap<String, String>,
+    /// The template's `Conditions`, evaluated when an `!If` names one.
+    conditions: Option<&'a Mapping>,
 }
 
 impl Resolver<'_> {
@@ -192,7 +206,26 @@ impl Resolver<'_> {
         let Value::Tagged(tagged) = value else {
             return Err(invalid(format!("{path}: expected a plain value")));
         };
+        if tagged.tag == "If" {
+            return match tagged.value.as_sequence().map(Vec::as_slice) {
+                Some([condition, then, otherwise]) => {
+                    let name = condition.as_str().unwrap_or_default();
+                    let chosen = if self.condition(name, path)? {
+                        then
+                    } else {
+                        otherwise
+                    };
+                    self.resolve(chosen, path)
+                }
+                _ => Err(invalid(format!(
+                    "{path}: !If takes [Condition, value, value]"
+                ))),
+            };
+        }
         let arg = tagged.value.as_str().unwrap_or_default();
+        if tagged.tag == "Ref" && arg == "AWS::NoValue" {
+            return Ok(Resolved::NoValue);
+        }
         if tagged.tag == "Ref" {
             return self
                 .parameters
@@ -211,14 +244,32 @@ impl Resolver<'_> {
             return Ok(Resolved::ArnOf(resource.to_owned()));
         }
         Err(invalid(format!(
-            "{path}: only literals, !Ref Parameter and !GetAtt X.Arn are understood locally"
+            "{path}: only literals, !Ref Parameter, !GetAtt X.Arn and !If are understood locally"
         )))
+    }
+
+    /// The condition `name`, which must be `!Equals [value, value]`.
+    fn condition(&self, name: &str, path: &str) -> Result<bool, TemplateError> {
+        let path = format!("{path}: condition {name}");
+        let Some(Value::Tagged(tagged)) = self.conditions.and_then(|c| c.get(name)) else {
+            return Err(invalid(format!("{path} is not an !Equals in Conditions")));
+        };
+        match (
+            tagged.tag == "Equals",
+            tagged.value.as_sequence().map(Vec::as_slice),
+        ) {
+            (true, Some([left, right])) => Ok(self.text(left, &path)? == self.text(right, &path)?),
+            _ => Err(invalid(format!(
+                "{path}: only !Equals [value, value] is understood locally"
+            ))),
+        }
     }
 
     fn text(&self, value: &Value, path: &str) -> Result<String, TemplateError> {
         match self.resolve(value, path)? {
             Resolved::Text(s) => Ok(s),
             Resolved::ArnOf(_) => Err(invalid(format!("{path}: expected a value, not an ARN"))),
+            Resolved::NoValue => Err(invalid(format!("{path}: expected a value"))),
         }
     }
 
@@ -237,6 +288,10 @@ const QUEUE_ATTRIBUTES: &[&str] = &[
     "DelaySeconds",
     "MaximumMessageSize",
     "ReceiveMessageWaitTimeSeconds",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
 ];
 
 fn queue_spec(
@@ -250,7 +305,15 @@ fn queue_spec(
         let key = key.as_str().unwrap_or_default();
         let path = format!("{id}.Properties.{key}");
         if QUEUE_ATTRIBUTES.contains(&key) {
-            attributes.insert(key.to_owned(), ctx.text(value, &path)?);
+            match ctx.resolve(value, &path)? {
+                Resolved::Text(text) => {
+                    attributes.insert(key.to_owned(), text);
+                }
+                Resolved::NoValue => {}
+                Resolved::ArnOf(_) => {
+                    return Err(invalid(format!("{path}: expected a value, not an ARN")));
+                }
+            }
         } else if key == "RedrivePolicy" {
             let dlq = match ctx.resolve(
                 value
@@ -259,7 +322,7 @@ fn queue_spec(
                 &path,
             )? {
                 Resolved::ArnOf(resource) => resource,
-                Resolved::Text(_) => {
+                Resolved::Text(_) | Resolved::NoValue => {
                     return Err(invalid(format!(
                         "{path}.deadLetterTargetArn must be !GetAtt Queue.Arn"
                     )));
@@ -461,6 +524,49 @@ mod tests {
         assert_eq!(redrive.max_receive_count, 3);
         let unknown = BTreeMap::from([("Nope".to_owned(), "1".to_owned())]);
         assert!(stack_spec(BUNDLED, &unknown).is_err());
+    }
+
+    #[test]
+    fn by_default_both_queues_are_standard_queues() {
+        let spec = bundled();
+        for queue in &spec.queues {
+            assert!(!queue.is_fifo(), "{}", queue.logical_id);
+            assert!(
+                !queue.attributes.contains_key("ContentBasedDeduplication"),
+                "{queue:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordered_delivery_makes_both_queues_high_throughput_fifo_queues() {
+        let overrides = BTreeMap::from([("OrderedDelivery".to_owned(), "true".to_owned())]);
+        let spec = stack_spec(BUNDLED, &overrides).expect("resolves");
+        for queue in &spec.queues {
+            assert!(queue.is_fifo(), "{}", queue.logical_id);
+            let attribute = |name: &str| queue.attributes.get(name).map(String::as_str);
+            assert_eq!(attribute("ContentBasedDeduplication"), Some("false"));
+            assert_eq!(attribute("DeduplicationScope"), Some("messageGroup"));
+            assert_eq!(attribute("FifoThroughputLimit"), Some("perMessageGroupId"));
+        }
+        assert!(spec.queues[1].redrive.is_some());
+    }
+
+    #[test]
+    fn a_condition_other_than_equals_is_named_not_guessed() {
+        let text = r#"
+Conditions:
+  Odd: !Not [!Equals ["a", "b"]]
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+    Properties:
+      FifoQueue: !If [Odd, true, !Ref AWS::NoValue]
+"#;
+        let err = stack_spec(text, &BTreeMap::new()).expect_err("refused");
+        let message = err.to_string();
+        assert!(message.contains("Q.Properties.FifoQueue"), "{message}");
+        assert!(message.contains("condition Odd"), "{message}");
     }
 
     #[test]

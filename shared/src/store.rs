@@ -38,6 +38,19 @@ pub trait SourceStore: Send + Sync {
 pub trait EventQueue: Send + Sync {
     fn enqueue(&self, envelope_json: String)
     -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Queues an envelope of message group `group` (its source) under `id` (its event id). An
+    /// ordered (FIFO) queue keeps each group in send order and drops a repeated `id`; a queue
+    /// without order ignores both, which is what this default does.
+    fn enqueue_in_group(
+        &self,
+        envelope_json: String,
+        group: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (group, id);
+        self.enqueue(envelope_json)
+    }
 }
 
 /// Lists a source's subscriptions (the dispatcher).

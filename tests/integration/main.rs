@@ -5,6 +5,7 @@
 mod delivery;
 mod events;
 mod hostile;
+mod ordered;
 mod pipeline;
 mod providers;
 mod redrive;

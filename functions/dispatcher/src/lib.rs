@@ -3,6 +3,8 @@
 //!
 //! Records are independent: a malformed one is reported alone, and a record fails (stays on the
 //! queue, delayed by the retry schedule) only if one of its own deliveries needs another try.
+//! The exception is ordered mode (a FIFO queue): records of one message group are handled one
+//! after the other, and a failed one holds the group's later records back with it.
 //! Subscribers that already got an event are never called again for it, so a retry reaches only
 //! the ones still missing it. Delivery is at least once: a success whose record could not be
 //! written may be delivered again.
@@ -55,6 +57,8 @@ pub const DEFAULT_DISABLE_AFTER: Duration = Duration::from_secs(120 * 60 * 60);
 pub const RESPONSE_SNIPPET_BYTES: usize = 2048;
 /// The SQS attribute the retry schedule is indexed by.
 pub const RECEIVE_COUNT_ATTRIBUTE: &str = "ApproximateReceiveCount";
+/// The SQS attribute naming a FIFO message's group (the source, in ordered mode).
+pub const GROUP_ATTRIBUTE: &str = "MessageGroupId";
 
 /// Time kept back from the invocation deadline to set visibility delays and answer Lambda.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
@@ -270,8 +274,8 @@ where
             deadline,
             metrics: Mutex::default(),
         };
-        let failed: Vec<Option<String>> = stream::iter(event.records)
-            .map(|message| self.handle_record(message, &batch))
+        let failed: Vec<Vec<String>> = stream::iter(lanes(event.records))
+            .map(|lane| self.handle_lane(lane, &batch))
             .buffered(self.config.max_in_flight.max(1))
             .collect()
             .await;
@@ -286,6 +290,54 @@ where
                 .into_inner()
                 .unwrap_or_else(PoisonError::into_inner),
         )
+    }
+
+    /// A standard queue's record on its own, or a FIFO message group's records one after the
+    /// other in batch order. Returns the ids of the records to keep on the queue.
+    ///
+    /// Once a record of a group fails, the group's later records are kept unprocessed: delivering
+    /// them would overtake the failed one. Lambda requires exactly this of a FIFO partial batch
+    /// response (<https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html>).
+    async fn handle_lane(&self, records: Vec<SqsMessage>, batch: &Batch) -> Vec<String> {
+        let mut failed = Vec::new();
+        let mut held = Vec::new();
+        for message in records {
+            if failed.is_empty() {
+                failed.extend(self.handle_record(message, batch).await);
+            } else {
+                failed.push(message.message_id.clone().unwrap_or_default());
+                held.push(message);
+            }
+        }
+        if !held.is_empty() {
+            info!(
+                group = held[0]
+                    .attributes
+                    .get(GROUP_ATTRIBUTE)
+                    .map_or("-", String::as_str),
+                held = held.len(),
+                "an earlier event of the group failed: its later events wait for it"
+            );
+        }
+        // A held record would stay in flight for the queue's whole visibility timeout and keep
+        // the group blocked past the failed record's retry delay. Visible again, it still waits:
+        // SQS returns nothing of a group while one of its messages is in flight.
+        join_all(held.iter().map(|message| self.release(message))).await;
+        failed
+    }
+
+    /// Makes a held record visible again at once.
+    async fn release(&self, message: &SqsMessage) {
+        let Some(receipt_handle) = message.receipt_handle.as_deref() else {
+            return;
+        };
+        if let Err(e) = self.visibility.delay(receipt_handle, 0).await {
+            warn!(
+                message_id = message.message_id.as_deref().unwrap_or_default(),
+                error = %e,
+                "releasing a held record failed; the queue's visibility timeout applies"
+            );
+        }
     }
 
     /// One record in its own span; `Some(message id)` when it failed.
@@ -1040,6 +1092,28 @@ pub fn attempt_budget(
         .ok()?
         .checked_sub(DEADLINE_MARGIN)?;
     (left >= MIN_ATTEMPT).then(|| left.min(attempt_timeout))
+}
+
+/// Splits a batch into what the handler runs concurrently, in order of first appearance: each
+/// record of a standard queue alone, and all records of one FIFO message group together, in batch
+/// order. A record is from a FIFO queue when it carries a `MessageGroupId` (SQS sets it on every
+/// FIFO message and on no standard one).
+fn lanes(records: Vec<SqsMessage>) -> Vec<Vec<SqsMessage>> {
+    let mut lanes: Vec<Vec<SqsMessage>> = Vec::with_capacity(records.len());
+    let mut groups: HashMap<String, usize> = HashMap::new();
+    for message in records {
+        let Some(group) = message.attributes.get(GROUP_ATTRIBUTE).cloned() else {
+            lanes.push(vec![message]);
+            continue;
+        };
+        if let Some(&i) = groups.get(&group) {
+            lanes[i].push(message);
+        } else {
+            groups.insert(group, lanes.len());
+            lanes.push(vec![message]);
+        }
+    }
+    lanes
 }
 
 /// The record's `ApproximateReceiveCount` (1 when absent or unreadable).

@@ -290,11 +290,15 @@ enum Answer {
     WithBody(u16, String),
     /// Reads the request, never answers.
     Stall,
+    /// Answers 204 after a while.
+    Slow(Duration),
 }
 
 struct Subscriber {
     addr: SocketAddr,
     requests: Arc<Mutex<Vec<Captured>>>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl Subscriber {
@@ -303,16 +307,22 @@ impl Subscriber {
         let addr = listener.local_addr().expect("addr");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let captured = Arc::clone(&requests);
+        let in_flight = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let counts = Arc::clone(&in_flight);
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let captured = Arc::clone(&captured);
                 let answer = answer.clone();
+                let counts = Arc::clone(&counts);
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(
                         move |req: http::Request<hyper::body::Incoming>| {
                             let captured = Arc::clone(&captured);
                             let answer = answer.clone();
+                            let counts = Arc::clone(&counts);
                             async move {
+                                let now = counts.0.fetch_add(1, Ordering::SeqCst) + 1;
+                                counts.1.fetch_max(now, Ordering::SeqCst);
                                 let (parts, body) = req.into_parts();
                                 let body = body
                                     .collect()
@@ -328,7 +338,12 @@ impl Subscriber {
                                     Answer::WithHeaders(s, h) => (s, h, String::new()),
                                     Answer::WithBody(s, b) => (s, Vec::new(), b),
                                     Answer::Stall => std::future::pending().await,
+                                    Answer::Slow(wait) => {
+                                        tokio::time::sleep(wait).await;
+                                        (204, Vec::new(), String::new())
+                                    }
                                 };
+                                counts.0.fetch_sub(1, Ordering::SeqCst);
                                 let mut response = http::Response::builder().status(status);
                                 for (k, v) in headers {
                                     response = response.header(k, v);
@@ -347,7 +362,23 @@ impl Subscriber {
                 });
             }
         });
-        Self { addr, requests }
+        Self {
+            addr,
+            requests,
+            in_flight,
+        }
+    }
+
+    fn most_at_once(&self) -> usize {
+        self.in_flight.1.load(Ordering::SeqCst)
+    }
+
+    /// The `webhook-id` (event id) of every request, in arrival order.
+    fn event_ids(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter_map(|c| header(c, "webhook-id").map(str::to_owned))
+            .collect()
     }
 
     fn url(&self) -> String {
@@ -1242,4 +1273,107 @@ async fn a_batch_reports_its_outcomes_as_metrics() {
         (1, 1, 1, 1, 1, 1)
     );
     assert_eq!(metrics.latencies_ms.len(), 3);
+}
+
+// ---- ordered mode (FIFO message groups) ---------------------------------------------------------
+
+/// A record of a FIFO queue: `event_id` from `source`, in message group `source`.
+fn grouped(message_id: &str, source: &str, event_id: &str) -> SqsMessage {
+    let mut envelope = envelope(event_id, EncodedBody::Utf8(BODY.to_owned()));
+    envelope.source_id = SourceId::parse(source).expect("valid");
+    let mut m = message(message_id, &envelope.encode(), 1);
+    m.attributes
+        .insert(GROUP_ATTRIBUTE.to_owned(), source.to_owned());
+    m
+}
+
+fn subscription_of(source: &str, id: &str, url: &str) -> Subscription {
+    Subscription {
+        source_id: SourceId::parse(source).expect("valid"),
+        ..subscription(id, url)
+    }
+}
+
+#[tokio::test]
+async fn a_failed_event_holds_the_later_events_of_its_group_but_not_of_other_groups() {
+    let failing = Subscriber::start(Answer::Status(500)).await;
+    let healthy = Subscriber::start(Answer::Status(204)).await;
+    let world = World::with(vec![
+        subscription_of("alpha", "sub_a", &failing.url()),
+        subscription_of("bravo", "sub_b", &healthy.url()),
+    ]);
+
+    let response = world
+        .dispatcher(local_config())
+        .handle(
+            batch(vec![
+                grouped("a-1", "alpha", "evt_a1"),
+                grouped("b-1", "bravo", "evt_b1"),
+                grouped("a-2", "alpha", "evt_a2"),
+                grouped("b-2", "bravo", "evt_b2"),
+                grouped("a-3", "alpha", "evt_a3"),
+            ]),
+            None,
+        )
+        .await;
+
+    let mut failed = failed_ids(&response);
+    failed.sort_unstable();
+    assert_eq!(failed, ["a-1", "a-2", "a-3"]);
+    // Only the group's first event reached its subscriber; the later ones were never sent.
+    assert_eq!(failing.event_ids(), ["evt_a1"]);
+    let attempted: Vec<_> = world
+        .attempts()
+        .iter()
+        .map(|a| a.event_id.clone())
+        .collect();
+    assert!(
+        !attempted.iter().any(|e| e == "evt_a2" || e == "evt_a3"),
+        "{attempted:?}"
+    );
+    assert_eq!(healthy.event_ids(), ["evt_b1", "evt_b2"]);
+    // The failed event waits its retry delay; the held ones are visible again at once, and SQS
+    // gives them out only after the failed one, in order.
+    let delays: HashMap<String, i32> = world.delays().into_iter().collect();
+    assert!(delays["rh-a-1"] > 0, "{delays:?}");
+    assert_eq!(delays["rh-a-2"], 0);
+    assert_eq!(delays["rh-a-3"], 0);
+    assert!(!delays.contains_key("rh-b-1"));
+}
+
+#[tokio::test]
+async fn the_events_of_one_group_are_delivered_one_at_a_time_in_batch_order() {
+    let subscriber = Subscriber::start(Answer::Slow(Duration::from_millis(30))).await;
+    let world = World::with(vec![subscription_of("alpha", "sub_a", &subscriber.url())]);
+    let ids: Vec<String> = (1..=5).map(|i| format!("evt_{i}")).collect();
+    let records = ids
+        .iter()
+        .map(|id| grouped(&format!("m-{id}"), "alpha", id))
+        .collect();
+
+    let response = world
+        .dispatcher(local_config())
+        .handle(batch(records), None)
+        .await;
+
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(subscriber.event_ids(), ids);
+    assert_eq!(subscriber.most_at_once(), 1);
+}
+
+#[tokio::test]
+async fn records_of_a_standard_queue_are_still_delivered_concurrently() {
+    let subscriber = Subscriber::start(Answer::Slow(Duration::from_millis(200))).await;
+    let world = World::with(vec![subscription("sub_a", &subscriber.url())]);
+    let records = (1..=5)
+        .map(|i| record(&format!("m-{i}"), &format!("evt_{i}")))
+        .collect();
+
+    let response = world
+        .dispatcher(local_config())
+        .handle(batch(records), None)
+        .await;
+
+    assert!(failed_ids(&response).is_empty());
+    assert!(subscriber.most_at_once() > 1);
 }

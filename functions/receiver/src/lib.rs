@@ -322,7 +322,9 @@ where
             envelope.body = EncodedBody::Stored(key);
             message = envelope.encode();
         }
-        if let Err(e) = self.queue.enqueue(message).await {
+        // The source is the message group: in ordered mode, each source's events keep their order.
+        let group = envelope.source_id.as_str();
+        if let Err(e) = self.queue.enqueue_in_group(message, group, &event_id).await {
             warn!(source = %envelope.source_id, event_id = %event_id, error = %e, "enqueue failed");
             return Err(Refusal::EnqueueFailed);
         }

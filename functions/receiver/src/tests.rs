@@ -31,6 +31,8 @@ impl SourceStore for FakeSources {
 #[derive(Default)]
 struct FakeAws {
     sent: Mutex<Vec<String>>,
+    /// (message group, deduplication id) of every message sent.
+    groups: Mutex<Vec<(String, String)>>,
     fail: bool,
     /// delivery key → (event id, queued)
     ids: Mutex<HashMap<String, (String, bool)>>,
@@ -100,6 +102,20 @@ impl EventQueue for &FakeAws {
             ));
         }
         self.sent.lock().expect("lock").push(envelope_json);
+        Ok(())
+    }
+
+    async fn enqueue_in_group(
+        &self,
+        envelope_json: String,
+        group: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        self.enqueue(envelope_json).await?;
+        self.groups
+            .lock()
+            .expect("lock")
+            .push((group.to_owned(), id.to_owned()));
         Ok(())
     }
 }
@@ -187,6 +203,11 @@ async fn a_signed_github_delivery_is_queued_as_an_envelope() {
     assert_eq!(envelope.source_id.as_str(), "gh");
     assert_eq!(envelope.event_type.as_deref(), Some("push"));
     assert_eq!(envelope.delivery_id.as_deref(), Some("d-1"));
+    // Ordered mode: the source is the message group, the event id the deduplication id.
+    assert_eq!(
+        *queue.groups.lock().expect("lock"),
+        [("gh".to_owned(), envelope.event_id.clone())]
+    );
     assert_eq!(
         envelope.body.bytes().expect("body").as_ref(),
         body.as_bytes()

@@ -18,7 +18,7 @@ pub use bodies::S3Bodies;
 pub use deliveries::{AttemptEntry, DeliveryRecord, DynamoDeliveries};
 pub use delivery_ids::{DynamoDeliveryIds, STALE_CLAIM_SECONDS};
 pub use events::{DynamoEvents, EVENTS_BY_SOURCE_INDEX};
-pub use queue::SqsQueue;
+pub use queue::{SqsQueue, is_fifo_url};
 pub use sources::DynamoSources;
 pub use subscriptions::DynamoSubscriptions;
 

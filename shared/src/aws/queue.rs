@@ -1,4 +1,8 @@
 //! The ingest queue on SQS: the receiver's `SendMessage` and the dispatcher's backoff.
+//!
+//! Ordered mode is read off the queue itself: SQS requires a FIFO queue's name to end in `.fifo`
+//! (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html>),
+//! and the URL ends with the name, so no setting can disagree with the queue.
 
 use aws_sdk_sqs::Client;
 
@@ -10,14 +14,22 @@ use crate::store::{EventQueue, StoreError, Visibility};
 pub struct SqsQueue {
     client: Client,
     url: String,
+    fifo: bool,
 }
 
 impl SqsQueue {
     pub fn new(client: Client, url: impl Into<String>) -> Self {
+        let url = url.into();
         Self {
             client,
-            url: url.into(),
+            fifo: is_fifo_url(&url),
+            url,
         }
+    }
+
+    /// Whether this is a FIFO queue (ordered mode).
+    pub fn is_fifo(&self) -> bool {
+        self.fifo
     }
 
     pub fn url(&self) -> &str {
@@ -40,6 +52,36 @@ impl EventQueue for SqsQueue {
             .map_err(|e| sdk_error("SendMessage", e))?;
         Ok(())
     }
+
+    async fn enqueue_in_group(
+        &self,
+        envelope_json: String,
+        group: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        // A FIFO queue refuses a message without a group; a standard one would read a group id
+        // as a fair-queue tenant, which is not what it is here.
+        let (group, id) = if self.fifo {
+            (Some(group), Some(id))
+        } else {
+            (None, None)
+        };
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(envelope_json)
+            .set_message_group_id(group.map(str::to_owned))
+            .set_message_deduplication_id(id.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| sdk_error("SendMessage", e))?;
+        Ok(())
+    }
+}
+
+/// Whether `url` names a FIFO queue.
+pub fn is_fifo_url(url: &str) -> bool {
+    url.trim_end_matches('/').ends_with(".fifo")
 }
 
 impl Visibility for SqsQueue {
@@ -53,5 +95,26 @@ impl Visibility for SqsQueue {
             .await
             .map_err(|e| sdk_error("ChangeMessageVisibility", e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_queue_is_known_by_its_name() {
+        assert!(is_fifo_url(
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/hookpost-IngestQueue-AbC.fifo"
+        ));
+        assert!(is_fifo_url(
+            "http://127.0.0.1:5000/123456789012/local-IngestQueue.fifo"
+        ));
+        assert!(!is_fifo_url(
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/hookpost-IngestQueue-AbC"
+        ));
+        assert!(!is_fifo_url(
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/fifo"
+        ));
     }
 }

@@ -59,6 +59,23 @@ impl EncodedBody {
         }
     }
 
+    /// The length of the inline text (0 for a stored body): a lower bound of its encoded size.
+    pub fn inline_len(&self) -> usize {
+        match self {
+            EncodedBody::Utf8(text) | EncodedBody::Base64(text) => text.len(),
+            EncodedBody::Stored(_) => 0,
+        }
+    }
+
+    /// The original bytes of an inline body, without a copy for text.
+    pub fn into_bytes(self) -> Result<Vec<u8>, EnvelopeError> {
+        match self {
+            EncodedBody::Utf8(text) => Ok(text.into_bytes()),
+            EncodedBody::Base64(b64) => BASE64.decode(b64).map_err(|_| EnvelopeError::BadBody),
+            EncodedBody::Stored(_) => Err(EnvelopeError::StoredBody),
+        }
+    }
+
     /// The original bytes of an inline body; a stored one must be fetched by its key.
     pub fn bytes(&self) -> Result<Cow<'_, [u8]>, EnvelopeError> {
         match self {

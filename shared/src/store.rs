@@ -210,6 +210,7 @@ pub trait DeliveryIds: Send + Sync {
 
 /// Bodies too large for a queue message, stored aside (the claim check).
 pub trait BodyStore: Send + Sync {
-    fn put(&self, key: &str, body: &[u8]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Takes the body by value: the S3 request owns it without another copy.
+    fn put(&self, key: &str, body: Vec<u8>) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
 }

@@ -153,8 +153,8 @@ impl Visibility for &World {
 }
 
 impl BodyStore for &World {
-    async fn put(&self, key: &str, body: &[u8]) -> Result<(), StoreError> {
-        lock(&self.bodies).insert(key.to_owned(), body.to_vec());
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        lock(&self.bodies).insert(key.to_owned(), body);
         Ok(())
     }
 

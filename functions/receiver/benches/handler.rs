@@ -84,9 +84,9 @@ impl DeliveryIds for &Fakes {
 }
 
 impl BodyStore for &Fakes {
-    async fn put(&self, _key: &str, body: &[u8]) -> Result<(), StoreError> {
-        // The S3 adapter hands the SDK an owned copy of the body; so does this fake.
-        *self.stored.lock().expect("lock") = body.to_vec();
+    async fn put(&self, _key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        // The S3 adapter hands the SDK the owned body; so does this fake.
+        *self.stored.lock().expect("lock") = body;
         Ok(())
     }
 

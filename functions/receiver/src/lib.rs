@@ -308,20 +308,31 @@ where
     /// Queues the envelope, storing its body aside first when it does not fit a message.
     async fn queue_envelope(&self, mut envelope: Envelope) -> Result<(), Refusal> {
         let event_id = envelope.event_id.clone();
-        let mut message = envelope.encode();
-        if message.len() > self.config.max_message_bytes {
-            let key = stored_body_key(&envelope.source_id, &event_id);
-            let bytes = match &envelope.body {
-                EncodedBody::Utf8(text) => text.as_bytes().to_vec(),
-                other => other.bytes().map(|b| b.into_owned()).unwrap_or_default(),
-            };
-            if let Err(e) = self.bodies.put(&key, &bytes).await {
-                warn!(event_id = %event_id, error = %e, "storing the body failed");
-                return Err(Refusal::EnqueueFailed);
+        // A body at or over the message limit can never fit: store it without encoding it inline
+        // first. A smaller one is encoded, and stored only if the whole envelope turns out too big.
+        let mut message = None;
+        if envelope.body.inline_len() < self.config.max_message_bytes {
+            let encoded = envelope.encode();
+            if encoded.len() <= self.config.max_message_bytes {
+                message = Some(encoded);
             }
-            envelope.body = EncodedBody::Stored(key);
-            message = envelope.encode();
         }
+        let message = match message {
+            Some(message) => message,
+            None => {
+                let key = stored_body_key(&envelope.source_id, &event_id);
+                let body = std::mem::replace(&mut envelope.body, EncodedBody::Stored(key.clone()));
+                let bytes = body.into_bytes().map_err(|e| {
+                    warn!(event_id = %event_id, error = %e, "the body cannot be stored");
+                    Refusal::EnqueueFailed
+                })?;
+                if let Err(e) = self.bodies.put(&key, bytes).await {
+                    warn!(event_id = %event_id, error = %e, "storing the body failed");
+                    return Err(Refusal::EnqueueFailed);
+                }
+                envelope.encode()
+            }
+        };
         // The source is the message group: in ordered mode, each source's events keep their order.
         let group = envelope.source_id.as_str();
         if let Err(e) = self.queue.enqueue_in_group(message, group, &event_id).await {

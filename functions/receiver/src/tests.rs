@@ -75,11 +75,11 @@ impl DeliveryIds for &FakeAws {
 }
 
 impl BodyStore for &FakeAws {
-    async fn put(&self, key: &str, body: &[u8]) -> Result<(), StoreError> {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
         self.bodies
             .lock()
             .expect("lock")
-            .insert(key.to_owned(), body.to_vec());
+            .insert(key.to_owned(), body);
         Ok(())
     }
 

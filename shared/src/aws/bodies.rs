@@ -24,12 +24,12 @@ impl S3Bodies {
 }
 
 impl BodyStore for S3Bodies {
-    async fn put(&self, key: &str, body: &[u8]) -> Result<(), StoreError> {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
         self.client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
-            .body(ByteStream::from(body.to_vec()))
+            .body(ByteStream::from(body))
             .send()
             .await
             .map_err(|e| sdk_error("PutObject", e))?;

@@ -67,7 +67,12 @@ pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), Ver
     };
 
     let mut found = false;
+    // Stop at the first URL form that matches: which form Twilio used is not secret, and the
+    // usual case then MACs the parameters once.
     for variant in port_variants(&url) {
+        if found {
+            break;
+        }
         let mut parts: Vec<&[u8]> = Vec::with_capacity(1 + 2 * params.len());
         parts.push(variant.as_bytes());
         for (name, value) in &params {

@@ -12,7 +12,7 @@ use hookpost_shared::signature::{
     name = "hookpost",
     version,
     about = "Operate Hookpost: sources, subscriptions, the dead-letter queue and the local stack",
-    after_help = "Examples:\n  hookpost local up --port 3000\n  hookpost --local sources add github-main --provider github\n  hookpost --local subscriptions add --source github-main --url http://127.0.0.1:9000/hook\n  hookpost --local dlq list\n\nExit codes: 0 success, 1 the operation failed, 2 bad usage."
+    after_help = "Examples:\n  hookpost local up --port 3000\n  hookpost --local sources add github-main --provider github\n  hookpost --local subscriptions add --source github-main --url http://127.0.0.1:9000/hook\n  hookpost --stack hookpost --region eu-west-1 dlq list\n\nWhere commands talk: --local (the stack of `hookpost local up`), else --stack NAME (or\nHOOKPOST_STACK: the CloudFormation stack's outputs), else the HOOKPOST_* variables. AWS_ENDPOINT_URL,\n--region and --profile are honoured. Output has no colour.\n\nExit codes: 0 success, 1 the operation failed, 2 bad usage (or a confirmation that could not be asked)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -26,6 +26,15 @@ pub struct Global {
     /// Talk to the stack started by `hookpost local up` (reads .hookpost/local.json).
     #[arg(long, global = true)]
     pub local: bool,
+    /// The deployed CloudFormation stack; its outputs name the queues, tables and webhook URL.
+    #[arg(long, global = true, env = "HOOKPOST_STACK")]
+    pub stack: Option<String>,
+    /// AWS region (default: AWS_REGION or the profile's).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Named profile from ~/.aws/config (default: AWS_PROFILE or `default`).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -50,9 +59,12 @@ pub enum Command {
     /// Manage subscriptions: where a source's events are delivered.
     #[command(subcommand)]
     Subscriptions(SubscriptionsCommand),
-    /// Inspect and redrive the dead-letter queue.
+    /// Inspect, redrive and purge the dead-letter queue.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Find accepted events in the archive and replay them.
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Every delivery attempt of an event.
     #[command(
         after_help = "Example:\n  hookpost --local deliveries evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e"
@@ -293,6 +305,25 @@ pub enum SourcesCommand {
     List,
     /// Show one source (its secret is never shown).
     Show { name: String },
+    /// Add a new secret beside the current ones and print it (once); `--finish` retires all but
+    /// the newest once the provider signs with it.
+    #[command(
+        after_help = "Example:\n  hookpost --local sources rotate-secret github-main\n  # paste the new secret into GitHub, then:\n  hookpost --local sources rotate-secret github-main --finish"
+    )]
+    RotateSecret {
+        name: String,
+        /// The new secret, when the provider generates it; a strong one is generated otherwise.
+        #[arg(
+            long,
+            env = "HOOKPOST_SECRET",
+            hide_env_values = true,
+            conflicts_with = "finish"
+        )]
+        secret: Option<String>,
+        /// Retire every secret but the newest.
+        #[arg(long)]
+        finish: bool,
+    },
     /// Delete a source.
     Remove { name: String },
 }
@@ -319,10 +350,24 @@ pub enum SubscriptionsCommand {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         timeout_seconds: Option<u64>,
     },
-    /// List subscriptions and their state.
+    /// List subscriptions: state, last delivery and failure streak.
+    #[command(after_help = "Example:\n  hookpost --local subscriptions list --source github-main")]
     List {
         #[arg(long)]
         source: Option<String>,
+    },
+    /// Show one subscription (its secrets are never shown).
+    Show { id: String },
+    /// Add a new `whsec_` secret (deliveries are signed with every secret) and print it (once);
+    /// `--finish` retires all but the newest once the subscriber verifies with it.
+    #[command(
+        after_help = "Example:\n  hookpost --local subscriptions rotate-secret sub_0192f1c4a7b87c4e\n  hookpost --local subscriptions rotate-secret sub_0192f1c4a7b87c4e --finish"
+    )]
+    RotateSecret {
+        id: String,
+        /// Retire every secret but the newest.
+        #[arg(long)]
+        finish: bool,
     },
     /// Delete a subscription.
     Remove { id: String },
@@ -346,12 +391,74 @@ pub enum SubscriptionsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
-    /// Dead-lettered events: id, source, type, age, receives, undelivered subscriptions.
+    /// Dead-lettered events: id, source, type, age, receives, undelivered subscriptions and
+    /// their last error.
+    #[command(after_help = "Example:\n  hookpost --local dlq list --output json")]
     List,
-    /// Move dead-lettered events back to the ingest queue.
+    /// One dead-lettered event: its envelope and its delivery history.
+    #[command(
+        after_help = "Example:\n  hookpost --local dlq show evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e"
+    )]
+    Show { event_id: String },
+    /// Move dead-lettered events back to the ingest queue; subscribers that already got an event
+    /// are not called again.
+    #[command(
+        after_help = "Examples:\n  hookpost --local dlq redrive --all\n  hookpost --local dlq redrive evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e --rate 5"
+    )]
     Redrive {
-        /// Every message in the dead-letter queue.
-        #[arg(long, required = true)]
+        /// Every message (SQS StartMessageMoveTask where the endpoint has it, else one by one).
+        #[arg(
+            long,
+            conflicts_with = "event_ids",
+            required_unless_present = "event_ids"
+        )]
         all: bool,
+        /// These events only.
+        event_ids: Vec<String>,
+        /// At most N messages a second.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
+        rate: Option<u32>,
+    },
+    /// Delete every message in the dead-letter queue (asks first).
+    #[command(after_help = "Example:\n  hookpost --local dlq purge --yes")]
+    Purge {
+        /// Do not ask; required when stdin is not a terminal.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Accepted events, oldest first, from the archive.
+    #[command(
+        after_help = "Examples:\n  hookpost --local events list --source github-main --since 1h\n  hookpost --local events list --type 'pull_request.*' --since 2026-11-22T00:00:00Z"
+    )]
+    List {
+        /// Only this source's events (default: every source's).
+        #[arg(long)]
+        source: Option<String>,
+        /// Received at or after: RFC 3339, or a duration ago such as `30m`, `24h`, `7days`.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// Only these event types: exact names, prefix wildcards (`invoice.*`) or `*`.
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        limit: u32,
+    },
+    /// One archived event: its envelope.
+    Show { event_id: String },
+    /// Queue an archived event again: every subscription that wants it is called again, or only
+    /// the ones named with --subscription.
+    #[command(
+        after_help = "Example:\n  hookpost --local events replay evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e --subscription sub_0192f1c4a7b87c4e"
+    )]
+    Replay {
+        event_id: String,
+        /// Only this subscription (repeatable).
+        #[arg(long = "subscription")]
+        subscriptions: Vec<String>,
     },
 }

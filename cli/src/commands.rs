@@ -6,22 +6,22 @@ use std::time::SystemTime;
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use hookpost_shared::aws::{
-    DynamoClient, DynamoDeliveries, DynamoSources, DynamoSubscriptions, SqsClient,
+    DeliveryRecord, DynamoClient, DynamoDeliveries, DynamoEvents, DynamoSources,
+    DynamoSubscriptions, LatestDelivery, SqsClient,
 };
 use hookpost_shared::clock::{rfc3339, unix_millis, unix_seconds};
-use hookpost_shared::envelope::Envelope;
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::{Check, Inbound, TimePolicy};
 use hookpost_shared::source::{Source, SourceId};
-use hookpost_shared::store::{DeliveryLog, SourceStore};
+use hookpost_shared::store::SourceStore;
 use hookpost_shared::subscription::{
     Subscription, new_subscription_id, parse_event_filters, parse_target_url,
 };
 use serde_json::json;
 
 use crate::args::{
-    Command, DlqCommand, Global, LocalCommand, Output, SignArgs, SourcesCommand,
-    SubscriptionsCommand, VerifyArgs,
+    Command, Global, LocalCommand, Output, SignArgs, SourcesCommand, SubscriptionsCommand,
+    VerifyArgs,
 };
 use crate::local::{Emulator, LocalOptions, LocalStack, LocalState, emulator};
 use crate::signing::{Headers, provider_headers};
@@ -37,8 +37,9 @@ pub struct Target {
 }
 
 impl Target {
-    /// The local stack with `--local`; otherwise the environment's AWS account and the names in
-    /// `HOOKPOST_*` variables.
+    /// The local stack with `--local`; otherwise the AWS account of the environment (or of
+    /// `--profile`, in `--region`) and the names in the outputs of `--stack` / `HOOKPOST_STACK`,
+    /// or else in `HOOKPOST_*` variables.
     pub async fn resolve(global: &Global) -> Result<Self, CliError> {
         if global.local {
             let state = LocalState::load(&LocalState::path()).map_err(CliError::Failed)?;
@@ -48,16 +49,28 @@ impl Target {
                 receiver_url: Some(state.receiver_url),
             });
         }
+        let sdk = sdk_config(global).await;
+        if let Some(stack) = global.stack.as_deref().filter(|s| !s.is_empty()) {
+            let deployed = crate::cloudformation::describe(&sdk, stack)
+                .await
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+            return Ok(Self {
+                sdk,
+                names: deployed.names,
+                receiver_url: Some(deployed.webhook_base_url),
+            });
+        }
         let var = |name: &'static str| {
             std::env::var(name).map_err(|_| {
                 CliError::Usage(format!(
-                    "{name} is not set: pass --local for the local stack, or export the stack's \
-                     outputs (see README, \"Deploying\"; `--stack` arrives with the CLI issue)"
+                    "{name} is not set: pass --stack NAME (the deployed CloudFormation stack), \
+                     --local for the local stack, or export the stack's outputs as HOOKPOST_* \
+                     variables (see README, \"Deploying\")"
                 ))
             })
         };
         Ok(Self {
-            sdk: hookpost_shared::aws::load_sdk_config().await,
+            sdk,
             names: StackNames {
                 sources_table: var("HOOKPOST_SOURCES_TABLE")?,
                 subscriptions_table: var("HOOKPOST_SUBSCRIPTIONS_TABLE")?,
@@ -72,19 +85,23 @@ impl Target {
         })
     }
 
-    fn sources(&self) -> DynamoSources {
+    pub(crate) fn sources(&self) -> DynamoSources {
         DynamoSources::new(DynamoClient::new(&self.sdk), &self.names.sources_table)
     }
 
-    fn subscriptions(&self) -> DynamoSubscriptions {
+    pub(crate) fn subscriptions(&self) -> DynamoSubscriptions {
         DynamoSubscriptions::new(
             DynamoClient::new(&self.sdk),
             &self.names.subscriptions_table,
         )
     }
 
-    fn deliveries(&self) -> DynamoDeliveries {
+    pub(crate) fn deliveries(&self) -> DynamoDeliveries {
         DynamoDeliveries::new(DynamoClient::new(&self.sdk), &self.names.deliveries_table)
+    }
+
+    pub(crate) fn events(&self) -> DynamoEvents {
+        DynamoEvents::new(DynamoClient::new(&self.sdk), &self.names.events_table)
     }
 
     fn webhook_url(&self, source: &str) -> String {
@@ -93,6 +110,18 @@ impl Target {
             None => format!("<WebhookBaseUrl output>{source}"),
         }
     }
+}
+
+/// The SDK configuration of the environment, with `--region` and `--profile` applied.
+async fn sdk_config(global: &Global) -> SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = &global.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(profile) = &global.profile {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
 }
 
 /// Runs one command.
@@ -109,7 +138,8 @@ pub async fn run(global: &Global, command: Command) -> Result<(), CliError> {
         Command::Sign(args) => sign(global, &args),
         Command::Sources(cmd) => sources(global, cmd).await,
         Command::Subscriptions(cmd) => subscriptions(global, cmd).await,
-        Command::Dlq(cmd) => dlq(global, cmd).await,
+        Command::Dlq(cmd) => crate::dlq::run(global, cmd).await,
+        Command::Events(cmd) => crate::events::run(global, cmd).await,
         Command::Deliveries { event_id } => deliveries(global, &event_id).await,
         Command::Send { source, url, sign } => send(global, &source, url, &sign).await,
         Command::Verify(args) => verify(global, &args),
@@ -358,7 +388,7 @@ fn verify(global: &Global, args: &VerifyArgs) -> Result<(), CliError> {
     result.map_err(|e| CliError::Invalid(e.code().to_owned()))
 }
 
-fn parse_source_id(name: &str) -> Result<SourceId, CliError> {
+pub(crate) fn parse_source_id(name: &str) -> Result<SourceId, CliError> {
     SourceId::parse(name).map_err(|e| CliError::Usage(format!("`{name}`: {e}")))
 }
 
@@ -375,19 +405,7 @@ async fn sources(global: &Global, command: SourcesCommand) -> Result<(), CliErro
         } => {
             let source_id = parse_source_id(&name)?;
             let options = scheme.options(provider).map_err(CliError::Usage)?;
-            let secret = match secret {
-                Some(s) if !s.trim().is_empty() => Secret::new(s.trim()),
-                Some(_) => return Err(CliError::Usage("--secret cannot be empty".to_owned())),
-                None => match provider {
-                    hookpost_shared::signature::Provider::StandardWebhooks => {
-                        SigningKey::generate()
-                            .map_err(|e| CliError::Failed(format!("no randomness: {e}")))?
-                            .to_whsec()
-                    }
-                    _ => Secret::generate()
-                        .map_err(|e| CliError::Failed(format!("no randomness: {e}")))?,
-                },
-            };
+            let secret = source_secret(provider, secret)?;
             let source = Source {
                 source_id: source_id.clone(),
                 provider,
@@ -429,15 +447,121 @@ async fn sources(global: &Global, command: SourcesCommand) -> Result<(), CliErro
                 .ok_or_else(|| CliError::Failed(format!("no source named {name}")))?;
             print_sources(global, std::slice::from_ref(&source));
         }
+        SourcesCommand::RotateSecret {
+            name,
+            secret,
+            finish,
+        } => {
+            let id = parse_source_id(&name)?;
+            let mut source = store
+                .get_source(&id)
+                .await?
+                .ok_or_else(|| CliError::Failed(format!("no source named {name}")))?;
+            let added = if finish {
+                let retired = retire_all_but_newest(&mut source.secrets);
+                store.put(&source).await?;
+                print_rotation(
+                    global,
+                    "source_id",
+                    &name,
+                    retired,
+                    source.secrets.len(),
+                    None,
+                );
+                return Ok(());
+            } else {
+                let secret = source_secret(source.provider, secret)?;
+                if source.secrets.iter().any(|s| s.expose() == secret.expose()) {
+                    return Err(CliError::Usage(format!("{name} already has this secret")));
+                }
+                source.secrets.push(secret.clone());
+                secret
+            };
+            store.put(&source).await?;
+            print_rotation(
+                global,
+                "source_id",
+                &name,
+                0,
+                source.secrets.len(),
+                Some(&added),
+            );
+        }
         SourcesCommand::Remove { name } => {
             let id = parse_source_id(&name)?;
             if !store.delete(&id).await? {
                 return Err(CliError::Failed(format!("no source named {name}")));
             }
-            println!("removed {name}");
+            acknowledge(
+                global,
+                json!({ "source_id": name, "removed": true }),
+                || format!("removed {name}"),
+            );
         }
     }
     Ok(())
+}
+
+/// The secret given with `--secret`, or a strong new one in the provider's format.
+fn source_secret(
+    provider: hookpost_shared::signature::Provider,
+    given: Option<String>,
+) -> Result<Secret, CliError> {
+    match given {
+        Some(s) if !s.trim().is_empty() => Ok(Secret::new(s.trim())),
+        Some(_) => Err(CliError::Usage("--secret cannot be empty".to_owned())),
+        None => match provider {
+            hookpost_shared::signature::Provider::StandardWebhooks => Ok(SigningKey::generate()
+                .map_err(|e| CliError::Failed(format!("no randomness: {e}")))?
+                .to_whsec()),
+            _ => Secret::generate().map_err(|e| CliError::Failed(format!("no randomness: {e}"))),
+        },
+    }
+}
+
+/// Keeps the newest secret (the last one added); how many were retired.
+fn retire_all_but_newest(secrets: &mut Vec<Secret>) -> usize {
+    let retired = secrets.len().saturating_sub(1);
+    secrets.drain(..retired);
+    retired
+}
+
+/// What a rotation did; the new secret is printed here and nowhere else.
+fn print_rotation(
+    global: &Global,
+    id_field: &str,
+    id: &str,
+    retired: usize,
+    secrets: usize,
+    added: Option<&Secret>,
+) {
+    match global.output {
+        Output::Json => {
+            let mut row = json!({ id_field: id, "retired": retired, "secrets": secrets });
+            if let Some(secret) = added {
+                row["secret"] = json!(secret.expose());
+            }
+            println!("{row}");
+        }
+        Output::Table => match added {
+            Some(secret) => {
+                println!("new secret {}", secret.expose());
+                println!(
+                    "{id} now accepts {secrets} secrets. Configure the new one, check it works, then \
+                     run rotate-secret --finish. It is not shown again."
+                );
+            }
+            None => println!("{id}: retired {retired} old secret(s); only the newest is used now"),
+        },
+    }
+}
+
+/// A command's result: `json` for scripts, a line of text for people.
+fn acknowledge(global: &Global, json: serde_json::Value, text: impl FnOnce() -> String) {
+    match global.output {
+        Output::Json => println!("{json}"),
+        Output::Table => println!("{}", text()),
+    }
 }
 
 fn print_sources(global: &Global, list: &[Source]) {
@@ -536,43 +660,15 @@ async fn subscriptions(global: &Global, command: SubscriptionsCommand) -> Result
             if let Some(source) = source {
                 list.retain(|s| s.source_id.as_str() == source);
             }
-            match global.output {
-                Output::Json => {
-                    let rows: Vec<_> = list
-                        .iter()
-                        .map(|s| {
-                            json!({
-                                "subscription_id": s.subscription_id,
-                                "source_id": s.source_id.as_str(),
-                                "url": s.url,
-                                "event_types": s.event_types,
-                                "enabled": s.enabled,
-                                "disabled_reason": s.disabled_reason,
-                                "disabled_at": s.disabled_at,
-                                "failing_since": s.failing_since,
-                                "timeout_seconds": s.timeout_seconds,
-                            })
-                        })
-                        .collect();
-                    println!("{}", serde_json::Value::Array(rows));
-                }
-                Output::Table => {
-                    println!(
-                        "{:<40} {:<20} {:<9} {:<16} URL",
-                        "SUBSCRIPTION", "SOURCE", "STATE", "EVENTS"
-                    );
-                    for s in &list {
-                        println!(
-                            "{:<40} {:<20} {:<9} {:<16} {}",
-                            s.subscription_id,
-                            s.source_id.as_str(),
-                            if s.enabled { "enabled" } else { "disabled" },
-                            s.event_types.join(","),
-                            s.url
-                        );
-                    }
-                }
-            }
+            let mut last = target.deliveries().latest_by_subscription().await?;
+            let rows: Vec<_> = list
+                .into_iter()
+                .map(|s| {
+                    let latest = last.remove(&s.subscription_id);
+                    (s, latest)
+                })
+                .collect();
+            print_subscriptions(global, &rows);
         }
         SubscriptionsCommand::Remove { id } => {
             let found = store
@@ -580,7 +676,11 @@ async fn subscriptions(global: &Global, command: SubscriptionsCommand) -> Result
                 .await?
                 .ok_or_else(|| CliError::Failed(format!("no subscription {id}")))?;
             store.delete(&found.source_id, &id).await?;
-            println!("removed {id}");
+            acknowledge(
+                global,
+                json!({ "subscription_id": id, "removed": true }),
+                || format!("removed {id}"),
+            );
         }
         SubscriptionsCommand::Enable { id } => {
             let found = store
@@ -588,7 +688,11 @@ async fn subscriptions(global: &Global, command: SubscriptionsCommand) -> Result
                 .await?
                 .ok_or_else(|| CliError::Failed(format!("no subscription {id}")))?;
             store.set_enabled(&found.source_id, &id, true, None).await?;
-            println!("enabled {id}");
+            acknowledge(
+                global,
+                json!({ "subscription_id": id, "enabled": true }),
+                || format!("enabled {id}"),
+            );
         }
         SubscriptionsCommand::Disable { id, reason } => {
             let found = store
@@ -598,10 +702,133 @@ async fn subscriptions(global: &Global, command: SubscriptionsCommand) -> Result
             store
                 .set_enabled(&found.source_id, &id, false, Some(&reason))
                 .await?;
-            println!("disabled {id}");
+            acknowledge(
+                global,
+                json!({ "subscription_id": id, "enabled": false, "disabled_reason": reason }),
+                || format!("disabled {id}"),
+            );
+        }
+        SubscriptionsCommand::Show { id } => {
+            let found = store
+                .find(&id)
+                .await?
+                .ok_or_else(|| CliError::Failed(format!("no subscription {id}")))?;
+            let last = target
+                .deliveries()
+                .latest_by_subscription()
+                .await?
+                .remove(&found.subscription_id);
+            print_subscriptions(global, &[(found, last)]);
+        }
+        SubscriptionsCommand::RotateSecret { id, finish } => {
+            let mut found = store
+                .find(&id)
+                .await?
+                .ok_or_else(|| CliError::Failed(format!("no subscription {id}")))?;
+            if finish {
+                let retired = retire_all_but_newest(&mut found.secrets);
+                store.put(&found).await?;
+                print_rotation(
+                    global,
+                    "subscription_id",
+                    &id,
+                    retired,
+                    found.secrets.len(),
+                    None,
+                );
+            } else {
+                let secret = SigningKey::generate()
+                    .map_err(|e| CliError::Failed(format!("no randomness: {e}")))?
+                    .to_whsec();
+                found.secrets.push(secret.clone());
+                store.put(&found).await?;
+                print_rotation(
+                    global,
+                    "subscription_id",
+                    &id,
+                    0,
+                    found.secrets.len(),
+                    Some(&secret),
+                );
+            }
         }
     }
     Ok(())
+}
+
+/// Subscriptions with their latest delivery attempt (secrets are never shown).
+fn print_subscriptions(global: &Global, rows: &[(Subscription, Option<LatestDelivery>)]) {
+    let now = SystemTime::now();
+    match global.output {
+        Output::Json => {
+            let rows: Vec<_> = rows
+                .iter()
+                .map(|(s, last)| {
+                    json!({
+                        "subscription_id": s.subscription_id,
+                        "source_id": s.source_id.as_str(),
+                        "url": s.url,
+                        "event_types": s.event_types,
+                        "enabled": s.enabled,
+                        "disabled_reason": s.disabled_reason,
+                        "disabled_at": s.disabled_at,
+                        "failing_since": s.failing_since,
+                        "timeout_seconds": s.timeout_seconds,
+                        "secrets": s.secrets.len(),
+                        "headers": s.headers.keys().collect::<Vec<_>>(),
+                        "created_at": s.created_at,
+                        "last_attempt_at": last.as_ref().map(|l| &l.at),
+                        "last_status": last.as_ref().map(|l| &l.status),
+                        "last_event_id": last.as_ref().map(|l| &l.event_id),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(rows));
+        }
+        Output::Table => {
+            println!(
+                "{:<40} {:<16} {:<9} {:<14} {:<22} {:<12} URL",
+                "SUBSCRIPTION", "SOURCE", "STATE", "EVENTS", "LAST DELIVERY", "FAILING FOR"
+            );
+            for (s, last) in rows {
+                let last = last.as_ref().map_or("-".to_owned(), |l| {
+                    format!("{} {}", l.status, ago(&l.at, now))
+                });
+                let streak = s
+                    .failing_since
+                    .as_deref()
+                    .map_or("-".to_owned(), |t| ago(t, now));
+                println!(
+                    "{:<40} {:<16} {:<9} {:<14} {:<22} {:<12} {}",
+                    s.subscription_id,
+                    s.source_id.as_str(),
+                    if s.enabled { "enabled" } else { "disabled" },
+                    s.event_types.join(","),
+                    last,
+                    streak,
+                    s.url
+                );
+                if let Some(reason) = &s.disabled_reason {
+                    println!("  disabled: {reason}");
+                }
+            }
+        }
+    }
+}
+
+/// How long ago an RFC 3339 instant was, roughly (`3m`, `2h`, `5d`); the instant itself when
+/// unreadable.
+pub(crate) fn ago(at: &str, now: SystemTime) -> String {
+    let Ok(then) = humantime::parse_rfc3339_weak(at) else {
+        return at.to_owned();
+    };
+    let secs = now.duration_since(then).map_or(0, |d| d.as_secs());
+    match secs {
+        0..60 => format!("{secs}s ago"),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86400 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86400),
+    }
 }
 
 fn parse_header(header: &str) -> Result<(String, String), CliError> {
@@ -617,112 +844,6 @@ fn parse_header(header: &str) -> Result<(String, String), CliError> {
         )));
     }
     Ok((name, value.trim().to_owned()))
-}
-
-async fn dlq(global: &Global, command: DlqCommand) -> Result<(), CliError> {
-    let target = Target::resolve(global).await?;
-    let sqs = SqsClient::new(&target.sdk);
-    let dlq_url = &target.names.dead_letter_queue_url;
-    match command {
-        DlqCommand::List => {
-            // Peek: a zero visibility timeout leaves every message where it is.
-            let out = sqs
-                .receive_message()
-                .queue_url(dlq_url)
-                .max_number_of_messages(10)
-                .visibility_timeout(0)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .send()
-                .await
-                .map_err(|e| CliError::Failed(sdk_message(e)))?;
-            let deliveries = target.deliveries();
-            let mut rows = Vec::new();
-            for message in out.messages.unwrap_or_default() {
-                let body = message.body.as_deref().unwrap_or_default();
-                let receives = message
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .cloned()
-                    .unwrap_or_default();
-                let row = match Envelope::decode(body) {
-                    Ok(envelope) => {
-                        let records = deliveries.for_event(&envelope.event_id).await?;
-                        let delivered = deliveries
-                            .delivered_subscriptions(&envelope.event_id)
-                            .await?;
-                        let undelivered: Vec<_> = records
-                            .iter()
-                            .filter(|r| !delivered.contains(&r.subscription_id))
-                            .map(|r| {
-                                json!({
-                                    "subscription_id": r.subscription_id,
-                                    "last_error": r.last_error,
-                                    "last_status_code": r.last_status_code,
-                                })
-                            })
-                            .collect();
-                        json!({
-                            "event_id": envelope.event_id,
-                            "source_id": envelope.source_id.as_str(),
-                            "event_type": envelope.event_type,
-                            "received_at": envelope.received_at,
-                            "receive_count": receives,
-                            "undelivered": undelivered,
-                        })
-                    }
-                    Err(e) => json!({
-                        "message_id": message.message_id,
-                        "receive_count": receives,
-                        "error": e.to_string(),
-                    }),
-                };
-                rows.push(row);
-            }
-            match global.output {
-                Output::Json => println!("{}", serde_json::Value::Array(rows)),
-                Output::Table => {
-                    println!(
-                        "{:<40} {:<16} {:<20} {:>8}  UNDELIVERED",
-                        "EVENT", "SOURCE", "TYPE", "RECEIVES"
-                    );
-                    for r in &rows {
-                        let undelivered = r["undelivered"]
-                            .as_array()
-                            .map(|u| {
-                                u.iter()
-                                    .map(|d| {
-                                        format!(
-                                            "{} ({})",
-                                            d["subscription_id"].as_str().unwrap_or("?"),
-                                            d["last_error"].as_str().unwrap_or("-")
-                                        )
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            })
-                            .unwrap_or_else(|| r["error"].as_str().unwrap_or("").to_owned());
-                        println!(
-                            "{:<40} {:<16} {:<20} {:>8}  {}",
-                            r["event_id"]
-                                .as_str()
-                                .or(r["message_id"].as_str())
-                                .unwrap_or("?"),
-                            r["source_id"].as_str().unwrap_or("-"),
-                            r["event_type"].as_str().unwrap_or("-"),
-                            r["receive_count"].as_str().unwrap_or("?"),
-                            undelivered
-                        );
-                    }
-                }
-            }
-        }
-        DlqCommand::Redrive { all: _ } => {
-            let moved = redrive_all(&sqs, dlq_url, &target.names.ingest_queue_url).await?;
-            println!("redriven {moved} message(s) to the ingest queue");
-        }
-    }
-    Ok(())
 }
 
 /// Moves every message from `from` to `to`: sent first, deleted after, so a failure in between
@@ -786,31 +907,40 @@ async fn deliveries(global: &Global, event_id: &str) -> Result<(), CliError> {
             "{}",
             serde_json::to_string(&records).map_err(|e| CliError::Failed(e.to_string()))?
         ),
-        Output::Table => {
-            if records.is_empty() {
-                println!("no delivery attempts recorded for {event_id}");
-            }
-            for r in &records {
-                println!(
-                    "{}  {}  {} attempt(s)",
-                    r.subscription_id, r.status, r.attempts
-                );
-                for a in &r.history {
-                    println!(
-                        "  {}  {:<16} {:>4}  {:>6} ms  {}",
-                        a.at,
-                        a.outcome,
-                        a.status_code.map_or("-".to_owned(), |c| c.to_string()),
-                        a.duration_ms,
-                        a.error.as_deref().unwrap_or("")
-                    );
-                }
-            }
-        }
+        Output::Table => print_deliveries(event_id, &records),
     }
     Ok(())
 }
 
-fn sdk_message(e: impl std::error::Error) -> String {
+/// Every attempt of every subscription, for people.
+pub(crate) fn print_deliveries(event_id: &str, records: &[DeliveryRecord]) {
+    if records.is_empty() {
+        println!("no delivery attempts recorded for {event_id}");
+    }
+    for r in records {
+        println!(
+            "{}  {}  {} attempt(s)",
+            r.subscription_id, r.status, r.attempts
+        );
+        for a in &r.history {
+            println!(
+                "  {}  {:<16} {:>4}  {:>6} ms  {}",
+                a.at,
+                a.outcome,
+                a.status_code.map_or("-".to_owned(), |c| c.to_string()),
+                a.duration_ms,
+                a.error.as_deref().unwrap_or("")
+            );
+        }
+        if let Some(snippet) = &r.last_response {
+            println!(
+                "  last response: {}",
+                snippet.chars().take(200).collect::<String>()
+            );
+        }
+    }
+}
+
+pub(crate) fn sdk_message(e: impl std::error::Error) -> String {
     aws_sdk_sqs::error::DisplayErrorContext(e).to_string()
 }

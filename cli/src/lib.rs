@@ -2,8 +2,11 @@
 //! webhooks, and the whole stack on one machine (`hookpost local up`, `hookpost demo`).
 
 pub mod args;
+pub mod cloudformation;
 pub mod commands;
 pub mod demo;
+pub mod dlq;
+pub mod events;
 pub mod local;
 pub mod signing;
 pub mod stack;

@@ -133,6 +133,66 @@ impl Envelope {
     }
 }
 
+/// A replay's marker (`hookpost events replay`), queued as a `replay` member beside the envelope's
+/// own. Older readers ignore it (unknown members are skipped), so the envelope version stays 1.
+///
+/// A replay delivers again, also to subscriptions that already got the event: its delivery records
+/// are kept under their own key, [`Replay::delivery_key`], so the "already delivered" check of the
+/// original event does not skip it, and a retried replay still reaches only the subscriptions it
+/// has not reached yet. Subscribers see the original event id (`webhook-id`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replay {
+    /// Unique per replay, e.g. `rpl_…`.
+    pub id: String,
+    /// Only these subscriptions; empty means every one that wants the event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ReplayOnly {
+    replay: Option<Replay>,
+}
+
+impl Replay {
+    /// A new replay of an event to `subscriptions` (empty: all).
+    pub fn new(subscriptions: Vec<String>) -> Self {
+        Self {
+            id: format!("rpl_{}", uuid::Uuid::now_v7().simple()),
+            subscriptions,
+        }
+    }
+
+    /// The marker of a queued message, if it is a replay.
+    pub fn read(message: &str) -> Option<Self> {
+        serde_json::from_str::<ReplayOnly>(message).ok()?.replay
+    }
+
+    /// `envelope_json` with this marker set (replacing an earlier one).
+    pub fn mark(&self, envelope_json: &str) -> Result<String, EnvelopeError> {
+        let mut value: serde_json::Value = serde_json::from_str(envelope_json)
+            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        let object = value
+            .as_object_mut()
+            .ok_or_else(|| EnvelopeError::Malformed("not a JSON object".to_owned()))?;
+        object.insert(
+            "replay".to_owned(),
+            serde_json::to_value(self).map_err(|e| EnvelopeError::Malformed(e.to_string()))?,
+        );
+        Ok(value.to_string())
+    }
+
+    /// The key of this replay's delivery records: `{event_id}#{replay id}`.
+    pub fn delivery_key(&self, event_id: &str) -> String {
+        format!("{event_id}#{}", self.id)
+    }
+
+    /// Whether the replay is meant for `subscription_id`.
+    pub fn includes(&self, subscription_id: &str) -> bool {
+        self.subscriptions.is_empty() || self.subscriptions.iter().any(|s| s == subscription_id)
+    }
+}
+
 /// The object key a large body of `event_id` is stored under.
 pub fn stored_body_key(source: &SourceId, event_id: &str) -> String {
     format!("bodies/{source}/{event_id}")
@@ -192,6 +252,22 @@ mod tests {
             Envelope::decode(r#"{"version":1}"#),
             Err(EnvelopeError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_replay_marker_rides_beside_the_envelope_and_old_readers_ignore_it() {
+        let e = sample(EncodedBody::Utf8("{}".into()));
+        let replay = Replay::new(vec!["sub_1".into()]);
+        let marked = replay.mark(&e.encode()).expect("marks");
+        assert_eq!(Envelope::decode(&marked), Ok(e.clone()));
+        assert_eq!(Replay::read(&marked), Some(replay.clone()));
+        assert_eq!(Replay::read(&e.encode()), None);
+        assert!(replay.includes("sub_1") && !replay.includes("sub_2"));
+        assert!(Replay::new(Vec::new()).includes("sub_2"));
+        assert_eq!(
+            replay.delivery_key(&e.event_id),
+            format!("{}#{}", e.event_id, replay.id)
+        );
     }
 
     #[test]

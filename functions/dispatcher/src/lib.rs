@@ -29,7 +29,7 @@ use hookpost_shared::clock::{Clock, rfc3339, unix_millis, unix_seconds};
 use hookpost_shared::config::{self, ConfigError};
 use hookpost_shared::delivery::outcome::RetryReason;
 use hookpost_shared::delivery::{AttemptOutcome, RetrySchedule, classify_status, visibility_after};
-use hookpost_shared::envelope::{EncodedBody, Envelope};
+use hookpost_shared::envelope::{EncodedBody, Envelope, Replay};
 use hookpost_shared::signature::standard_webhooks::{STANDARD_HEADERS, signature_header};
 use hookpost_shared::source::SourceId;
 use hookpost_shared::store::{
@@ -383,8 +383,13 @@ where
         }
         // Archiving runs beside the deliveries: it adds no latency, and its failure only costs
         // the replay of this event, never its delivery.
+        // A replay (`hookpost events replay`) is already archived as first queued.
+        if let Some(replay) = Replay::read(body) {
+            info!(replay_id = %replay.id, "replaying the event");
+            return self.deliver_envelope(&envelope, Some(&replay), batch).await;
+        }
         let (result, ()) = tokio::join!(
-            self.deliver_envelope(&envelope, batch),
+            self.deliver_envelope(&envelope, None, batch),
             self.archive(&envelope, body)
         );
         result
@@ -410,7 +415,12 @@ where
     }
 
     /// Delivers a decoded envelope to every subscription still missing it.
-    async fn deliver_envelope(&self, envelope: &Envelope, batch: &Batch) -> RecordResult {
+    async fn deliver_envelope(
+        &self,
+        envelope: &Envelope,
+        replay: Option<&Replay>,
+        batch: &Batch,
+    ) -> RecordResult {
         let payload = match &envelope.body {
             // The claim check: a body too large for the message was stored aside.
             EncodedBody::Stored(key) => match self.bodies.get(key).await {
@@ -443,21 +453,25 @@ where
                 s.enabled
                     && !snapshot.is_disabled(&s.subscription_id)
                     && s.wants(envelope.event_type.as_deref())
+                    && replay.is_none_or(|r| r.includes(&s.subscription_id))
             })
             .collect();
         if wanted.is_empty() {
             info!(source = %envelope.source_id, "no subscription wants this event");
             return RecordResult::Done;
         }
-        let delivered: HashSet<String> =
-            match self.log.delivered_subscriptions(&envelope.event_id).await {
-                Ok(delivered) => delivered,
-                Err(e) => {
-                    // Delivering without knowing who has the event would call them again.
-                    warn!(error = %e, "reading earlier deliveries failed");
-                    return RecordResult::Retry { retry_after: None };
-                }
-            };
+        let delivered: HashSet<String> = match self
+            .log
+            .delivered_subscriptions(&delivery_key(envelope, replay))
+            .await
+        {
+            Ok(delivered) => delivered,
+            Err(e) => {
+                // Delivering without knowing who has the event would call them again.
+                warn!(error = %e, "reading earlier deliveries failed");
+                return RecordResult::Retry { retry_after: None };
+            }
+        };
         let pending: Vec<&Subscription> = wanted
             .into_iter()
             .filter(|s| {
@@ -472,7 +486,7 @@ where
         let results = join_all(
             pending
                 .iter()
-                .map(|s| self.deliver(envelope, &payload, s, &snapshot, batch)),
+                .map(|s| self.deliver(envelope, replay, &payload, s, &snapshot, batch)),
         )
         .await;
         let mut retry = false;
@@ -539,6 +553,7 @@ where
     async fn deliver(
         &self,
         envelope: &Envelope,
+        replay: Option<&Replay>,
         payload: &Bytes,
         subscription: &Subscription,
         snapshot: &SourceSnapshot,
@@ -563,7 +578,7 @@ where
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
         let record = AttemptRecord {
-            event_id: envelope.event_id.clone(),
+            event_id: delivery_key(envelope, replay),
             subscription_id: subscription.subscription_id.clone(),
             source_id: envelope.source_id.clone(),
             event_type: envelope.event_type.clone(),
@@ -1114,6 +1129,15 @@ fn lanes(records: Vec<SqsMessage>) -> Vec<Vec<SqsMessage>> {
         }
     }
     lanes
+}
+
+/// Where an event's delivery records are kept: under its id, or under a replay's own key, so the
+/// original deliveries do not make a replay skip anyone.
+fn delivery_key(envelope: &Envelope, replay: Option<&Replay>) -> String {
+    replay.map_or_else(
+        || envelope.event_id.clone(),
+        |r| r.delivery_key(&envelope.event_id),
+    )
 }
 
 /// The record's `ApproximateReceiveCount` (1 when absent or unreadable).

@@ -42,7 +42,8 @@ clippy: ## Clippy on every target, warnings are errors
 unit: ## Unit tests and the CLI's binary tests (no emulator)
 	$(CARGO) test --workspace --exclude hookpost-tests --lib --bins --tests
 
-integration: venv ## Integration tests against a private moto server
+integration: venv ## Integration tests against a private moto server (the CLI's tests run the built binary)
+	$(CARGO) build -p hookpost-cli --bin hookpost
 	scripts/with-moto.sh $(CARGO) test -p hookpost-tests
 
 template: venv ## sam validate --lint, cfn-lint, and no IAM wildcards

@@ -263,10 +263,13 @@ fn print_list(global: &Global, rows: &[Value]) {
                     Some(list) => list
                         .iter()
                         .map(|d| {
+                            let why = d["last_error"].as_str().map(str::to_owned).or_else(|| {
+                                d["last_status_code"].as_u64().map(|c| format!("HTTP {c}"))
+                            });
                             format!(
                                 "{} ({})",
                                 d["subscription_id"].as_str().unwrap_or("?"),
-                                d["last_error"].as_str().unwrap_or("-")
+                                why.as_deref().unwrap_or("-")
                             )
                         })
                         .collect::<Vec<_>>()

@@ -72,12 +72,13 @@ watch: venv ## cargo lambda watch against the running local stack (start `make l
 sam-build: venv ## sam build for x86_64 (this machine has no aarch64 standard library)
 	$(SAM_ENV) sam build --parameter-overrides Architecture=x86_64
 
-# Criterion's times per benchmark: with these the whole run takes about 8 minutes on 2 cores
+# Criterion's times per benchmark: with these the whole run takes about 15 minutes on 2 cores
 # (release builds included). `make bench BENCH_ARGS='--measurement-time 10'` for steadier figures.
 BENCH_ARGS ?= --warm-up-time 1 --measurement-time 3
-bench: ## Criterion benchmarks (signature verification, receiver handler), then bench/results.json and docs/benchmarks.md
+bench: ## Criterion benchmarks (signature verification, receiver handler, dispatcher), then bench/results.json and docs/benchmarks.md
 	$(CARGO) bench -p hookpost-shared --bench verify -- $(BENCH_ARGS)
 	$(CARGO) bench -p hookpost-receiver --bench handler -- $(BENCH_ARGS)
+	$(CARGO) bench -p hookpost-dispatcher --bench dispatch -- $(BENCH_ARGS)
 	python3 bench/report.py
 
 clean: ## Remove build output, SAM artifacts and local-stack state (keeps .venv)

@@ -9,6 +9,12 @@ that is the floor the goals are stated against (issue 3):
     verify    every scheme <= 1.25 x raw HMAC-SHA256 at 1 KiB, <= 1.10 x at 1 MiB
     receiver  the whole handler <= 2 x raw HMAC-SHA256 at 1 KiB
 
+The dispatcher's groups (issue 4) have other floors:
+
+    dispatch       the handler's deliveries/s >= 0.5 x a bare hyper client's, both at 16
+                   connections to the same sink (a time ratio to `raw-hyper` <= 2)
+    dispatch-20ms  a 10-record batch to a subscriber taking 20 ms <= 1.25 x 20 ms
+
 A benchmark's time is the 10th percentile of its samples' time per call (criterion's
 `sample.json`), with criterion's median beside it. On a shared 2-core machine other processes only
 ever add time, and they do so unevenly over a run that measures benchmarks one after another; the
@@ -16,7 +22,9 @@ fastest decile is the closest to the uncontended cost, so ratios of it are stead
 medians taken minutes apart.
 
 bench/results.json is {"context": {...}, "figures": [{"name", "value", "unit"}, ...]}: per
-benchmark its time (ns), its criterion median (ns), throughput (MiB/s) and ratio to the floor (x). A benchmark group or size added later
+benchmark its time (ns), its criterion median (ns), throughput (MiB/s, or deliveries/s for a
+benchmark counting elements) and ratio to the floor (x; for `dispatch`, also the ratio of
+deliveries/s to `raw-hyper`'s). A benchmark group or size added later
 (issue 6) is picked up without changes here; only GOALS names what is judged.
 
 Python 3 standard library only. Usage: python3 bench/report.py [--no-docs]
@@ -46,7 +54,18 @@ GOALS = {
     ("verify", "*", "1KiB"): 1.25,
     ("verify", "*", "1MiB"): 1.10,
     ("receiver", "handler", "1KiB"): 2.0,
+    # Deliveries/s >= 0.5 x bare hyper's is a time per batch <= 2 x bare hyper's.
+    ("dispatch", "handler", "16-conn"): 2.0,
+    ("dispatch-20ms", "handler", "10x20ms"): 1.25,
 }
+# A group's floor when it is not FLOOR: another benchmark of the group and size, or a fixed time
+# in ns (the slow subscriber's delay).
+FLOORS: dict[str, str | float] = {
+    "dispatch": "raw-hyper",
+    "dispatch-20ms": 20e6,
+}
+# Groups whose benchmarks count deliveries (criterion's element throughput).
+DELIVERY_GROUPS = ("dispatch", "dispatch-20ms")
 # Benchmarks of a group that are parts or references, reported but not judged against a goal.
 NOT_JUDGED = {("receiver", "parse-event"), ("receiver", "encode-envelope")}
 
@@ -87,6 +106,7 @@ def load(base: Path) -> list[dict]:
                 "ns": percentile(per_call, 0.10),
                 "median_ns": estimates["median"]["point_estimate"],
                 "bytes": (meta.get("throughput") or {}).get("Bytes"),
+                "elements": (meta.get("throughput") or {}).get("Elements"),
             }
         )
     return records
@@ -150,14 +170,25 @@ def context() -> dict:
     }
 
 
+def floor_name(group: str) -> str:
+    floor = FLOORS.get(group, FLOOR)
+    return floor if isinstance(floor, str) else f"{floor / 1e6:g}ms"
+
+
 def analyse(records: list[dict]) -> list[dict]:
-    floors = {(r["group"], r["size"]): r["ns"] for r in records if r["name"] == FLOOR}
+    named = {(r["group"], r["name"], r["size"]): r["ns"] for r in records}
     for r in records:
-        floor = floors.get((r["group"], r["size"]))
-        r["ratio"] = r["ns"] / floor if floor and r["name"] != FLOOR else None
+        floor = FLOORS.get(r["group"], FLOOR)
+        if isinstance(floor, str):
+            floor_ns = named.get((r["group"], floor, r["size"])) if r["name"] != floor else None
+        else:
+            floor_ns = floor
+        r["floor"] = floor_name(r["group"])
+        r["ratio"] = r["ns"] / floor_ns if floor_ns else None
         r["goal"] = goal_for(r["group"], r["name"], r["size"])
         r["met"] = None if r["goal"] is None or r["ratio"] is None else r["ratio"] <= r["goal"]
         r["mib_s"] = r["bytes"] / (r["ns"] / 1e9) / (1024 * 1024) if r["bytes"] else None
+        r["per_s"] = r["elements"] / (r["ns"] / 1e9) if r["elements"] else None
     return records
 
 
@@ -169,8 +200,18 @@ def figures(records: list[dict]) -> list[dict]:
         out.append({"name": f"{base}/median", "value": round(r["median_ns"], 1), "unit": "ns"})
         if r["mib_s"] is not None:
             out.append({"name": f"{base}/throughput", "value": round(r["mib_s"], 1), "unit": "MiB/s"})
+        if r["per_s"] is not None:
+            out.append({"name": f"{base}/deliveries", "value": round(r["per_s"]), "unit": "1/s"})
         if r["ratio"] is not None:
-            out.append({"name": f"{base}/vs-{FLOOR}", "value": round(r["ratio"], 3), "unit": "x"})
+            out.append({"name": f"{base}/vs-{r['floor']}", "value": round(r["ratio"], 3), "unit": "x"})
+            if r["per_s"] is not None:
+                out.append(
+                    {
+                        "name": f"{base}/deliveries-vs-{r['floor']}",
+                        "value": round(1 / r["ratio"], 3),
+                        "unit": "x",
+                    }
+                )
     return out
 
 
@@ -216,6 +257,39 @@ def table(records: list[dict], group: str) -> list[str]:
     return lines
 
 
+def delivery_cell(r: dict) -> str:
+    """Deliveries/s and their ratio to the floor's for a throughput benchmark, else the time and
+    its ratio to the floor (a batch's wall time)."""
+    if r["per_s"] is not None and r["group"] == "dispatch":
+        text = f"{r['per_s']:,.0f}/s"
+        if r["ratio"] is not None:
+            text += f" ({1 / r['ratio']:.2f}× {r['floor']})"
+    else:
+        text = human_time(r["ns"])
+        if r["ratio"] is not None:
+            text += f" ({r['ratio']:.2f}× {r['floor']})"
+    if r["met"] is False:
+        return f"**{text}** ✗"
+    return text + (" ✓" if r["met"] else "")
+
+
+def delivery_table(records: list[dict], group: str) -> list[str]:
+    rows = sorted(
+        (r for r in records if r["group"] == group),
+        key=lambda r: (r["size"], not r["name"].startswith("raw-"), r["name"]),
+    )
+    lines = [
+        "| benchmark | batch | per batch | result | goal |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
+    for r in rows:
+        verdict = "–" if r["met"] is None else ("met" if r["met"] else "missed")
+        lines.append(
+            f"| {r['name']} | {r['size']} | {human_time(r['ns'])} | {delivery_cell(r)} | {verdict} |"
+        )
+    return lines
+
+
 def section(records: list[dict], ctx: dict) -> str:
     b = ctx["sha_backends"]
     lines = [
@@ -241,7 +315,20 @@ def section(records: list[dict], ctx: dict) -> str:
         *table(records, "receiver"),
         "",
     ]
-    others = sorted({r["group"] for r in records} - {"verify", "receiver"})
+    if any(r["group"] in DELIVERY_GROUPS for r in records):
+        lines += [
+            "### The dispatcher (`dispatch`)",
+            "",
+            "`dispatch`: one batch of 256 records × 1 subscription, 16 deliveries at once, to a",
+            "keep-alive sink answering 204 at once; result = deliveries/s and their ratio to a bare",
+            "hyper client's (goal ≥ 0.5×). `dispatch-20ms`: the wall time of a 10-record batch to a",
+            "subscriber that takes 20 ms, and its ratio to 20 ms (goal ≤ 1.25×).",
+            "",
+        ]
+        for group in DELIVERY_GROUPS:
+            if any(r["group"] == group for r in records):
+                lines += [*delivery_table(records, group), ""]
+    others = sorted({r["group"] for r in records} - {"verify", "receiver", *DELIVERY_GROUPS})
     for group in others:
         lines += [f"### `{group}`", "", *table(records, group), ""]
     lines.append(END)
@@ -261,8 +348,9 @@ def write_doc(text: str) -> None:
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(
         "# Benchmarks\n\n"
-        "`make bench` runs the criterion benchmarks `verify` (shared/benches/verify.rs) and\n"
-        "`handler` (functions/receiver/benches/handler.rs), then `bench/report.py`, which writes\n"
+        "`make bench` runs the criterion benchmarks `verify` (shared/benches/verify.rs),\n"
+        "`handler` (functions/receiver/benches/handler.rs) and `dispatch`\n"
+        "(functions/dispatcher/benches/dispatch.rs), then `bench/report.py`, which writes\n"
         "bench/results.json and the section below. Times depend on the machine and on what else\n"
         "runs on it; compare ratios, which share the machine's conditions, more than absolute times.\n\n"
         + text
@@ -289,7 +377,7 @@ def main() -> int:
     for r in missed:
         print(
             f"report: goal missed: {r['group']}/{r['name']}/{r['size']} is {r['ratio']:.2f}× "
-            f"the floor (goal ≤ {r['goal']}×)"
+            f"{r['floor']} in time (goal ≤ {r['goal']}×)"
         )
     return 0
 

@@ -1,0 +1,874 @@
+//! Hostile requests to the real receiver against the emulator: each row is a request built to
+//! break it (wrong method, no body, huge headers, invalid UTF-8, invalid base64, duplicate or
+//! mis-sized signatures, overflowing timestamps, path tricks), the status and code it must get,
+//! and an empty ingest queue after it. The table is the one in docs/reliability.md.
+//!
+//! The last request of each test is signed correctly and queued, so the queue's emptiness is the
+//! refusals' doing, not a receiver that queues nothing.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
+use hookpost_shared::clock::SystemClock;
+use hookpost_shared::secret::SigningKey;
+use hookpost_shared::signature::Provider;
+use lambda_http::{Body, RequestExt as _};
+use sha2::Sha256;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::support;
+
+const GH_SECRET: &str = "hostile-github-secret";
+const STRIPE_SECRET: &str = "whsec_hostile_stripe_secret";
+const SLACK_SECRET: &str = "hostile-slack-secret";
+const LINEAR_SECRET: &str = "hostile-linear-secret";
+const BODY: &[u8] = br#"{"action":"opened"}"#;
+
+/// One hostile request and the answer it must get.
+struct Row {
+    what: String,
+    request: lambda_http::Request,
+    status: u16,
+    code: &'static str,
+}
+
+fn row(
+    what: impl Into<String>,
+    request: lambda_http::Request,
+    status: u16,
+    code: &'static str,
+) -> Row {
+    Row {
+        what: what.into(),
+        request,
+        status,
+        code,
+    }
+}
+
+/// `method /webhooks/{source}` with raw header bytes (repeats kept) and `body`.
+fn request(
+    method: &str,
+    source: &str,
+    headers: &[(&str, &[u8])],
+    body: Body,
+) -> lambda_http::Request {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri("https://hooks.example.com/webhooks/source");
+    for (name, value) in headers {
+        builder = builder.header(
+            *name,
+            http::HeaderValue::from_bytes(value).expect("a header value"),
+        );
+    }
+    builder
+        .body(body)
+        .expect("request")
+        .with_path_parameters(std::collections::HashMap::from([(
+            "source".to_owned(),
+            source.to_owned(),
+        )]))
+}
+
+fn post(source: &str, headers: &[(&str, &[u8])], body: &[u8]) -> lambda_http::Request {
+    request("POST", source, headers, Body::Binary(body.to_vec()))
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn github_signature(body: &[u8]) -> String {
+    format!(
+        "sha256={}",
+        hex::encode(hmac_sha256(GH_SECRET.as_bytes(), &[body]))
+    )
+}
+
+/// A `Stripe-Signature` correctly signed over `t` exactly as written, however absurd.
+fn stripe_signature(t: &str, body: &[u8]) -> String {
+    let mac = hmac_sha256(STRIPE_SECRET.as_bytes(), &[t.as_bytes(), b".", body]);
+    format!("t={t},v1={}", hex::encode(mac))
+}
+
+/// Standard Webhooks headers correctly signed over `timestamp` exactly as written.
+fn standard_webhooks_headers(
+    key: &SigningKey,
+    timestamp: &str,
+    body: &[u8],
+) -> [(String, String); 3] {
+    let id = "msg_hostile";
+    let mac = hmac_sha256(
+        key.bytes(),
+        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+    );
+    [
+        ("webhook-id".to_owned(), id.to_owned()),
+        ("webhook-timestamp".to_owned(), timestamp.to_owned()),
+        (
+            "webhook-signature".to_owned(),
+            format!("v1,{}", BASE64.encode(mac)),
+        ),
+    ]
+}
+
+fn slack_signature(timestamp: &str, body: &[u8]) -> String {
+    let mac = hmac_sha256(
+        SLACK_SECRET.as_bytes(),
+        &[b"v0:", timestamp.as_bytes(), b":", body],
+    );
+    format!("v0={}", hex::encode(mac))
+}
+
+fn linear_signature(body: &[u8]) -> String {
+    hex::encode(hmac_sha256(LINEAR_SECRET.as_bytes(), &[body]))
+}
+
+fn as_refs(headers: &[(String, String)]) -> Vec<(&str, &[u8])> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect()
+}
+
+/// The status and error code of a receiver response.
+fn answer(response: &lambda_http::Response<Body>) -> (u16, String) {
+    let json: serde_json::Value =
+        serde_json::from_slice(response.body().as_ref()).unwrap_or(serde_json::Value::Null);
+    (
+        response.status().as_u16(),
+        json["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+/// An API Gateway HTTP API (payload 2.0) event for `POST /webhooks/{source}`, as Lambda hands it
+/// to the function.
+fn apigw_event(
+    method: &str,
+    source: &str,
+    headers: &[(String, String)],
+    body: &str,
+    base64: bool,
+) -> String {
+    let headers: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": "POST /webhooks/{source}",
+        "rawPath": format!("/webhooks/{source}"),
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "hooks.example.com",
+            "domainPrefix": "hooks",
+            "http": {
+                "method": method,
+                "path": format!("/webhooks/{source}"),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "hostile"
+            },
+            "requestId": "id",
+            "routeKey": "POST /webhooks/{source}",
+            "stage": "$default",
+            "time": "14/Nov/2023:22:13:20 +0000",
+            "timeEpoch": 1_700_000_000_000_i64
+        },
+        "pathParameters": { "source": source },
+        "body": body,
+        "isBase64Encoded": base64
+    })
+    .to_string()
+}
+
+fn event_request(event: &str) -> lambda_http::Request {
+    lambda_http::request::from_str(event).expect("a well-formed API Gateway event")
+}
+
+/// Every row against `receiver`; the ingest queue must be empty after each. Returns what went
+/// wrong, row by row, so one run shows every failing row.
+async fn run(
+    r: &support::Resources,
+    receiver: &hookpost_cli::local::AwsReceiver,
+    rows: Vec<Row>,
+) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for row in rows {
+        let response = receiver.handle(row.request).await;
+        let (status, code) = answer(&response);
+        if (status, code.as_str()) != (row.status, row.code) {
+            wrong.push(format!(
+                "{}: got {status} {code:?}, documented {} {:?}",
+                row.what, row.status, row.code
+            ));
+        }
+        if status == 405 && response.headers().get("allow").map(|v| v.as_bytes()) != Some(b"POST") {
+            wrong.push(format!("{}: 405 without `Allow: POST`", row.what));
+        }
+        let depth = support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await;
+        if depth != 0 {
+            wrong.push(format!("{}: {depth} message(s) queued", row.what));
+            support::drain(&r.sdk, &r.names.ingest_queue_url).await;
+        }
+    }
+    wrong
+}
+
+async fn hostile_stack() -> (
+    support::Resources,
+    hookpost_cli::local::AwsReceiver,
+    SigningKey,
+) {
+    let r = support::resources().await;
+    let sw_key = SigningKey::generate().expect("rng");
+    for (id, provider, secret) in [
+        ("gh", Provider::Github, GH_SECRET.to_owned()),
+        ("st", Provider::Stripe, STRIPE_SECRET.to_owned()),
+        (
+            "sw",
+            Provider::StandardWebhooks,
+            sw_key.to_whsec().expose().to_owned(),
+        ),
+        ("sl", Provider::Slack, SLACK_SECRET.to_owned()),
+        ("ln", Provider::Linear, LINEAR_SECRET.to_owned()),
+    ] {
+        support::add_source(&r.sdk, &r.names, id, provider, &secret).await;
+    }
+    let receiver = support::receiver(&r.sdk, &r.names, Arc::new(SystemClock));
+    (r, receiver, sw_key)
+}
+
+#[tokio::test]
+async fn hostile_requests_get_their_documented_refusal_and_queue_nothing() {
+    let (r, receiver, sw_key) = hostile_stack().await;
+    let now = support::now();
+    let gh_sig = github_signature(BODY);
+    let signed_gh: Vec<(&str, Vec<u8>)> =
+        vec![("x-hub-signature-256", gh_sig.clone().into_bytes())];
+    let build = |method: &str, source: &str, headers: Vec<(&str, Vec<u8>)>, body: Body| {
+        let borrowed: Vec<(&str, &[u8])> =
+            headers.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+        request(method, source, &borrowed, body)
+    };
+    let mut rows = Vec::new();
+
+    // Wrong method, with a valid signature: only POST is a webhook.
+    for method in ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] {
+        rows.push(row(
+            format!("{method} with a valid signature"),
+            build(method, "gh", signed_gh.clone(), Body::Binary(BODY.to_vec())),
+            405,
+            "method_not_allowed",
+        ));
+    }
+
+    // No body.
+    rows.push(row(
+        "no body, no signature",
+        build("POST", "gh", vec![], Body::Empty),
+        401,
+        "missing_signature",
+    ));
+    rows.push(row(
+        "no body, the signature of another body",
+        build("POST", "gh", signed_gh.clone(), Body::Empty),
+        401,
+        "invalid_signature",
+    ));
+    rows.push(row(
+        "no body to a Stripe source",
+        build("POST", "st", vec![], Body::Empty),
+        401,
+        "missing_signature",
+    ));
+
+    // Huge headers.
+    let huge_sig = format!("sha256={}", "a".repeat(64 * 1024));
+    rows.push(row(
+        "a 64 KiB signature header",
+        post("gh", &[("x-hub-signature-256", huge_sig.as_bytes())], BODY),
+        401,
+        "invalid_signature",
+    ));
+    let junk = "j".repeat(1024);
+    let names: Vec<String> = (0..200).map(|i| format!("x-junk-{i}")).collect();
+    let many: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), junk.as_bytes()))
+        .collect();
+    rows.push(row(
+        "200 junk headers of 1 KiB, no signature",
+        post("gh", &many, BODY),
+        401,
+        "missing_signature",
+    ));
+    let huge_delivery = "d".repeat(64 * 1024);
+    rows.push(row(
+        "a 64 KiB delivery id with a wrong signature",
+        post(
+            "gh",
+            &[
+                ("x-hub-signature-256", github_signature(b"other").as_bytes()),
+                ("x-github-delivery", huge_delivery.as_bytes()),
+            ],
+            BODY,
+        ),
+        401,
+        "invalid_signature",
+    ));
+
+    // Invalid UTF-8.
+    let not_utf8: &[u8] = &[0xff, 0xfe, b'{', 0xc3, 0x28, b'}'];
+    rows.push(row(
+        "an invalid UTF-8 body, no signature",
+        post("gh", &[], not_utf8),
+        401,
+        "missing_signature",
+    ));
+    rows.push(row(
+        "an invalid UTF-8 body with the signature of another body",
+        post(
+            "gh",
+            &[("x-hub-signature-256", gh_sig.as_bytes())],
+            not_utf8,
+        ),
+        401,
+        "invalid_signature",
+    ));
+    rows.push(row(
+        "a signature header with non-ASCII bytes",
+        post("gh", &[("x-hub-signature-256", b"sha256=\xff\xfe")], BODY),
+        401,
+        "invalid_signature",
+    ));
+    rows.push(row(
+        "an invalid UTF-8 Linear body, correctly signed (no webhookTimestamp can be read)",
+        post(
+            "ln",
+            &[("linear-signature", linear_signature(not_utf8).as_bytes())],
+            not_utf8,
+        ),
+        400,
+        "malformed_request",
+    ));
+
+    // Duplicate signature headers: never read two ways.
+    rows.push(row(
+        "two identical valid GitHub signatures",
+        post(
+            "gh",
+            &[
+                ("x-hub-signature-256", gh_sig.as_bytes()),
+                ("x-hub-signature-256", gh_sig.as_bytes()),
+            ],
+            BODY,
+        ),
+        401,
+        "invalid_signature",
+    ));
+    rows.push(row(
+        "a valid and a bogus GitHub signature",
+        post(
+            "gh",
+            &[
+                ("x-hub-signature-256", b"sha256=00"),
+                ("x-hub-signature-256", gh_sig.as_bytes()),
+            ],
+            BODY,
+        ),
+        401,
+        "invalid_signature",
+    ));
+    let st_sig = stripe_signature(&now.to_string(), BODY);
+    rows.push(row(
+        "two Stripe-Signature headers",
+        post(
+            "st",
+            &[
+                ("stripe-signature", st_sig.as_bytes()),
+                ("stripe-signature", st_sig.as_bytes()),
+            ],
+            BODY,
+        ),
+        401,
+        "invalid_signature",
+    ));
+    rows.push(row(
+        "`t=` twice in one Stripe-Signature",
+        post(
+            "st",
+            &[("stripe-signature", format!("t={now},{st_sig}").as_bytes())],
+            BODY,
+        ),
+        401,
+        "invalid_signature",
+    ));
+    let sw = standard_webhooks_headers(&sw_key, &now.to_string(), BODY);
+    for repeated in ["webhook-signature", "webhook-timestamp", "webhook-id"] {
+        let mut headers = as_refs(&sw);
+        let again = sw.iter().find(|(k, _)| k == repeated).expect("present");
+        headers.push((again.0.as_str(), again.1.as_bytes()));
+        rows.push(row(
+            format!("`{repeated}` twice"),
+            post("sw", &headers, BODY),
+            401,
+            "invalid_signature",
+        ));
+    }
+    let sl_sig = slack_signature(&now.to_string(), BODY);
+    let now_text = now.to_string();
+    rows.push(row(
+        "two Slack timestamps",
+        post(
+            "sl",
+            &[
+                ("x-slack-signature", sl_sig.as_bytes()),
+                ("x-slack-request-timestamp", now_text.as_bytes()),
+                ("x-slack-request-timestamp", now_text.as_bytes()),
+            ],
+            BODY,
+        ),
+        401,
+        "invalid_signature",
+    ));
+
+    // Signatures of the wrong length.
+    let full = hmac_sha256(GH_SECRET.as_bytes(), &[BODY]);
+    for (what, value) in [
+        ("31 bytes", format!("sha256={}", hex::encode(&full[..31]))),
+        ("33 bytes", format!("sha256={}00", hex::encode(&full))),
+        (
+            "63 hex digits",
+            format!("sha256={}", &hex::encode(&full)[..63]),
+        ),
+        ("an empty digest", "sha256=".to_owned()),
+        ("an empty header", String::new()),
+        (
+            "a SHA-512-sized digest",
+            format!(
+                "sha256={}",
+                hex::encode([full.clone(), full.clone()].concat())
+            ),
+        ),
+    ] {
+        rows.push(row(
+            format!("a GitHub signature of {what}"),
+            post("gh", &[("x-hub-signature-256", value.as_bytes())], BODY),
+            401,
+            "invalid_signature",
+        ));
+    }
+    let st_short = format!(
+        "t={now},v1={}",
+        &hex::encode(hmac_sha256(STRIPE_SECRET.as_bytes(), &[BODY]))[..62]
+    );
+    rows.push(row(
+        "a Stripe v1 of 31 bytes",
+        post("st", &[("stripe-signature", st_short.as_bytes())], BODY),
+        401,
+        "invalid_signature",
+    ));
+    let mut sw_short = sw.clone();
+    sw_short[2].1 = format!("v1,{}", BASE64.encode([0u8; 31]));
+    rows.push(row(
+        "a Standard Webhooks v1 of 31 bytes",
+        post("sw", &as_refs(&sw_short), BODY),
+        401,
+        "invalid_signature",
+    ));
+    let mut sw_long = sw.clone();
+    sw_long[2].1 = format!("v1,{}", BASE64.encode([0u8; 64]));
+    rows.push(row(
+        "a Standard Webhooks v1 of 64 bytes",
+        post("sw", &as_refs(&sw_long), BODY),
+        401,
+        "invalid_signature",
+    ));
+
+    // Timestamps that overflow: each request is correctly signed over the timestamp as written,
+    // so only the timestamp can refuse it.
+    for (t, code) in [
+        (i64::MAX.to_string(), "timestamp_out_of_tolerance"),
+        ("99999999999999999999".to_owned(), "invalid_signature"),
+        ("-1".to_owned(), "invalid_signature"),
+        (i64::MIN.to_string(), "invalid_signature"),
+        ("0".to_owned(), "timestamp_out_of_tolerance"),
+    ] {
+        rows.push(row(
+            format!("Stripe t={t}"),
+            post(
+                "st",
+                &[("stripe-signature", stripe_signature(&t, BODY).as_bytes())],
+                BODY,
+            ),
+            401,
+            code,
+        ));
+    }
+    for (t, code) in [
+        (i64::MAX.to_string(), "timestamp_out_of_tolerance"),
+        ("99999999999999999999".to_owned(), "invalid_signature"),
+        ("-1".to_owned(), "timestamp_out_of_tolerance"),
+        (i64::MIN.to_string(), "timestamp_out_of_tolerance"),
+    ] {
+        let headers = standard_webhooks_headers(&sw_key, &t, BODY);
+        rows.push(row(
+            format!("webhook-timestamp {t}"),
+            post("sw", &as_refs(&headers), BODY),
+            401,
+            code,
+        ));
+        let sig = slack_signature(&t, BODY);
+        rows.push(row(
+            format!("x-slack-request-timestamp {t}"),
+            post(
+                "sl",
+                &[
+                    ("x-slack-signature", sig.as_bytes()),
+                    ("x-slack-request-timestamp", t.as_bytes()),
+                ],
+                BODY,
+            ),
+            401,
+            code,
+        ));
+    }
+    for (millis, status, code) in [
+        (i64::MAX.to_string(), 401, "timestamp_out_of_tolerance"),
+        (i64::MIN.to_string(), 401, "timestamp_out_of_tolerance"),
+        ("99999999999999999999".to_owned(), 400, "malformed_request"),
+        ("1e300".to_owned(), 400, "malformed_request"),
+    ] {
+        let body = format!(r#"{{"type":"Issue","action":"create","webhookTimestamp":{millis}}}"#);
+        rows.push(row(
+            format!("Linear webhookTimestamp {millis}"),
+            post(
+                "ln",
+                &[(
+                    "linear-signature",
+                    linear_signature(body.as_bytes()).as_bytes(),
+                )],
+                body.as_bytes(),
+            ),
+            status,
+            code,
+        ));
+    }
+
+    // Unknown source ids and path tricks, each with a valid GitHub signature.
+    let long = "a".repeat(65);
+    let very_long = "a".repeat(100_000);
+    for source in [
+        "nobody",
+        "GH",
+        "..",
+        ".",
+        "%2F",
+        "a%2Fb",
+        "a/b",
+        "../gh",
+        "gh/..",
+        "gh%00",
+        "gh\0",
+        " gh",
+        "gh ",
+        "gh%20",
+        "",
+        long.as_str(),
+        very_long.as_str(),
+        "é",
+        "💥",
+        "ｇｈ",
+        "gh\u{200b}",
+        "%67%68",
+    ] {
+        let shown = if source.len() > 16 {
+            format!("{} chars", source.len())
+        } else {
+            format!("{source:?}")
+        };
+        rows.push(row(
+            format!("source id {shown}"),
+            build(
+                "POST",
+                source,
+                signed_gh.clone(),
+                Body::Binary(BODY.to_vec()),
+            ),
+            404,
+            "unknown_source",
+        ));
+    }
+
+    // Over the body cap (MaxBodyBytes, 5 MiB by default), even correctly signed.
+    let big = vec![b'x'; hookpost_receiver::DEFAULT_MAX_BODY_BYTES + 1];
+    rows.push(row(
+        "a correctly signed body one byte over MaxBodyBytes",
+        post(
+            "gh",
+            &[("x-hub-signature-256", github_signature(&big).as_bytes())],
+            &big,
+        ),
+        413,
+        "payload_too_large",
+    ));
+
+    let wrong = run(&r, &receiver, rows).await;
+    assert!(
+        wrong.is_empty(),
+        "rows that did not get their documented answer:\n{}",
+        wrong.join("\n")
+    );
+
+    let accepted = receiver
+        .handle(post(
+            "gh",
+            &[("x-hub-signature-256", gh_sig.as_bytes())],
+            BODY,
+        ))
+        .await;
+    assert_eq!(accepted.status().as_u16(), 202);
+    assert_eq!(
+        support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn api_gateway_events_with_hostile_bodies_reach_the_receiver_decoded_and_are_refused() {
+    let (r, receiver, _) = hostile_stack().await;
+    let not_utf8: &[u8] = &[0xff, 0xfe, 0x00, 0xc3, 0x28];
+    let sig_of_body = vec![("x-hub-signature-256".to_owned(), github_signature(BODY))];
+    let rows = vec![
+        // isBase64Encoded: lambda_http decodes before the handler, so the verified bytes are the
+        // decoded ones: the signature of the base64 text itself does not match them.
+        row(
+            "base64 of invalid UTF-8, signed over something else",
+            event_request(&apigw_event(
+                "POST",
+                "gh",
+                &sig_of_body,
+                &BASE64.encode(not_utf8),
+                true,
+            )),
+            401,
+            "invalid_signature",
+        ),
+        row(
+            "base64 text signed as text, not as the bytes it encodes",
+            event_request(&apigw_event(
+                "POST",
+                "gh",
+                &[("x-hub-signature-256".to_owned(), github_signature(b"eyJ9"))],
+                "eyJ9",
+                true,
+            )),
+            401,
+            "invalid_signature",
+        ),
+        row(
+            "a GET event",
+            event_request(&apigw_event("GET", "gh", &sig_of_body, "{}", false)),
+            405,
+            "method_not_allowed",
+        ),
+        row(
+            "an event whose source path parameter is ../gh",
+            event_request(&apigw_event("POST", "../gh", &sig_of_body, "{}", false)),
+            404,
+            "unknown_source",
+        ),
+        row(
+            "an event without path parameters",
+            {
+                let mut event: serde_json::Value =
+                    serde_json::from_str(&apigw_event("POST", "gh", &sig_of_body, "{}", false))
+                        .expect("json");
+                event
+                    .as_object_mut()
+                    .expect("object")
+                    .remove("pathParameters");
+                event_request(&event.to_string())
+            },
+            404,
+            "unknown_source",
+        ),
+        row(
+            "an event with no body at all",
+            {
+                let mut event: serde_json::Value =
+                    serde_json::from_str(&apigw_event("POST", "gh", &sig_of_body, "", false))
+                        .expect("json");
+                event.as_object_mut().expect("object").remove("body");
+                event_request(&event.to_string())
+            },
+            401,
+            "invalid_signature",
+        ),
+    ];
+    let wrong = run(&r, &receiver, rows).await;
+    assert!(
+        wrong.is_empty(),
+        "rows that did not get their documented answer:\n{}",
+        wrong.join("\n")
+    );
+
+    // The base64 path delivers the exact decoded bytes: signed over them, the event is queued.
+    let signed = vec![("x-hub-signature-256".to_owned(), github_signature(not_utf8))];
+    let accepted = receiver
+        .handle(event_request(&apigw_event(
+            "POST",
+            "gh",
+            &signed,
+            &BASE64.encode(not_utf8),
+            true,
+        )))
+        .await;
+    assert_eq!(accepted.status().as_u16(), 202);
+    let queued = support::drain(&r.sdk, &r.names.ingest_queue_url).await;
+    let envelope = hookpost_shared::envelope::Envelope::decode(&queued[0]).expect("envelope");
+    assert_eq!(envelope.body.bytes().expect("inline").as_ref(), not_utf8);
+}
+
+#[test]
+fn invalid_base64_with_is_base64_encoded_fails_in_lambda_http_before_any_hookpost_code() {
+    // lambda_http (aws_lambda_events' `Body::from_maybe_encoded`) panics on such a body while
+    // converting the event, before the handler is called. In Lambda, lambda_runtime catches the
+    // panic and reports an invocation error; API Gateway then answers the caller
+    // 500 {"message":"Internal Server Error"} and nothing is queued. API Gateway itself never
+    // sends such an event: it base64-encodes the body it received. (The panic message below in
+    // the test output is expected.)
+    let event = apigw_event("POST", "gh", &[], "not base64!", true);
+    let converted = std::panic::catch_unwind(|| lambda_http::request::from_str(&event).map(|_| ()));
+    assert!(
+        converted.is_err(),
+        "lambda_http no longer panics: make this a receiver row"
+    );
+}
+
+/// Sends `raw` (a whole HTTP/1.1 request) to `port` on 127.0.0.1; the status and the body.
+async fn raw_http(port: u16, raw: &[u8]) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    stream.write_all(raw).await.expect("write");
+    let mut answer = Vec::new();
+    // A server that closes on a malformed request may reset the connection: keep what arrived.
+    // Every request asks to close; the bound only turns a server that does not into a failure.
+    let _ = tokio::time::timeout(support::PATIENCE, stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn raw_post(target: &str, extra: &str, body: &[u8]) -> Vec<u8> {
+    let mut raw = format!(
+        "POST {target} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: {}\r\n{extra}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    raw
+}
+
+#[tokio::test]
+async fn path_tricks_over_real_http_on_loopback_are_refused_and_queue_nothing() {
+    // The loopback front of `hookpost local up` (cli/src/local/http.rs), served here without the
+    // poller so the ingest queue can be read: the raw request line reaches it as written (no
+    // client normalises `..`).
+    let (r, receiver, _) = hostile_stack().await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(hookpost_cli::local::http::serve(
+        listener,
+        Arc::new(receiver),
+        stopped,
+    ));
+    let sig = format!("x-hub-signature-256: {}\r\n", github_signature(BODY));
+    let not_found = r#"{"message":"Not Found"}"#;
+    let long = format!("/webhooks/{}", "a".repeat(8 * 1024));
+
+    let mut wrong = Vec::new();
+    for (target, status, expected) in [
+        ("/webhooks/..", 404, "unknown_source"),
+        ("/webhooks/.", 404, "unknown_source"),
+        ("/webhooks/%2E%2E", 404, "unknown_source"),
+        ("/webhooks/a%2Fb", 404, "unknown_source"),
+        ("/webhooks/%2F", 404, "unknown_source"),
+        ("/webhooks/gh%00", 404, "unknown_source"),
+        ("/webhooks/%C3%A9", 404, "unknown_source"),
+        ("/webhooks/%67%68", 404, "unknown_source"),
+        (long.as_str(), 404, "unknown_source"),
+        ("/webhooks/a/b", 404, not_found),
+        ("/webhooks/../webhooks/gh", 404, not_found),
+        ("/webhooks//gh", 404, not_found),
+        ("/webhooks/gh/", 404, not_found),
+        ("/webhooks/", 404, not_found),
+        ("/webhooks", 404, not_found),
+        ("/", 404, not_found),
+        ("*", 404, not_found),
+    ] {
+        let (got, body) = raw_http(port, &raw_post(target, &sig, BODY)).await;
+        if got != status || !body.contains(expected) {
+            wrong.push(format!(
+                "POST {}: got {got} {body}",
+                &target[..target.len().min(40)]
+            ));
+        }
+    }
+    let get = b"GET /webhooks/gh HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n";
+    let (got, body) = raw_http(port, get).await;
+    if got != 405 || !body.contains("method_not_allowed") {
+        wrong.push(format!("GET /webhooks/gh: got {got} {body}"));
+    }
+    // hyper refuses a header section over its buffer (about 400 KiB) before the receiver runs.
+    let huge = format!("{sig}x-junk: {}\r\n", "j".repeat(1024 * 1024));
+    let (got, _) = raw_http(port, &raw_post("/webhooks/gh", &huge, BODY)).await;
+    if got != 431 {
+        wrong.push(format!("a 1 MiB header: got {got}, expected 431"));
+    }
+    let (got, _) = raw_http(port, b"POST /webhooks/gh HTTP/1.1\r\nhost: \xff\r\nconnection: close\r\ncontent-length: 0\r\n\r\n").await;
+    // hyper passes a non-ASCII Host through like any other header; unsigned, it is refused.
+    if got != 401 {
+        wrong.push(format!("a non-ASCII Host header: got {got}, expected 401"));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_eq!(
+        support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await,
+        0
+    );
+
+    let (got, _) = raw_http(port, &raw_post("/webhooks/gh", &sig, BODY)).await;
+    assert_eq!(got, 202);
+    assert_eq!(
+        support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await,
+        1
+    );
+    let _ = stop.send(true);
+    let _ = server.await;
+}

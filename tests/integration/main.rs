@@ -11,4 +11,5 @@ mod pipeline;
 mod providers;
 mod redrive;
 mod refusals;
+mod secrets;
 mod support;

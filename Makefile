@@ -22,7 +22,7 @@ ARGS ?=
 # sam validate/build read no credentials but want a region.
 SAM_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}}
 
-.PHONY: help venv fmt-check fmt clippy unit integration template test demo local watch sam-build bench clean distclean
+.PHONY: help venv fmt-check fmt clippy unit integration template test demo local watch sam-build bench fuzz clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -80,6 +80,11 @@ bench: ## Criterion benchmarks (signature verification, receiver handler, dispat
 	$(CARGO) bench -p hookpost-receiver --bench handler -- $(BENCH_ARGS)
 	$(CARGO) bench -p hookpost-dispatcher --bench dispatch -- $(BENCH_ARGS)
 	python3 bench/report.py
+
+# Seconds per fuzz target: `make fuzz FUZZ_SECONDS=600` for a longer run.
+FUZZ_SECONDS ?= 60
+fuzz: ## Fuzz every parser and scheme for FUZZ_SECONDS (60) each, at nice 19; not part of `make test`
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 clean: ## Remove build output, SAM artifacts and local-stack state (keeps .venv)
 	$(CARGO) clean

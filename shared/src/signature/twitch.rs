@@ -97,6 +97,7 @@ pub fn sign_request(
 ) -> Result<Vec<(String, String)>, SignError> {
     let at = u64::try_from(now)
         .ok()
+        .filter(|secs| *secs <= LAST_RFC3339_SECOND)
         .and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
         .ok_or_else(|| SignError::Invalid(format!("{now} is not a time Twitch can send")))?;
     let timestamp = format_timestamp(at);
@@ -120,6 +121,10 @@ pub fn sign_request(
     }
     Ok(headers)
 }
+
+/// 9999-12-31T23:59:59Z: RFC 3339 has four-digit years, and humantime panics formatting a later
+/// time (found by `make fuzz`, target `signatures`).
+const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
 
 fn format_timestamp(at: SystemTime) -> String {
     humantime::format_rfc3339_nanos(at).to_string()
@@ -397,6 +402,27 @@ mod tests {
             Some(&b"channel.follow"[..])
         );
         assert!(sign_request(&secret, BODY, -1, &SchemeOptions::default()).is_err());
+    }
+
+    #[test]
+    fn a_time_after_the_year_9999_is_refused_not_a_panic() {
+        let secret = Secret::new("s");
+        // The clock of the fuzzer's crashing input, then the extremes.
+        for now in [48_380_307_030_895, LAST_RFC3339_SECOND as i64 + 1, i64::MAX] {
+            assert!(
+                sign_request(&secret, BODY, now, &SchemeOptions::default()).is_err(),
+                "{now}"
+            );
+        }
+        assert!(
+            sign_request(
+                &secret,
+                BODY,
+                LAST_RFC3339_SECOND as i64,
+                &SchemeOptions::default()
+            )
+            .is_ok()
+        );
     }
 
     fn answer(secrets: &[Secret], headers: &HeaderMap, body: &[u8]) -> Option<Handshake> {

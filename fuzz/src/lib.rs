@@ -12,7 +12,7 @@
 //! body bytes…
 //! ```
 //!
-//! so seeds can be written by hand or from `hookpost sign` (see `fuzz/seed.sh`).
+//! so seeds can be written by hand or from `hookpost sign` (see `fuzz/seed.py`).
 
 use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::{

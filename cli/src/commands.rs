@@ -4,12 +4,11 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use aws_config::SdkConfig;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use hookpost_shared::aws::{
     DeliveryRecord, DynamoClient, DynamoDeliveries, DynamoEvents, DynamoSources,
     DynamoSubscriptions, LatestDelivery, SqsClient,
 };
-use hookpost_shared::clock::{rfc3339, unix_millis, unix_seconds};
+use hookpost_shared::clock::{rfc3339, unix_seconds};
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::{Check, Inbound, TimePolicy};
 use hookpost_shared::source::{Source, SourceId};
@@ -846,57 +845,12 @@ fn parse_header(header: &str) -> Result<(String, String), CliError> {
     Ok((name, value.trim().to_owned()))
 }
 
-/// Moves every message from `from` to `to`: sent first, deleted after, so a failure in between
-/// leaves a duplicate (which the dispatcher skips per subscription), never a loss.
-///
-/// Between FIFO queues (ordered mode) each message keeps its group, and so its place in the
-/// source's order. It gets a fresh deduplication id: the queue would silently drop a redrive
-/// within five minutes of the original send under the old one.
+/// Moves every message from `from` to `to` (see [`crate::dlq::move_messages`]); how many moved.
 pub async fn redrive_all(sqs: &SqsClient, from: &str, to: &str) -> Result<usize, CliError> {
-    let fifo = hookpost_shared::aws::is_fifo_url(to);
-    let mut moved = 0;
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(from)
-            .max_number_of_messages(10)
-            .visibility_timeout(30)
-            .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
-            .send()
-            .await
-            .map_err(|e| CliError::Failed(sdk_message(e)))?;
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return Ok(moved);
-        }
-        for message in messages {
-            let group = message
-                .attributes
-                .as_ref()
-                .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
-                .cloned();
-            let dedup = format!(
-                "redrive-{}-{}",
-                message.message_id.as_deref().unwrap_or_default(),
-                unix_millis(SystemTime::now())
-            );
-            sqs.send_message()
-                .queue_url(to)
-                .message_body(message.body.unwrap_or_default())
-                .set_message_group_id(group.filter(|_| fifo))
-                .set_message_deduplication_id(fifo.then_some(dedup))
-                .send()
-                .await
-                .map_err(|e| CliError::Failed(sdk_message(e)))?;
-            sqs.delete_message()
-                .queue_url(from)
-                .receipt_handle(message.receipt_handle.unwrap_or_default())
-                .send()
-                .await
-                .map_err(|e| CliError::Failed(sdk_message(e)))?;
-            moved += 1;
-        }
-    }
+    let bar = indicatif::ProgressBar::hidden();
+    crate::dlq::move_messages(sqs, from, to, None, None, &bar)
+        .await
+        .map(|moved| moved.len())
 }
 
 async fn deliveries(global: &Global, event_id: &str) -> Result<(), CliError> {

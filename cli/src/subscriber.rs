@@ -229,11 +229,21 @@ pub async fn start_subscribed(
     names: &StackNames,
     source: &SourceId,
 ) -> Result<(Subscriber, String), CliError> {
+    let key =
+        SigningKey::generate().map_err(|e| CliError::Failed(format!("no randomness: {e}")))?;
+    start_subscribed_with(sdk, names, source, &key).await
+}
+
+/// [`start_subscribed`] with a signing key of the caller's.
+pub async fn start_subscribed_with(
+    sdk: &SdkConfig,
+    names: &StackNames,
+    source: &SourceId,
+    key: &SigningKey,
+) -> Result<(Subscriber, String), CliError> {
     let (subscriber, slot) = Subscriber::start()
         .await
         .map_err(|e| CliError::Failed(format!("starting the subscriber: {e}")))?;
-    let key =
-        SigningKey::generate().map_err(|e| CliError::Failed(format!("no randomness: {e}")))?;
     if let Ok(mut secret) = slot.lock() {
         *secret = Some(key.to_whsec().expose().to_owned());
     }

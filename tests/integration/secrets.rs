@@ -13,12 +13,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hookpost_cli::signing::provider_headers;
 use hookpost_cli::subscriber::Subscriber;
-use hookpost_shared::aws::{DynamoClient, DynamoDeliveries, DynamoSubscriptions};
-use hookpost_shared::clock::rfc3339;
+use hookpost_shared::aws::{DynamoClient, DynamoDeliveries};
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::{Check, Provider, SchemeOptions, TimePolicy};
 use hookpost_shared::source::{Source, SourceId};
-use hookpost_shared::subscription::{Subscription, new_subscription_id};
+use hookpost_shared::subscription::Subscription;
 
 use tracing_subscriber::prelude::*;
 
@@ -87,26 +86,11 @@ async fn subscribe(
     source: &str,
     key: &SigningKey,
 ) -> Subscriber {
-    let (subscriber, slot) = Subscriber::start().await.expect("subscriber on 127.0.0.1");
-    *slot.lock().expect("slot") = Some(key.to_whsec().expose().to_owned());
-    DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table)
-        .put(&Subscription {
-            source_id: SourceId::parse(source).expect("valid"),
-            subscription_id: new_subscription_id(),
-            url: subscriber.url.clone(),
-            secrets: vec![key.to_whsec()],
-            event_types: vec!["*".to_owned()],
-            enabled: true,
-            disabled_reason: None,
-            disabled_at: None,
-            failing_since: None,
-            timeout_seconds: None,
-            headers: Default::default(),
-            created_at: rfc3339(std::time::SystemTime::now()),
-        })
+    let source = SourceId::parse(source).expect("valid");
+    hookpost_cli::subscriber::start_subscribed_with(sdk, names, &source, key)
         .await
-        .expect("PutItem");
-    subscriber
+        .expect("subscriber on 127.0.0.1, subscription stored")
+        .0
 }
 
 /// Every log line of this test binary from the first call on, at TRACE through the functions' own

@@ -153,6 +153,7 @@ mod tests {
     use ed25519_dalek::{Signer, SigningKey};
     use http::{HeaderMap, HeaderValue};
 
+    use super::super::testing::run_verify;
     use super::super::{SchemeOptions, TimePolicy};
     use super::*;
 
@@ -207,15 +208,7 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<(), VerifyError> {
-        let options = SchemeOptions::default();
-        verify(
-            &check_of(secrets, &options, now),
-            &Inbound {
-                headers,
-                body,
-                query: None,
-            },
-        )
+        run_verify(verify, secrets, DEFAULT_TOLERANCE, headers, body, now)
     }
 
     #[test]

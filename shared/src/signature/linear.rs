@@ -138,6 +138,7 @@ mod tests {
     use http::{HeaderMap, HeaderValue};
 
     use super::super::TimePolicy;
+    use super::super::testing::run_verify;
     use super::*;
 
     // Linear publishes no signed example, so this vector was computed independently with Python's
@@ -174,15 +175,7 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<(), VerifyError> {
-        let options = SchemeOptions::default();
-        verify(
-            &check_for(secrets, &options, now),
-            &Inbound {
-                headers,
-                body,
-                query: None,
-            },
-        )
+        run_verify(verify, secrets, DEFAULT_TOLERANCE, headers, body, now)
     }
 
     fn check(headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), VerifyError> {

@@ -432,6 +432,43 @@ pub(crate) fn optional_header(headers: &HeaderMap, name: &str) -> Option<String>
         .map(str::to_owned)
 }
 
+/// What the schemes' unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::time::Duration;
+
+    use http::HeaderMap;
+
+    use super::{Check, Inbound, SchemeOptions, TimePolicy, VerifyError};
+    use crate::secret::Secret;
+
+    /// A scheme's `verify` over `headers` and `body`, with `secrets` and default options, at
+    /// `now` with `tolerance`.
+    pub(crate) fn run_verify(
+        verify: fn(&Check<'_>, &Inbound<'_>) -> Result<(), VerifyError>,
+        secrets: &[Secret],
+        tolerance: Duration,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        let options = SchemeOptions::default();
+        let check = Check {
+            secrets,
+            policy: TimePolicy { now, tolerance },
+            options: &options,
+        };
+        verify(
+            &check,
+            &Inbound {
+                headers,
+                body,
+                query: None,
+            },
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,6 +177,7 @@ mod tests {
     use http::{HeaderMap, HeaderValue};
 
     use super::super::TimePolicy;
+    use super::super::testing::run_verify;
     use super::*;
 
     // The worked example in Slack's "Verifying requests from Slack" guide (a slash command body);
@@ -221,15 +222,7 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<(), VerifyError> {
-        let options = SchemeOptions::default();
-        verify(
-            &check_for(secrets, &options, now),
-            &Inbound {
-                headers,
-                body,
-                query: None,
-            },
-        )
+        run_verify(verify, secrets, DEFAULT_TOLERANCE, headers, body, now)
     }
 
     fn check(headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), VerifyError> {

@@ -185,6 +185,7 @@ mod tests {
     use http::{HeaderMap, HeaderValue};
 
     use super::super::TimePolicy;
+    use super::super::testing::run_verify;
     use super::*;
 
     // The example from the Standard Webhooks and Svix documentation ("verifying signatures
@@ -216,20 +217,7 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<(), VerifyError> {
-        let options = SchemeOptions::default();
-        let check = Check {
-            secrets,
-            policy: at(now),
-            options: &options,
-        };
-        verify(
-            &check,
-            &Inbound {
-                headers,
-                body,
-                query: None,
-            },
-        )
+        run_verify(verify, secrets, DEFAULT_TOLERANCE, headers, body, now)
     }
 
     fn check(headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), VerifyError> {

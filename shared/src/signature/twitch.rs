@@ -175,6 +175,7 @@ mod tests {
     use http::{HeaderMap, HeaderValue};
 
     use super::super::TimePolicy;
+    use super::super::testing::run_verify;
     use super::*;
 
     // Twitch publishes no signature vector. The message id and timestamp are those of the example
@@ -241,15 +242,7 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<(), VerifyError> {
-        let options = SchemeOptions::default();
-        verify(
-            &check_of(secrets, &options, now),
-            &Inbound {
-                headers,
-                body,
-                query: None,
-            },
-        )
+        run_verify(verify, secrets, DEFAULT_TOLERANCE, headers, body, now)
     }
 
     fn check(headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), VerifyError> {

@@ -147,6 +147,7 @@ mod tests {
     use http::{HeaderMap, HeaderValue};
 
     use super::super::TimePolicy;
+    use super::super::testing::run_verify;
     use super::*;
 
     // Zoom publishes no signature vector. These were computed independently with Python's
@@ -193,15 +194,7 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<(), VerifyError> {
-        let options = SchemeOptions::default();
-        verify(
-            &check_of(secrets, &options, now),
-            &Inbound {
-                headers,
-                body,
-                query: None,
-            },
-        )
+        run_verify(verify, secrets, DEFAULT_TOLERANCE, headers, body, now)
     }
 
     fn check(headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), VerifyError> {

@@ -1,0 +1,984 @@
+//! `pipeline`: the whole local pipeline (`hookpost local up`) under load: events/s accepted and
+//! delivered, accepted → delivered latency, and where the time goes.
+//!
+//! Starts moto's server from `.venv`, puts a counting forward proxy on loopback in front of it,
+//! and starts the local stack on the proxy, exactly as `hookpost local up` does (template.yaml,
+//! the deployed receiver and dispatcher, the poller standing in for the SQS event source mapping).
+//! A GitHub source and a subscriber on 127.0.0.1 that notes when each event arrives are
+//! registered; then `HOOKPOST_PIPELINE_EVENTS` (1000) signed GitHub push events, each with its own
+//! delivery id, are posted by `HOOKPOST_PIPELINE_CONCURRENCY` (8) clients at once.
+//!
+//! Per event it records when the 202 came back, when the poller's `ReceiveMessage` handed the
+//! message out (seen in the proxy) and when the subscriber got it; per emulator call its
+//! operation, table or queue, and latency; and the CPU time moto and this process used. The
+//! figures go to `target/bench/pipeline.json` (`{"figures": [...], "context": {...}}`) and a
+//! summary to stdout.
+//!
+//! Run with `make bench`, or `cargo bench -p hookpost-cli --bench pipeline`. Loopback only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use hookpost_cli::local::{Emulator, LocalOptions, LocalStack};
+use hookpost_cli::stack::StackNames;
+use hookpost_shared::aws::{DynamoClient, DynamoSources, DynamoSubscriptions};
+use hookpost_shared::clock::rfc3339;
+use hookpost_shared::secret::{Secret, SigningKey};
+use hookpost_shared::signature::{Provider, github};
+use hookpost_shared::source::{Source, SourceId};
+use hookpost_shared::subscription::{Subscription, new_subscription_id};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::Notify;
+
+const SOURCE_ID: &str = "github-bench";
+const SECRET: &str = "bench-secret-0123456789abcdefghi";
+/// The sample event's body (a GitHub push, 317 bytes) is what every event carries.
+const SAMPLE_EVENT: &str = include_str!("../../events/apigw-github-push.json");
+/// Events sent (and waited for) before measuring: connections and moto's code paths warm up.
+const WARM_UP_EVENTS: usize = 20;
+/// How long the last events may take to arrive before the run counts as failed.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
+/// After the last delivery, the dispatcher still records it and deletes its batch: this long.
+const SETTLE: Duration = Duration::from_millis(1500);
+const MOTO_STARTUP: Duration = Duration::from_secs(60);
+/// Linux reports process CPU time in USER_HZ ticks, 100 a second on every architecture.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("pipeline: no tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pipeline: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Settings {
+    events: usize,
+    concurrency: usize,
+}
+
+impl Settings {
+    fn from_env() -> Result<Self, String> {
+        let read = |name: &str, default: usize| -> Result<usize, String> {
+            match std::env::var(name) {
+                Ok(v) => v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("{name}={v} is not a positive whole number")),
+                Err(_) => Ok(default),
+            }
+        };
+        Ok(Self {
+            events: read("HOOKPOST_PIPELINE_EVENTS", 1000)?,
+            concurrency: read("HOOKPOST_PIPELINE_CONCURRENCY", 8)?,
+        })
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let settings = Settings::from_env()?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("the cli crate has no parent folder")?
+        .to_path_buf();
+    let mut moto = Moto::spawn(&root).await?;
+    let result = measure(&root, &settings, &moto).await;
+    moto.stop().await;
+    let report = result?;
+    let out = target_dir(&root).join("bench").join("pipeline.json");
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    std::fs::write(&out, text + "\n").map_err(|e| format!("{}: {e}", out.display()))?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+async fn measure(root: &Path, settings: &Settings, moto: &Moto) -> Result<Value, String> {
+    let proxy = Proxy::start(&moto.endpoint_url).await?;
+    let stack = LocalStack::start(
+        Emulator::at(&proxy.url),
+        LocalOptions {
+            port: 0,
+            prefix: format!(
+                "hookpost-bench-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
+            ..LocalOptions::default()
+        },
+    )
+    .await
+    .map_err(|e| format!("starting the local stack: {e}"))?;
+    let result = load(root, settings, moto, &proxy, &stack).await;
+    stack.stop().await;
+    result
+}
+
+async fn load(
+    root: &Path,
+    settings: &Settings,
+    moto: &Moto,
+    proxy: &Proxy,
+    stack: &LocalStack,
+) -> Result<Value, String> {
+    let names = &stack.state.names;
+    let source_id = SourceId::parse(SOURCE_ID).map_err(|e| e.to_string())?;
+    DynamoSources::new(DynamoClient::new(&stack.sdk), &names.sources_table)
+        .create(&Source {
+            source_id: source_id.clone(),
+            provider: Provider::Github,
+            secrets: vec![Secret::new(SECRET)],
+            tolerance_seconds: None,
+            options: Default::default(),
+            created_at: rfc3339(SystemTime::now()),
+        })
+        .await
+        .map_err(|e| format!("creating the source: {e}"))?;
+    let sink = Sink::start().await?;
+    subscribe(stack, &source_id, &sink.url).await?;
+
+    let body = serde_json::from_str::<Value>(SAMPLE_EVENT)
+        .ok()
+        .and_then(|v| v["body"].as_str().map(str::to_owned))
+        .ok_or("events/apigw-github-push.json has no body")?;
+    let poster = Poster {
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| e.to_string())?,
+        url: format!("{}{SOURCE_ID}", stack.state.receiver_url),
+        signature: github::sign(&Secret::new(SECRET), body.as_bytes()),
+        body: Bytes::from(body),
+    };
+
+    let warm = poster.send_all(WARM_UP_EVENTS, settings.concurrency).await;
+    check_accepted(&warm)?;
+    sink.wait_for(WARM_UP_EVENTS, DELIVERY_TIMEOUT).await;
+    if sink.count() < WARM_UP_EVENTS {
+        return Err("the warm-up events were not delivered".to_owned());
+    }
+
+    let moto_cpu = cpu_seconds(&format!("/proc/{}/stat", moto.pid));
+    let own_cpu = cpu_seconds("/proc/self/stat");
+    let machine = MachineCpu::read();
+    proxy.recorder.start();
+    let started = Instant::now();
+    let sent = poster.send_all(settings.events, settings.concurrency).await;
+    let accepted_at = Instant::now();
+    check_accepted(&sent)?;
+    sink.wait_for(WARM_UP_EVENTS + settings.events, DELIVERY_TIMEOUT)
+        .await;
+    let delivered_at = Instant::now();
+    tokio::time::sleep(SETTLE).await;
+    let calls = proxy.recorder.stop();
+    let moto_cpu = cpu_seconds(&format!("/proc/{}/stat", moto.pid)) - moto_cpu;
+    let own_cpu = cpu_seconds("/proc/self/stat") - own_cpu;
+    let machine = machine.busy_cores_since();
+
+    let arrivals = sink.arrivals();
+    let run = Run {
+        settings,
+        sent: &sent,
+        arrivals: &arrivals,
+        calls: &calls,
+        started,
+        accepted: accepted_at - started,
+        delivered: delivered_at - started,
+        moto_cpu,
+        own_cpu,
+        busy_cores: machine,
+        names,
+    };
+    let report = run.report(root, stack)?;
+    Ok(report)
+}
+
+async fn subscribe(stack: &LocalStack, source: &SourceId, url: &str) -> Result<(), String> {
+    let key = SigningKey::generate().map_err(|e| format!("no randomness: {e}"))?;
+    DynamoSubscriptions::new(
+        DynamoClient::new(&stack.sdk),
+        &stack.state.names.subscriptions_table,
+    )
+    .put(&Subscription {
+        source_id: source.clone(),
+        subscription_id: new_subscription_id(),
+        url: url.to_owned(),
+        secrets: vec![key.to_whsec()],
+        event_types: vec!["*".to_owned()],
+        enabled: true,
+        disabled_reason: None,
+        disabled_at: None,
+        failing_since: None,
+        timeout_seconds: None,
+        headers: Default::default(),
+        created_at: rfc3339(SystemTime::now()),
+    })
+    .await
+    .map_err(|e| format!("subscribing: {e}"))
+}
+
+fn check_accepted(sent: &[Sent]) -> Result<(), String> {
+    let refused: Vec<&Sent> = sent.iter().filter(|s| s.event_id.is_none()).collect();
+    match refused.first() {
+        None => Ok(()),
+        Some(first) => Err(format!(
+            "{} of {} events were not accepted; the first got: {}",
+            refused.len(),
+            sent.len(),
+            first.answer
+        )),
+    }
+}
+
+/// One posted event.
+struct Sent {
+    posted: Instant,
+    answered: Instant,
+    /// The event id of a 202.
+    event_id: Option<String>,
+    /// Status and body, for the error message when it was not a 202.
+    answer: String,
+}
+
+struct Poster {
+    client: reqwest::Client,
+    url: String,
+    signature: String,
+    body: Bytes,
+}
+
+impl Poster {
+    /// Posts `count` events from `concurrency` clients at once.
+    async fn send_all(&self, count: usize, concurrency: usize) -> Vec<Sent> {
+        let next = AtomicUsize::new(0);
+        let workers = (0..concurrency.min(count)).map(|_| async {
+            let mut sent = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < count {
+                sent.push(self.send_one().await);
+            }
+            sent
+        });
+        futures_util::future::join_all(workers)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    async fn send_one(&self) -> Sent {
+        let posted = Instant::now();
+        let response = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("user-agent", "GitHub-Hookshot/044aadd")
+            .header(github::EVENT_HEADER, "push")
+            .header(github::DELIVERY_HEADER, uuid::Uuid::new_v4().to_string())
+            .header(github::SIGNATURE_HEADER, &self.signature)
+            .body(self.body.clone())
+            .send()
+            .await;
+        let (status, text) = match response {
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
+        };
+        let event_id = (status == 202)
+            .then(|| serde_json::from_str::<Value>(&text).ok())
+            .flatten()
+            .and_then(|v| v["event_id"].as_str().map(str::to_owned));
+        Sent {
+            posted,
+            answered: Instant::now(),
+            event_id,
+            answer: format!("{status} {text}"),
+        }
+    }
+}
+
+/// moto's server, started here so its CPU time can be read.
+struct Moto {
+    endpoint_url: String,
+    pid: u32,
+    child: Child,
+}
+
+impl Moto {
+    async fn spawn(root: &Path) -> Result<Self, String> {
+        let program = std::env::var_os("HOOKPOST_MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(".venv/bin/moto_server"));
+        if !program.is_file() {
+            return Err(format!(
+                "{} not found: run `make venv` first",
+                program.display()
+            ));
+        }
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("finding a free port: {e}"))?
+            .port();
+        let child = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", program.display()))?;
+        let pid = child.id().ok_or("moto's server exited at once")?;
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if started.elapsed() > MOTO_STARTUP {
+                return Err(format!("moto's server did not answer on port {port}"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(Self {
+            endpoint_url: format!("http://127.0.0.1:{port}"),
+            pid,
+            child,
+        })
+    }
+
+    async fn stop(&mut self) {
+        // Already exited is fine.
+        let _ = self.child.kill().await;
+    }
+}
+
+/// User + system CPU seconds of the process whose `/proc/<pid>/stat` this is (0 if unreadable).
+fn cpu_seconds(stat_path: &str) -> f64 {
+    let Ok(text) = std::fs::read_to_string(stat_path) else {
+        return 0.0;
+    };
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis are
+    // state, ppid, …; utime and stime are fields 14 and 15 of the whole line.
+    let after = text.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => (user + system) / TICKS_PER_SECOND,
+        _ => 0.0,
+    }
+}
+
+/// The machine's busy and total CPU time (all cores), from `/proc/stat`.
+struct MachineCpu {
+    busy: f64,
+    total: f64,
+    at: Instant,
+}
+
+impl MachineCpu {
+    fn read() -> Self {
+        let line = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|t| t.lines().next().map(str::to_owned))
+            .unwrap_or_default();
+        let values: Vec<f64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let total: f64 = values.iter().sum();
+        // idle and iowait are the 4th and 5th values.
+        let idle = values.get(3).copied().unwrap_or(0.0) + values.get(4).copied().unwrap_or(0.0);
+        Self {
+            busy: total - idle,
+            total,
+            at: Instant::now(),
+        }
+    }
+
+    /// How many cores were busy on average since `self` (everything on the machine).
+    fn busy_cores_since(&self) -> f64 {
+        let now = Self::read();
+        let seconds = now.at.duration_since(self.at).as_secs_f64();
+        if seconds <= 0.0 || now.total <= self.total {
+            return 0.0;
+        }
+        (now.busy - self.busy) / TICKS_PER_SECOND / seconds
+    }
+}
+
+/// One emulator call seen by the proxy.
+#[derive(Clone)]
+struct Call {
+    /// `SQS.SendMessage`, `DynamoDB.GetItem`, `S3.PUT`.
+    operation: String,
+    /// The table or queue name it named, if any.
+    target: Option<String>,
+    started: Instant,
+    took: Duration,
+    /// For `ReceiveMessage`: the event ids handed out, as the response came back.
+    received: Vec<String>,
+}
+
+#[derive(Default)]
+struct Recorder {
+    on: AtomicBool,
+    calls: Mutex<Vec<Call>>,
+}
+
+impl Recorder {
+    fn start(&self) {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.clear();
+        }
+        self.on.store(true, Ordering::SeqCst);
+    }
+
+    fn stop(&self) -> Vec<Call> {
+        self.on.store(false, Ordering::SeqCst);
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn record(&self, call: Call) {
+        if self.on.load(Ordering::SeqCst)
+            && let Ok(mut calls) = self.calls.lock()
+        {
+            calls.push(call);
+        }
+    }
+}
+
+/// A forward proxy on loopback in front of moto: notes each call's operation and latency.
+struct Proxy {
+    url: String,
+    recorder: Arc<Recorder>,
+}
+
+impl Proxy {
+    async fn start(upstream: &str) -> Result<Self, String> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| format!("binding the proxy: {e}"))?;
+        let url = format!(
+            "http://{}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        let recorder = Arc::new(Recorder::default());
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let state = Arc::new((client, upstream.to_owned(), Arc::clone(&recorder)));
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = Arc::clone(&state);
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| {
+                        let state = Arc::clone(&state);
+                        async move {
+                            let (client, upstream, recorder) = &*state;
+                            Ok::<_, Infallible>(forward(client, upstream, recorder, request).await)
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { url, recorder })
+    }
+}
+
+async fn forward(
+    client: &reqwest::Client,
+    upstream: &str,
+    recorder: &Recorder,
+    request: http::Request<Incoming>,
+) -> http::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let (operation, target) = operation(&parts, &body);
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut upstream_request = client
+        .request(parts.method.clone(), format!("{upstream}{path}"))
+        .body(body);
+    for (name, value) in &parts.headers {
+        if !is_hop_header(name) {
+            upstream_request = upstream_request.header(name, value);
+        }
+    }
+    let started = Instant::now();
+    let (status, headers, bytes) = match upstream_request.send().await {
+        Ok(response) => {
+            let status = response.status();
+            let headers = response.headers().clone();
+            (status, headers, response.bytes().await.unwrap_or_default())
+        }
+        Err(_) => (
+            http::StatusCode::BAD_GATEWAY,
+            http::HeaderMap::new(),
+            Bytes::new(),
+        ),
+    };
+    let took = started.elapsed();
+    let received = if operation == "SQS.ReceiveMessage" {
+        received_event_ids(&bytes)
+    } else {
+        Vec::new()
+    };
+    recorder.record(Call {
+        operation,
+        target,
+        started,
+        took,
+        received,
+    });
+    let mut response = http::Response::new(Full::new(bytes));
+    *response.status_mut() = status;
+    for (name, value) in &headers {
+        if !is_hop_header(name) {
+            response.headers_mut().append(name, value.clone());
+        }
+    }
+    response
+}
+
+fn is_hop_header(name: &http::HeaderName) -> bool {
+    [
+        http::header::HOST,
+        http::header::CONTENT_LENGTH,
+        http::header::TRANSFER_ENCODING,
+        http::header::CONNECTION,
+    ]
+    .contains(name)
+}
+
+/// The operation a request is, and the table or queue it names: SQS and DynamoDB speak JSON with
+/// the operation in `X-Amz-Target`; S3 is REST, so its method stands in.
+fn operation(parts: &http::request::Parts, body: &[u8]) -> (String, Option<String>) {
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok());
+    let Some(target) = target else {
+        return (format!("S3.{}", parts.method), None);
+    };
+    let (service, op) = target.split_once('.').unwrap_or(("?", target));
+    let service = if service.starts_with("AmazonSQS") {
+        "SQS"
+    } else if service.starts_with("DynamoDB") {
+        "DynamoDB"
+    } else {
+        service
+    };
+    let json = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+    let named = json["TableName"].as_str().map(str::to_owned).or_else(|| {
+        json["QueueUrl"]
+            .as_str()
+            .and_then(|u| u.rsplit('/').next())
+            .map(str::to_owned)
+    });
+    (format!("{service}.{op}"), named)
+}
+
+/// The `event_id` of each envelope in a `ReceiveMessage` response.
+fn received_event_ids(response: &[u8]) -> Vec<String> {
+    let json = serde_json::from_slice::<Value>(response).unwrap_or(Value::Null);
+    json["Messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            let envelope = serde_json::from_str::<Value>(m["Body"].as_str()?).ok()?;
+            envelope["event_id"].as_str().map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The subscriber: answers 204 at once and notes when each event (`webhook-id`) first arrived.
+struct Sink {
+    url: String,
+    arrivals: Arc<Mutex<HashMap<String, Instant>>>,
+    notify: Arc<Notify>,
+}
+
+impl Sink {
+    async fn start() -> Result<Self, String> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| format!("binding the subscriber: {e}"))?;
+        let url = format!(
+            "http://{}/hook",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        let arrivals: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let notify = Arc::new(Notify::new());
+        let state = (Arc::clone(&arrivals), Arc::clone(&notify));
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: http::Request<Incoming>| {
+                        let (arrivals, notify) = state.clone();
+                        async move {
+                            let at = Instant::now();
+                            let id = request
+                                .headers()
+                                .get("webhook-id")
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned);
+                            let _ = request.into_body().collect().await;
+                            if let (Some(id), Ok(mut arrivals)) = (id, arrivals.lock()) {
+                                arrivals.entry(id).or_insert(at);
+                            }
+                            notify.notify_waiters();
+                            let mut response = http::Response::new(Full::new(Bytes::new()));
+                            *response.status_mut() = http::StatusCode::NO_CONTENT;
+                            Ok::<_, Infallible>(response)
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self {
+            url,
+            arrivals,
+            notify,
+        })
+    }
+
+    fn count(&self) -> usize {
+        self.arrivals.lock().map(|a| a.len()).unwrap_or(0)
+    }
+
+    fn arrivals(&self) -> HashMap<String, Instant> {
+        self.arrivals.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    async fn wait_for(&self, count: usize, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.notify.notified();
+            if self.count() >= count {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Everything one measured run saw.
+struct Run<'a> {
+    settings: &'a Settings,
+    sent: &'a [Sent],
+    arrivals: &'a HashMap<String, Instant>,
+    calls: &'a [Call],
+    started: Instant,
+    /// From the first post to the last 202.
+    accepted: Duration,
+    /// From the first post to the last delivery.
+    delivered: Duration,
+    moto_cpu: f64,
+    own_cpu: f64,
+    busy_cores: f64,
+    names: &'a StackNames,
+}
+
+impl Run<'_> {
+    fn report(&self, root: &Path, stack: &LocalStack) -> Result<Value, String> {
+        let n = self.sent.len();
+        let events = n as f64;
+        let mut figures = Vec::new();
+        let mut figure = |name: &str, value: f64, unit: &str| {
+            figures.push(json!({ "name": format!("pipeline/{name}"), "value": round(value), "unit": unit }));
+        };
+
+        let mut received_at: HashMap<&str, Instant> = HashMap::new();
+        for call in self.calls {
+            for id in &call.received {
+                received_at
+                    .entry(id.as_str())
+                    .or_insert(call.started + call.took);
+            }
+        }
+        let mut latency = Vec::with_capacity(n);
+        let mut queued = Vec::with_capacity(n);
+        let mut dispatched = Vec::with_capacity(n);
+        let mut accept = Vec::with_capacity(n);
+        let mut missing = 0;
+        for sent in self.sent {
+            accept.push(ms(sent.answered - sent.posted));
+            let Some(id) = sent.event_id.as_deref() else {
+                continue;
+            };
+            let Some(&arrived) = self.arrivals.get(id) else {
+                missing += 1;
+                continue;
+            };
+            latency.push(signed_ms(sent.answered, arrived));
+            if let Some(&polled) = received_at.get(id) {
+                queued.push(signed_ms(sent.answered, polled));
+                dispatched.push(signed_ms(polled, arrived));
+            }
+        }
+        if missing > 0 {
+            return Err(format!(
+                "{missing} of {n} accepted events were not delivered within {}s",
+                DELIVERY_TIMEOUT.as_secs()
+            ));
+        }
+        for list in [&mut latency, &mut queued, &mut dispatched, &mut accept] {
+            list.sort_by(f64::total_cmp);
+        }
+
+        figure(
+            "accepted-per-s",
+            events / self.accepted.as_secs_f64(),
+            "events/s",
+        );
+        figure(
+            "delivered-per-s",
+            events / self.delivered.as_secs_f64(),
+            "events/s",
+        );
+        figure("latency-p50", percentile(&latency, 0.50), "ms");
+        figure("latency-p99", percentile(&latency, 0.99), "ms");
+        figure("latency-max", percentile(&latency, 1.0), "ms");
+        figure("accept-p50", percentile(&accept, 0.50), "ms");
+        figure("accept-p99", percentile(&accept, 0.99), "ms");
+        figure("queue-wait-p50", percentile(&queued, 0.50), "ms");
+        figure("queue-wait-p99", percentile(&queued, 0.99), "ms");
+        figure("received-to-delivered-p50", percentile(&dispatched, 0.50), "ms");
+        figure("received-to-delivered-p99", percentile(&dispatched, 0.99), "ms");
+
+        // Emulator calls per operation; empty long polls are the poller idling, counted apart.
+        let role = |name: &Option<String>| -> &str {
+            let Some(name) = name.as_deref() else {
+                return "";
+            };
+            let n = self.names;
+            let tables = [
+                (&n.sources_table, "sources"),
+                (&n.subscriptions_table, "subscriptions"),
+                (&n.deliveries_table, "deliveries"),
+                (&n.delivery_ids_table, "delivery-ids"),
+                (&n.events_table, "events"),
+            ];
+            if let Some((_, role)) = tables.iter().find(|(t, _)| t.as_str() == name) {
+                return role;
+            }
+            if n.ingest_queue_url.ends_with(name) {
+                "ingest"
+            } else if n.dead_letter_queue_url.ends_with(name) {
+                "dlq"
+            } else {
+                "other"
+            }
+        };
+        #[derive(Default)]
+        struct Op {
+            calls: usize,
+            total: Duration,
+        }
+        let mut ops: BTreeMap<String, Op> = BTreeMap::new();
+        let mut empty_polls = Op::default();
+        let mut batches = Vec::new();
+        for call in self.calls {
+            if call.operation == "SQS.ReceiveMessage" && call.received.is_empty() {
+                empty_polls.calls += 1;
+                empty_polls.total += call.took;
+                continue;
+            }
+            if call.operation == "SQS.ReceiveMessage" {
+                batches.push(call);
+            }
+            let label = match role(&call.target) {
+                "" => call.operation.clone(),
+                role => format!("{} {role}", call.operation),
+            };
+            let op = ops.entry(label).or_default();
+            op.calls += 1;
+            op.total += call.took;
+        }
+        let busy_calls: usize = ops.values().map(|o| o.calls).sum();
+        let busy_time: Duration = ops.values().map(|o| o.total).sum();
+        figure("moto-calls-per-event", busy_calls as f64 / events, "calls");
+        figure(
+            "moto-call-mean",
+            ms(busy_time) / busy_calls.max(1) as f64,
+            "ms",
+        );
+        figure(
+            "moto-call-time-per-event",
+            ms(busy_time) / events,
+            "ms",
+        );
+        figure("moto-cpu-per-event", self.moto_cpu * 1e3 / events, "ms");
+        figure("hookpost-cpu-per-event", self.own_cpu * 1e3 / events, "ms");
+        figure(
+            "moto-cpu-share",
+            self.moto_cpu / self.delivered.as_secs_f64(),
+            "cores",
+        );
+        figure("machine-busy", self.busy_cores, "cores");
+        for (label, op) in &ops {
+            let slug = label.replace(' ', "/");
+            figure(
+                &format!("moto/{slug}/per-event"),
+                op.calls as f64 / events,
+                "calls",
+            );
+            figure(
+                &format!("moto/{slug}/mean"),
+                ms(op.total) / op.calls.max(1) as f64,
+                "ms",
+            );
+        }
+
+        // The poller: one batch at a time, like one concurrent invocation of the mapping.
+        let batch_sizes: Vec<f64> = batches.iter().map(|c| c.received.len() as f64).collect();
+        let mean_batch = batch_sizes.iter().sum::<f64>() / batch_sizes.len().max(1) as f64;
+        let mut cycles: Vec<f64> = batches
+            .windows(2)
+            .map(|w| signed_ms(w[0].started, w[1].started))
+            .collect();
+        cycles.sort_by(f64::total_cmp);
+        let receive_ms: f64 = batches.iter().map(|c| ms(c.took)).sum::<f64>();
+        figure("poller/batches", batches.len() as f64, "batches");
+        figure("poller/batch-size-mean", mean_batch, "messages");
+        figure("poller/cycle-p50", percentile(&cycles, 0.5), "ms");
+        figure(
+            "poller/receive-mean",
+            receive_ms / batches.len().max(1) as f64,
+            "ms",
+        );
+        figure("poller/empty-receives", empty_polls.calls as f64, "calls");
+        figure(
+            "poller/empty-receive-time",
+            ms(empty_polls.total),
+            "ms",
+        );
+
+        let context = json!({
+            "events": n,
+            "warm_up_events": WARM_UP_EVENTS,
+            "concurrency": self.settings.concurrency,
+            "body_bytes": body_len(),
+            "batch_size": stack.spec.event_source.batch_size,
+            "batching_window_seconds": stack.spec.event_source.batching_window_seconds,
+            "accepted_seconds": round(self.accepted.as_secs_f64()),
+            "delivered_seconds": round(self.delivered.as_secs_f64()),
+            "moto": moto_version(root),
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "command": "cargo bench -p hookpost-cli --bench pipeline",
+            "started_unix": SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+                .saturating_sub(self.started.elapsed().as_secs()),
+        });
+        print_summary(&figures);
+        Ok(json!({ "figures": figures, "context": context }))
+    }
+}
+
+fn body_len() -> usize {
+    serde_json::from_str::<Value>(SAMPLE_EVENT)
+        .ok()
+        .and_then(|v| v["body"].as_str().map(str::len))
+        .unwrap_or(0)
+}
+
+fn print_summary(figures: &[Value]) {
+    for f in figures {
+        println!(
+            "{:<60} {:>12} {}",
+            f["name"].as_str().unwrap_or(""),
+            f["value"],
+            f["unit"].as_str().unwrap_or("")
+        );
+    }
+}
+
+/// moto's version, from its dist-info folder in `.venv`.
+fn moto_version(root: &Path) -> String {
+    let lib = root.join(".venv/lib");
+    let found = std::fs::read_dir(&lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|python| std::fs::read_dir(python.path().join("site-packages")))
+        .flatten()
+        .flatten()
+        .find_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("moto-")
+                .and_then(|rest| rest.strip_suffix(".dist-info"))
+                .map(str::to_owned)
+        });
+    found.unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// `to - from` in ms, negative when `to` came first.
+fn signed_ms(from: Instant, to: Instant) -> f64 {
+    match to.checked_duration_since(from) {
+        Some(d) => ms(d),
+        None => -ms(from - to),
+    }
+}
+
+/// Nearest-rank percentile of sorted values (0 for none).
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn round(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,663 @@
+//! `make bench`'s cold-start tool. Starts each release bootstrap (receiver, dispatcher, and a bare
+//! `lambda_runtime` hello as the floor) as Lambda would: its production environment, a Runtime API
+//! on loopback (a mock), AWS at `AWS_ENDPOINT_URL` (moto on 127.0.0.1 over HTTPS, provisioned
+//! from template.yaml). Per function it reports:
+//!
+//! - init: spawn → first `GET /2018-06-01/runtime/invocation/next`, median and p90 over `--runs`
+//!   starts, and the ratio of the medians to the hello's;
+//! - first invocation: a representative event handed out → its response (the receiver gets the
+//!   signed sample GitHub push, so it reads DynamoDB and sends to SQS; the dispatcher one SQS
+//!   record it delivers to a subscriber on loopback);
+//! - peak RSS (`VmHWM` of /proc/PID/status after that response), and its ratio to the hello's;
+//! - the bootstrap's size, alone and zipped with deflate as `sam build` and `cargo lambda` do.
+//!
+//! The starts are interleaved (hello, receiver, dispatcher, hello, …) so that load from other
+//! processes falls on every function alike. Figures go to `--out` (target/bench/coldstart.json)
+//! for bench/report.py.
+
+mod runtime_api;
+mod stack;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use clap::Parser;
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+use runtime_api::{Invocation, RuntimeApi, Seen};
+use stack::{Stack, TLS_READY, Tls};
+
+/// How long a start may take before the run counts as failed.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+const RECEIVER_EVENT: &str = include_str!("../../../events/apigw-github-push.json");
+const DISPATCHER_EVENT: &str = include_str!("../../../events/sqs-batch-one.json");
+
+#[derive(Debug, Parser)]
+#[command(about = "Cold start, peak RSS and artifact size of the release bootstraps")]
+struct Args {
+    /// Timed starts per function (each function's first start, untimed, warms the page cache).
+    #[arg(long, default_value_t = 21)]
+    runs: usize,
+    /// The folder with the release binaries.
+    #[arg(long, default_value = "target/release")]
+    bins: PathBuf,
+    /// Also measure the receiver and dispatcher built elsewhere, as LABEL=DIR
+    /// (e.g. `nojitter=target/nojitter/release`); their figures are named `receiver-LABEL`.
+    #[arg(long = "variant", value_name = "LABEL=DIR")]
+    variants: Vec<String>,
+    /// Where the figures go.
+    #[arg(long, default_value = "target/bench/coldstart.json")]
+    out: PathBuf,
+    /// Talk plain HTTP to moto (no TLS handshake, no certificate bundle to read).
+    #[arg(long)]
+    no_tls: bool,
+}
+
+/// Which program a measured binary is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Hello,
+    Receiver,
+    Dispatcher,
+}
+
+impl Kind {
+    fn binary(self) -> &'static str {
+        match self {
+            Kind::Hello => "hookpost-bench-hello",
+            Kind::Receiver => "hookpost-receiver",
+            Kind::Dispatcher => "hookpost-dispatcher",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Hello => "hello",
+            Kind::Receiver => "receiver",
+            Kind::Dispatcher => "dispatcher",
+        }
+    }
+
+    /// `MemorySize` in template.yaml (the hello gets Lambda's default).
+    fn memory_mb(self) -> u32 {
+        match self {
+            Kind::Hello => 128,
+            Kind::Receiver => 256,
+            Kind::Dispatcher => 512,
+        }
+    }
+}
+
+/// One binary to measure.
+#[derive(Debug)]
+struct Function {
+    label: String,
+    kind: Kind,
+    binary: PathBuf,
+    env: Vec<(String, String)>,
+    samples: Vec<Sample>,
+}
+
+/// One start.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    init: Duration,
+    first_invoke: Duration,
+    rss_kib: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let tls_dir = args
+        .out
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("coldstart-tls");
+    let tls = if args.no_tls {
+        None
+    } else if std::env::var_os(TLS_READY).is_some() {
+        Some(Tls::existing(&tls_dir))
+    } else {
+        // The SDK reads its CA bundle (`SSL_CERT_FILE`) when it starts: this tool's own clients
+        // need ours too, so it runs itself again with the bundle set.
+        match Tls::make(&tls_dir) {
+            Ok(tls) => return rerun_with(&tls),
+            Err(e) => {
+                eprintln!("coldstart: no certificate ({e}); moto is spoken to over plain HTTP");
+                None
+            }
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("coldstart: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args, tls)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coldstart: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn rerun_with(tls: &Tls) -> ExitCode {
+    let status = std::env::current_exe().and_then(|exe| {
+        std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("SSL_CERT_FILE", &tls.bundle)
+            .env(TLS_READY, "1")
+            .status()
+    });
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("coldstart: running itself again: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args, tls: Option<Tls>) -> Result<(), String> {
+    if args.runs == 0 {
+        return Err("--runs must be at least 1".to_owned());
+    }
+    let started = Instant::now();
+    let stack = Stack::start(tls.as_ref()).await?;
+    let api = RuntimeApi::start()
+        .await
+        .map_err(|e| format!("starting the Runtime API: {e}"))?;
+    let log_dir = args
+        .out
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("coldstart-logs");
+    std::fs::create_dir_all(&log_dir).map_err(|e| format!("{}: {e}", log_dir.display()))?;
+
+    let mut builds = vec![(String::new(), args.bins.clone())];
+    for variant in &args.variants {
+        let (label, dir) = variant
+            .split_once('=')
+            .ok_or_else(|| format!("--variant {variant}: expected LABEL=DIR"))?;
+        builds.push((format!("-{label}"), PathBuf::from(dir)));
+    }
+    let mut functions = Vec::new();
+    for (suffix, dir) in &builds {
+        for kind in [Kind::Hello, Kind::Receiver, Kind::Dispatcher] {
+            // The hello links no TLS or SDK code: one build of it is the floor for every variant.
+            if kind == Kind::Hello && !suffix.is_empty() {
+                continue;
+            }
+            let binary = dir.join(kind.binary());
+            if !binary.is_file() {
+                return Err(format!(
+                    "{} is missing: cargo build --release -p hookpost-receiver -p hookpost-dispatcher -p hookpost-bench-hello",
+                    binary.display()
+                ));
+            }
+            functions.push(Function {
+                label: format!("{}{suffix}", kind.name()),
+                kind,
+                env: environment(kind, &stack, &api, tls.as_ref(), dir),
+                binary,
+                samples: Vec::new(),
+            });
+        }
+    }
+
+    let ids = Ids::new();
+    for function in &functions {
+        start_once(&api, function, &ids, &log_dir).await?;
+    }
+    for round in 0..args.runs {
+        // A different function goes first each round.
+        let count = functions.len();
+        for i in 0..count {
+            let function = &mut functions[(round + i) % count];
+            let sample = start_once(&api, function, &ids, &log_dir).await?;
+            function.samples.push(sample);
+        }
+    }
+    let took = started.elapsed();
+
+    let report = report(&functions, &args, tls.is_some(), &stack)?;
+    print_table(&report);
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    std::fs::write(&args.out, text + "\n").map_err(|e| format!("{}: {e}", args.out.display()))?;
+    println!(
+        "coldstart: {} starts in {:.1}s; figures in {}",
+        functions.len() * (args.runs + 1),
+        took.as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// What Lambda sets for a function on provided.al2023, and what template.yaml gives each of ours,
+/// pointed at the mock Runtime API and at moto.
+fn environment(
+    kind: Kind,
+    stack: &Stack,
+    api: &RuntimeApi,
+    tls: Option<&Tls>,
+    task_root: &Path,
+) -> Vec<(String, String)> {
+    let name = format!("hookpost-{}", kind.name());
+    let param = |p: &str| stack.parameters.get(p).cloned().unwrap_or_default();
+    let names = &stack.names;
+    let mut env = vec![
+        ("AWS_LAMBDA_RUNTIME_API", api.addr.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", name.clone()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            kind.memory_mb().to_string(),
+        ),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2026/11/23/[$LATEST]coldstart".to_owned(),
+        ),
+        // template.yaml's Globals: LoggingConfig.
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+        ("AWS_LAMBDA_LOG_LEVEL", param("LogLevel")),
+        ("_HANDLER", "bootstrap".to_owned()),
+        ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
+        ("LAMBDA_RUNTIME_DIR", task_root.display().to_string()),
+        ("AWS_REGION", stack.region.clone()),
+        ("AWS_DEFAULT_REGION", stack.region.clone()),
+        // The execution role's temporary credentials, as Lambda puts them in the environment.
+        ("AWS_ACCESS_KEY_ID", "ASIACOLDSTARTBENCH000".to_owned()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "coldstart-bench-not-a-secret".to_owned(),
+        ),
+        ("AWS_SESSION_TOKEN", "coldstart-bench-session".to_owned()),
+        ("AWS_ENDPOINT_URL", stack.endpoint_url.clone()),
+        ("TZ", ":UTC".to_owned()),
+        ("LANG", "en_US.UTF-8".to_owned()),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin".to_owned()),
+    ];
+    if let Some(tls) = tls {
+        env.push(("SSL_CERT_FILE", tls.bundle.display().to_string()));
+    }
+    match kind {
+        Kind::Hello => {}
+        Kind::Receiver => env.extend([
+            ("HOOKPOST_SOURCES_TABLE", names.sources_table.clone()),
+            (
+                "HOOKPOST_DELIVERY_IDS_TABLE",
+                names.delivery_ids_table.clone(),
+            ),
+            ("HOOKPOST_INGEST_QUEUE_URL", names.ingest_queue_url.clone()),
+            ("HOOKPOST_BODIES_BUCKET", names.bodies_bucket.clone()),
+            ("HOOKPOST_MAX_BODY_BYTES", param("MaxBodyBytes")),
+            ("HOOKPOST_DEDUPE_TTL_HOURS", param("DedupeTtlHours")),
+        ]),
+        Kind::Dispatcher => env.extend([
+            (
+                "HOOKPOST_SUBSCRIPTIONS_TABLE",
+                names.subscriptions_table.clone(),
+            ),
+            ("HOOKPOST_DELIVERIES_TABLE", names.deliveries_table.clone()),
+            ("HOOKPOST_INGEST_QUEUE_URL", names.ingest_queue_url.clone()),
+            ("HOOKPOST_RETRY_DELAYS", param("RetryDelays")),
+            (
+                "HOOKPOST_ATTEMPT_TIMEOUT_SECS",
+                param("AttemptTimeoutSeconds"),
+            ),
+            (
+                "HOOKPOST_DELIVERY_RETENTION_DAYS",
+                param("DeliveryRetentionDays"),
+            ),
+            // The bench's subscriber is on loopback, which the deployed default refuses.
+            ("HOOKPOST_ALLOW_PRIVATE_TARGETS", "true".to_owned()),
+            ("HOOKPOST_BODIES_BUCKET", names.bodies_bucket.clone()),
+            ("HOOKPOST_EVENTS_TABLE", names.events_table.clone()),
+            (
+                "HOOKPOST_SUBSCRIPTION_CACHE_SECS",
+                param("SubscriptionCacheSeconds"),
+            ),
+            ("HOOKPOST_DISABLE_AFTER_HOURS", param("DisableAfterHours")),
+            ("HOOKPOST_MAX_RECEIVE_COUNT", param("MaxReceiveCount")),
+        ]),
+    }
+    env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// Fresh ids for every start, so no event is a duplicate of an earlier one.
+#[derive(Debug)]
+struct Ids {
+    base: u128,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Ids {
+    fn new() -> Self {
+        Self {
+            base: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+            next: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// 32 hex digits.
+    fn hex(&self) -> String {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{:032x}", self.base.wrapping_add(u128::from(n)))
+    }
+
+    fn uuid(&self) -> String {
+        let h = self.hex();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        )
+    }
+}
+
+/// The run's event: the signed GitHub push with a new delivery id (GitHub signs the body only),
+/// one SQS record with a new event id, or a small object for the hello to echo.
+fn invocation(kind: Kind, ids: &Ids, function_arn: String) -> Result<Invocation, String> {
+    let payload = match kind {
+        Kind::Hello => json!({"hello": "world"}),
+        Kind::Receiver => {
+            let mut event: Value =
+                serde_json::from_str(RECEIVER_EVENT).map_err(|e| e.to_string())?;
+            event["headers"]["x-github-delivery"] = json!(ids.uuid());
+            event["requestContext"]["requestId"] = json!(ids.uuid());
+            event
+        }
+        Kind::Dispatcher => {
+            let mut batch: Value =
+                serde_json::from_str(DISPATCHER_EVENT).map_err(|e| e.to_string())?;
+            let record = &mut batch["Records"][0];
+            let mut envelope: Value =
+                serde_json::from_str(record["body"].as_str().unwrap_or_default())
+                    .map_err(|e| format!("events/sqs-batch-one.json: {e}"))?;
+            let delivery = ids.uuid();
+            envelope["event_id"] = json!(format!("evt_{}", ids.hex()));
+            envelope["delivery_id"] = json!(delivery);
+            envelope["headers"]["x-github-delivery"] = json!(delivery);
+            record["body"] = json!(envelope.to_string());
+            record["messageId"] = json!(ids.uuid());
+            batch
+        }
+    };
+    Ok(Invocation {
+        request_id: ids.uuid(),
+        function_arn,
+        payload: Bytes::from(payload.to_string()),
+    })
+}
+
+/// One start: spawn, wait for the first `next`, serve the event, wait for the answer, read the
+/// peak RSS, kill.
+async fn start_once(
+    api: &RuntimeApi,
+    function: &Function,
+    ids: &Ids,
+    log_dir: &Path,
+) -> Result<Sample, String> {
+    let function_arn = format!(
+        "arn:aws:lambda:us-east-1:123456789012:function:hookpost-{}",
+        function.kind.name()
+    );
+    let invocation = invocation(function.kind, ids, function_arn)?;
+    let sent = invocation.payload.clone();
+    let mut seen = api.arm(invocation);
+    let log_path = log_dir.join(format!("{}.log", function.label));
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let log_err = log.try_clone().map_err(|e| e.to_string())?;
+
+    let spawned = Instant::now();
+    let mut child = Command::new(&function.binary)
+        .env_clear()
+        .envs(function.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(function.binary.parent().unwrap_or(Path::new(".")))
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("{}: {e}", function.binary.display()))?;
+    let pid = child.id();
+
+    let outcome = tokio::time::timeout(START_TIMEOUT, async {
+        let mut served = None;
+        loop {
+            let event = tokio::select! {
+                event = seen.recv() => event,
+                status = child.wait() => {
+                    return Err(format!("exited during its first invocation: {status:?}"));
+                }
+            };
+            match event {
+                Some(Seen::Next { at, served: true }) => served = Some(at),
+                Some(Seen::Next { .. }) => {}
+                Some(Seen::Response { at, body }) => {
+                    let Some(served_at) = served else {
+                        return Err("answered before it was given an event".to_owned());
+                    };
+                    check_response(function.kind, &body, &sent)?;
+                    return Ok((served_at, at));
+                }
+                Some(Seen::Error { body, .. }) => {
+                    return Err(format!(
+                        "reported an error: {}",
+                        String::from_utf8_lossy(&body)
+                    ));
+                }
+                None => return Err("the Runtime API stopped".to_owned()),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| Err(format!("no answer within {}s", START_TIMEOUT.as_secs())));
+    let rss_kib = pid.and_then(peak_rss_kib);
+    let _ = child.kill().await;
+    api.disarm();
+    let (served_at, answered_at) =
+        outcome.map_err(|e| format!("{}: {e} (log: {})", function.label, log_path.display()))?;
+    Ok(Sample {
+        init: served_at.duration_since(spawned),
+        first_invoke: answered_at.duration_since(served_at),
+        rss_kib: rss_kib.ok_or_else(|| format!("{}: no VmHWM for pid {pid:?}", function.label))?,
+    })
+}
+
+/// The function did its job: the receiver queued the event (202), the dispatcher delivered it
+/// (no failed records), the hello echoed.
+fn check_response(kind: Kind, body: &[u8], sent: &[u8]) -> Result<(), String> {
+    let answer: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("answered with something not JSON ({e})"))?;
+    let ok = match kind {
+        Kind::Hello => serde_json::from_slice::<Value>(sent).is_ok_and(|s| s == answer),
+        Kind::Receiver => answer["statusCode"] == json!(202),
+        Kind::Dispatcher => answer["batchItemFailures"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("unexpected answer {answer}"))
+    }
+}
+
+/// `VmHWM` (peak resident set, KiB) of a running process.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 100.0
+}
+
+/// The median (mean of the middle two for an even count) and the nearest-rank 90th percentile.
+fn median_p90(mut values: Vec<f64>) -> (f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let median = if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    };
+    let rank = (n * 9).div_ceil(10).max(1);
+    (median, values[rank - 1])
+}
+
+fn ratio(value: f64, floor: f64) -> f64 {
+    if floor > 0.0 {
+        (value / floor * 100.0).round() / 100.0
+    } else {
+        0.0
+    }
+}
+
+/// The bootstrap zipped alone as `bootstrap`, deflate at zlib's default level: what `sam build`
+/// (Python's zipfile) and `cargo lambda build --output-format zip` upload.
+fn zipped_size(binary: &Path, zip: &Path) -> Result<u64, String> {
+    let script = "import sys, zipfile\n\
+                  with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n    \
+                  z.write(sys.argv[2], 'bootstrap')\n";
+    let status = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(zip)
+        .arg(binary)
+        .status()
+        .map_err(|e| format!("python3: {e}"))?;
+    if !status.success() {
+        return Err(format!("zipping {} failed", binary.display()));
+    }
+    std::fs::metadata(zip)
+        .map(|m| m.len())
+        .map_err(|e| format!("{}: {e}", zip.display()))
+}
+
+fn report(functions: &[Function], args: &Args, tls: bool, stack: &Stack) -> Result<Value, String> {
+    let hello = functions
+        .iter()
+        .find(|f| f.kind == Kind::Hello)
+        .ok_or("no hello")?;
+    let init_ms = |f: &Function| f.samples.iter().map(|s| millis(s.init)).collect::<Vec<_>>();
+    let peak = |f: &Function| f.samples.iter().map(|s| s.rss_kib).max().unwrap_or(0);
+    let (hello_median, _) = median_p90(init_ms(hello));
+    let hello_rss = peak(hello) as f64;
+    let zip_dir = args
+        .out
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("coldstart-zips");
+    std::fs::create_dir_all(&zip_dir).map_err(|e| format!("{}: {e}", zip_dir.display()))?;
+
+    let mut figures = Vec::new();
+    let mut figure = |name: String, value: f64, unit: &str| {
+        figures.push(json!({"name": name, "value": value, "unit": unit}));
+    };
+    let mut samples = BTreeMap::new();
+    for f in functions {
+        let label = &f.label;
+        let (median, p90) = median_p90(init_ms(f));
+        let invoke_ms: Vec<f64> = f.samples.iter().map(|s| millis(s.first_invoke)).collect();
+        let (invoke_median, invoke_p90) = median_p90(invoke_ms.clone());
+        let rss = peak(f) as f64;
+        figure(format!("coldstart/{label}/median"), median, "ms");
+        figure(format!("coldstart/{label}/p90"), p90, "ms");
+        if f.kind != Kind::Hello {
+            figure(
+                format!("coldstart/{label}/vs-hello"),
+                ratio(median, hello_median),
+                "x",
+            );
+        }
+        figure(format!("first-invoke/{label}/median"), invoke_median, "ms");
+        figure(format!("first-invoke/{label}/p90"), invoke_p90, "ms");
+        figure(format!("rss/{label}/peak"), rss, "KiB");
+        if f.kind != Kind::Hello {
+            figure(format!("rss/{label}/vs-hello"), ratio(rss, hello_rss), "x");
+        }
+        let unzipped = std::fs::metadata(&f.binary)
+            .map_err(|e| format!("{}: {e}", f.binary.display()))?
+            .len();
+        let zip = zipped_size(&f.binary, &zip_dir.join(format!("{label}.zip")))?;
+        figure(format!("artifact/{label}/zip"), zip as f64, "bytes");
+        figure(
+            format!("artifact/{label}/unzipped"),
+            unzipped as f64,
+            "bytes",
+        );
+        samples.insert(
+            label.clone(),
+            json!({
+                "binary": f.binary.display().to_string(),
+                "init_ms": init_ms(f),
+                "first_invoke_ms": invoke_ms,
+                "rss_kib": f.samples.iter().map(|s| s.rss_kib).collect::<Vec<_>>(),
+            }),
+        );
+    }
+    Ok(json!({
+        "figures": figures,
+        "context": {
+            "tool": "bench/coldstart (make coldstart)",
+            "runs": args.runs,
+            "init": "spawn of the release bootstrap -> its first GET /2018-06-01/runtime/invocation/next on a mock Runtime API on 127.0.0.1; median, nearest-rank p90",
+            "first_invoke": "event handed out -> POST .../response; receiver: signed GitHub push (DynamoDB GetItem + PutItem, SQS SendMessage); dispatcher: one SQS record delivered to a subscriber on 127.0.0.1",
+            "rss": "VmHWM of /proc/PID/status after the first response; the highest of the runs",
+            "artifact": "the bootstrap alone, and zipped as bootstrap with deflate (zlib default level, as sam build)",
+            "aws": format!("moto_server on 127.0.0.1 over {}, provisioned from template.yaml", if tls { "HTTPS (SSL_CERT_FILE = the system CA bundle + the bench CA)" } else { "plain HTTP" }),
+            "memory_mb": {"hello": Kind::Hello.memory_mb(), "receiver": Kind::Receiver.memory_mb(), "dispatcher": Kind::Dispatcher.memory_mb()},
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "deliveries_received": stack.subscriber.received().len(),
+            "samples": samples,
+        }
+    }))
+}
+
+fn print_table(report: &Value) {
+    let Some(figures) = report["figures"].as_array() else {
+        return;
+    };
+    for f in figures {
+        println!(
+            "{:<40} {:>14} {}",
+            f["name"].as_str().unwrap_or_default(),
+            f["value"],
+            f["unit"].as_str().unwrap_or_default()
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! A mock of the Lambda Runtime API on 127.0.0.1, enough for one cold start at a time: it notes
+//! when the function first asks for an invocation (the end of its init), hands out one event, and
+//! notes the answer. Later `next` requests wait until the run is over, as a frozen function would.
+//!
+//! Paths and headers: <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{Method, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+const PREFIX: &str = "/2018-06-01/runtime";
+/// The invocation's deadline, as Lambda sends it in `Lambda-Runtime-Deadline-Ms`.
+const INVOCATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the function did, when.
+#[derive(Debug)]
+pub enum Seen {
+    /// `GET /invocation/next`; `served` when this request got the run's event.
+    Next { at: Instant, served: bool },
+    /// `POST /invocation/{id}/response`.
+    Response { at: Instant, body: Bytes },
+    /// `POST /invocation/{id}/error` or `/init/error`.
+    Error { body: Bytes },
+}
+
+/// The event handed out in one run.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub request_id: String,
+    pub function_arn: String,
+    pub payload: Bytes,
+}
+
+#[derive(Debug, Default)]
+struct Run {
+    invocation: Option<Invocation>,
+    seen: Option<mpsc::UnboundedSender<Seen>>,
+}
+
+/// The running mock; one run (one function process) at a time.
+#[derive(Debug)]
+pub struct RuntimeApi {
+    pub addr: SocketAddr,
+    run: Arc<Mutex<Run>>,
+    /// Bumped when a run ends: `next` requests still waiting are answered then.
+    generation: watch::Sender<u64>,
+}
+
+impl RuntimeApi {
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let run = Arc::new(Mutex::new(Run::default()));
+        let (generation, _) = watch::channel(0u64);
+        let shared = (Arc::clone(&run), generation.subscribe());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                // Small requests and answers: send them at once.
+                let _ = stream.set_nodelay(true);
+                let (run, generation) = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: http::Request<Incoming>| {
+                        handle(request, Arc::clone(&run), generation.clone())
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self {
+            addr,
+            run,
+            generation,
+        })
+    }
+
+    /// Arms the next run: `invocation` goes to the first `next` request; what the function does
+    /// arrives on the returned channel.
+    pub fn arm(&self, invocation: Invocation) -> mpsc::UnboundedReceiver<Seen> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut run = self.run.lock().unwrap_or_else(PoisonError::into_inner);
+        *run = Run {
+            invocation: Some(invocation),
+            seen: Some(tx),
+        };
+        rx
+    }
+
+    /// Ends the run: waiting `next` requests are answered, later reports are dropped.
+    pub fn disarm(&self) {
+        *self.run.lock().unwrap_or_else(PoisonError::into_inner) = Run::default();
+        self.generation.send_modify(|g| *g += 1);
+    }
+}
+
+async fn handle(
+    request: http::Request<Incoming>,
+    run: Arc<Mutex<Run>>,
+    mut generation: watch::Receiver<u64>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let at = Instant::now();
+    let path = request.uri().path().to_owned();
+    let Some(rest) = path.strip_prefix(PREFIX) else {
+        return Ok(status(StatusCode::NOT_FOUND));
+    };
+    if request.method() == Method::GET && rest == "/invocation/next" {
+        let (invocation, seen) = {
+            let mut run = run.lock().unwrap_or_else(PoisonError::into_inner);
+            (run.invocation.take(), run.seen.clone())
+        };
+        if let Some(seen) = &seen {
+            let _ = seen.send(Seen::Next {
+                at,
+                served: invocation.is_some(),
+            });
+        }
+        return Ok(match invocation {
+            Some(invocation) => event(&invocation),
+            None => {
+                // A function asking for its second event waits, frozen, until it is killed.
+                generation.borrow_and_update();
+                let _ = generation.changed().await;
+                status(StatusCode::GONE)
+            }
+        });
+    }
+    if request.method() != Method::POST {
+        return Ok(status(StatusCode::METHOD_NOT_ALLOWED));
+    }
+    let report = if rest == "/init/error" {
+        Some(false)
+    } else if let Some(tail) = rest.strip_prefix("/invocation/") {
+        if tail.ends_with("/response") {
+            Some(true)
+        } else if tail.ends_with("/error") {
+            Some(false)
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    let Some(is_response) = report else {
+        return Ok(status(StatusCode::NOT_FOUND));
+    };
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let at = Instant::now();
+    let seen = run
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .seen
+        .clone();
+    if let Some(seen) = seen {
+        let _ = seen.send(if is_response {
+            Seen::Response { at, body }
+        } else {
+            Seen::Error { body }
+        });
+    }
+    Ok(status(StatusCode::ACCEPTED))
+}
+
+fn event(invocation: &Invocation) -> Response<Full<Bytes>> {
+    let deadline = SystemTime::now()
+        .checked_add(INVOCATION_TIMEOUT)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or_default()
+        .as_millis();
+    let trace_id = format!(
+        "Root=1-{:08x}-{:0>24};Parent={:0>16};Sampled=0",
+        deadline / 1000,
+        invocation
+            .request_id
+            .replace('-', "")
+            .get(..24)
+            .unwrap_or("0"),
+        "0"
+    );
+    let mut response = Response::new(Full::new(invocation.payload.clone()));
+    let headers = response.headers_mut();
+    let pairs = [
+        ("content-type", "application/json".to_owned()),
+        (
+            "lambda-runtime-aws-request-id",
+            invocation.request_id.clone(),
+        ),
+        ("lambda-runtime-deadline-ms", deadline.to_string()),
+        (
+            "lambda-runtime-invoked-function-arn",
+            invocation.function_arn.clone(),
+        ),
+        ("lambda-runtime-trace-id", trace_id),
+    ];
+    for (name, value) in pairs {
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
+fn status(code: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = code;
+    response
+}

@@ -86,6 +86,9 @@ impl DeliveryIds for DynamoDeliveryIds {
                 let field = |name: &str| existing.get(name).and_then(|v| v.as_s().ok()).cloned();
                 match (field("state").as_deref(), field("event_id")) {
                     (Some("queued"), Some(event_id)) => Ok(Claim::Duplicate { event_id }),
+                    // Our own claim: the PutItem took effect but its answer was lost, and the
+                    // SDK's retry found the item it had written (the chaos run's proxy does this).
+                    (Some("pending"), Some(id)) if id == event_id => Ok(Claim::New),
                     _ => Ok(Claim::InFlight),
                 }
             }

@@ -75,10 +75,12 @@ sam-build: venv ## sam build for x86_64 (this machine has no aarch64 standard li
 # Criterion's times per benchmark: with these the whole run takes about 15 minutes on 2 cores
 # (release builds included). `make bench BENCH_ARGS='--measurement-time 10'` for steadier figures.
 BENCH_ARGS ?= --warm-up-time 1 --measurement-time 3
-bench: ## Criterion benchmarks (signature verification, receiver handler, dispatcher), then bench/results.json and docs/benchmarks.md
+bench: venv ## Criterion benchmarks (signature verification, receiver handler, dispatcher), the Python baseline, the local pipeline, then bench/results.json and docs/benchmarks.md
 	$(CARGO) bench -p hookpost-shared --bench verify -- $(BENCH_ARGS)
 	$(CARGO) bench -p hookpost-receiver --bench handler -- $(BENCH_ARGS)
+	python3 bench/baselines/bench_receiver.py
 	$(CARGO) bench -p hookpost-dispatcher --bench dispatch -- $(BENCH_ARGS)
+	$(CARGO) bench -p hookpost-cli --bench pipeline
 	python3 bench/report.py
 
 # Seconds per fuzz target: `make fuzz FUZZ_SECONDS=600` for a longer run.

@@ -22,7 +22,7 @@ ARGS ?=
 # sam validate/build read no credentials but want a region.
 SAM_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}}
 
-.PHONY: help venv fmt-check fmt clippy unit integration template test demo local watch sam-build bench fuzz clean distclean
+.PHONY: help venv fmt-check fmt clippy unit integration chaos chaos-short template test demo local watch sam-build bench fuzz clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -44,7 +44,19 @@ unit: ## Unit tests and the CLI's binary tests (no emulator)
 
 integration: venv ## Integration tests against a private moto server (the CLI's tests run the built binary)
 	$(CARGO) build -p hookpost-cli --bin hookpost
-	scripts/with-moto.sh $(CARGO) test -p hookpost-tests
+	scripts/with-moto.sh $(CARGO) test -p hookpost-tests --test integration
+
+# The chaos run (issue 7, docs/reliability.md): signed events through the local stack with a fault
+# proxy between the functions and moto; the figures go to stdout and target/chaos/.
+CHAOS_EVENTS ?= 10000
+CHAOS_SHORT_EVENTS ?= 2000
+chaos: venv ## Chaos run: CHAOS_EVENTS (10000) events under injected SQS/DynamoDB faults; figures in target/chaos/
+	$(CARGO) build -p hookpost-cli --bin hookpost
+	HOOKPOST_CHAOS_EVENTS=$(CHAOS_EVENTS) HOOKPOST_CHAOS_COMMAND="make chaos CHAOS_EVENTS=$(CHAOS_EVENTS)" \
+	  scripts/with-moto.sh $(CARGO) test -p hookpost-tests --test chaos -- --nocapture
+
+chaos-short: ## The chaos run with CHAOS_SHORT_EVENTS (2000) events, as part of make test
+	@$(MAKE) chaos CHAOS_EVENTS=$(CHAOS_SHORT_EVENTS)
 
 template: venv ## sam validate --lint, cfn-lint, and no IAM wildcards
 	$(SAM_ENV) sam validate --lint
@@ -53,8 +65,8 @@ template: venv ## sam validate --lint, cfn-lint, and no IAM wildcards
 	$(PYTHON) scripts/check-iam.py template.yaml
 
 # Ordered and fail-fast even under `make -j`: cheap checks before long builds.
-test: ## Everything CI runs, in order: venv fmt-check clippy template unit integration
-	@for t in venv fmt-check clippy template unit integration; do \
+test: ## Everything CI runs, in order: venv fmt-check clippy template unit integration chaos-short
+	@for t in venv fmt-check clippy template unit integration chaos-short; do \
 	  echo "==> make $$t"; \
 	  $(MAKE) $$t || { echo "==> make $$t FAILED" >&2; exit 1; }; \
 	done

@@ -5,7 +5,7 @@
 //! and starts the local stack on the proxy, exactly as `hookpost local up` does (template.yaml,
 //! the deployed receiver and dispatcher, the poller standing in for the SQS event source mapping).
 //! A GitHub source and a subscriber on 127.0.0.1 that notes when each event arrives are
-//! registered; then `HOOKPOST_PIPELINE_EVENTS` (1000) signed GitHub push events, each with its own
+//! registered; then `HOOKPOST_PIPELINE_EVENTS` (500) signed GitHub push events, each with its own
 //! delivery id, are posted by `HOOKPOST_PIPELINE_CONCURRENCY` (8) clients at once. Then
 //! `HOOKPOST_PIPELINE_IDLE_EVENTS` (50) more go one at a time, each after the one before was
 //! delivered: the latency of the path itself, without queueing (`pipeline/idle/…`).
@@ -98,7 +98,7 @@ impl Settings {
             }
         };
         Ok(Self {
-            events: read("HOOKPOST_PIPELINE_EVENTS", 1000)?,
+            events: read("HOOKPOST_PIPELINE_EVENTS", 500)?,
             concurrency: read("HOOKPOST_PIPELINE_CONCURRENCY", 8)?,
             idle_events: read("HOOKPOST_PIPELINE_IDLE_EVENTS", 50)?,
         })
@@ -992,23 +992,36 @@ impl Run<'_> {
             figure(&format!("idle/moto/{slug}/mean"), op.mean_ms(), "ms");
         }
 
-        // The poller: one batch at a time, like one concurrent invocation of the mapping.
-        let batch_sizes: Vec<f64> = batches.iter().map(|c| c.event_ids.len() as f64).collect();
-        let mean_batch = batch_sizes.iter().sum::<f64>() / batch_sizes.len().max(1) as f64;
-        let mut cycles: Vec<f64> = batches
-            .windows(2)
-            .map(|w| signed_ms(w[0].started, w[1].started))
+        // The poller: one batch at a time, like one concurrent invocation of the mapping. Between
+        // two receives it hands the batch to the dispatcher, then deletes what succeeded.
+        let deletes: Vec<&Call> = self
+            .calls
+            .iter()
+            .filter(|c| c.operation == "SQS.DeleteMessageBatch")
             .collect();
-        cycles.sort_by(f64::total_cmp);
-        let receive_ms: f64 = batches.iter().map(|c| ms(c.took)).sum::<f64>();
+        let (mut cycle, mut receive, mut handle, mut delete) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for pair in batches.windows(2) {
+            let (this, next) = (pair[0], pair[1]);
+            let received = this.started + this.took;
+            let deleting: f64 = deletes
+                .iter()
+                .filter(|d| d.started >= received && d.started < next.started)
+                .map(|d| ms(d.took))
+                .sum();
+            cycle.push(signed_ms(this.started, next.started));
+            receive.push(ms(this.took));
+            handle.push(signed_ms(received, next.started) - deleting);
+            delete.push(deleting);
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let sizes: Vec<f64> = batches.iter().map(|c| c.event_ids.len() as f64).collect();
         figure("poller/batches", batches.len() as f64, "batches");
-        figure("poller/batch-size-mean", mean_batch, "messages");
-        figure("poller/cycle-p50", percentile(&cycles, 0.5), "ms");
-        figure(
-            "poller/receive-mean",
-            receive_ms / batches.len().max(1) as f64,
-            "ms",
-        );
+        figure("poller/batch-size-mean", mean(&sizes), "messages");
+        figure("poller/cycle-mean", mean(&cycle), "ms");
+        figure("poller/receive-mean", mean(&receive), "ms");
+        figure("poller/dispatcher-mean", mean(&handle), "ms");
+        figure("poller/delete-mean", mean(&delete), "ms");
         figure("poller/empty-receives", empty_polls.calls as f64, "calls");
         figure("poller/empty-receive-time", ms(empty_polls.total), "ms");
 

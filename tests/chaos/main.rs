@@ -25,14 +25,16 @@ use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use futures_util::StreamExt as _;
 use hookpost_cli::local::emulator::sdk_config_for;
-use hookpost_cli::local::{Poller, aws_dispatcher, aws_receiver, http as local_http};
+use hookpost_cli::local::{Poller, aws_dispatcher, http as local_http};
 use hookpost_cli::signing::provider_headers;
 use hookpost_cli::stack::{StackNames, provision};
 use hookpost_cli::template;
+use hookpost_receiver::{DEFAULT_SOURCE_CACHE_TTL, Receiver};
 use hookpost_shared::aws::{
     DynamoClient, DynamoDeliveries, DynamoDeliveryIds, DynamoSources, DynamoSubscriptions,
-    SqsClient,
+    S3Bodies, S3Client, SqsClient, SqsQueue,
 };
+use hookpost_shared::cache::CachedSources;
 use hookpost_shared::clock::{SystemClock, rfc3339};
 use hookpost_shared::envelope::Envelope;
 use hookpost_shared::secret::{Secret, SigningKey};
@@ -142,6 +144,11 @@ impl Subscribed {
     }
 }
 
+/// A line on stderr per phase, so a long run shows where it is.
+fn progress(started: Instant, what: &str) {
+    eprintln!("chaos [{:>5.0} s] {what}", started.elapsed().as_secs_f64());
+}
+
 fn env_number(name: &str, default: usize) -> usize {
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => v
@@ -240,7 +247,19 @@ async fn under_injected_faults_no_accepted_event_is_lost_and_every_duplicate_is_
         listener.local_addr().expect("bound"),
         local_http::WEBHOOK_PREFIX
     );
-    let receiver = Arc::new(aws_receiver(&faulted, &names, Arc::new(SystemClock)));
+    // As the deployed functions wire them: the receiver's warm source cache, the dispatcher's
+    // warm subscription cache.
+    let receiver = Arc::new(Receiver::new(
+        CachedSources::new(
+            DynamoSources::new(DynamoClient::new(&faulted), &names.sources_table),
+            DEFAULT_SOURCE_CACHE_TTL,
+        ),
+        SqsQueue::new(SqsClient::new(&faulted), &names.ingest_queue_url),
+        DynamoDeliveryIds::new(DynamoClient::new(&faulted), &names.delivery_ids_table),
+        S3Bodies::new(S3Client::new(&faulted), &names.bodies_bucket),
+        Arc::new(SystemClock),
+        hookpost_receiver::Config::default(),
+    ));
     let mut tasks = vec![tokio::spawn(local_http::serve(
         listener,
         receiver,
@@ -254,7 +273,6 @@ async fn under_injected_faults_no_accepted_event_is_lost_and_every_duplicate_is_
                 retry: RETRY_DELAYS.parse().expect("schedule"),
                 attempt_timeout: ATTEMPT_TIMEOUT,
                 allow_private_targets: true,
-                subscription_cache: Duration::ZERO,
                 max_receive_count: Some(MAX_RECEIVE_COUNT),
                 ..hookpost_dispatcher::Config::default()
             },
@@ -297,7 +315,9 @@ async fn under_injected_faults_no_accepted_event_is_lost_and_every_duplicate_is_
         .collect()
         .await;
     let sending = started.elapsed();
+    progress(started, &format!("{events} events sent"));
     settle(&direct, &names).await;
+    progress(started, "queues settled");
 
     // 2. Refused events reached no one, unless the proxy lost the answer to a SendMessage that
     // had taken effect (then the refusal was a half-acceptance, and must be explained).
@@ -345,6 +365,7 @@ async fn under_injected_faults_no_accepted_event_is_lost_and_every_duplicate_is_
         }
     }
     settle(&direct, &names).await;
+    progress(started, "refused events retried, queues settled");
 
     // 4. Before the redrive: everything accepted reached every healthy, flaky and slow subscriber
     // that wants it, or is dead-lettered; the dead subscriber's events are all dead-lettered.
@@ -402,7 +423,9 @@ async fn under_injected_faults_no_accepted_event_is_lost_and_every_duplicate_is_
     }
     let redrive = hookpost(&names, &upstream, &["dlq", "redrive", "--all"]).await;
     let redriven = redrive["moved"].as_u64().unwrap_or_default();
+    progress(started, &format!("{redriven} dead letters redriven"));
     settle(&direct, &names).await;
+    progress(started, "queues settled after the redrive");
 
     // 7. After it: nothing lost at all; duplicates explained.
     let dlq_after = dead_letters(&direct, &names.dead_letter_queue_url).await;
@@ -580,7 +603,7 @@ struct Signer {
 
 impl Signer {
     async fn first_send(&self, n: usize) -> Sent {
-        let (source, types) = if n % 2 == 0 {
+        let (source, types) = if n.is_multiple_of(2) {
             (GITHUB_SOURCE, &GITHUB_TYPES)
         } else {
             (STANDARD_SOURCE, &STANDARD_TYPES)

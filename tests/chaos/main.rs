@@ -502,6 +502,11 @@ async fn under_injected_faults_no_accepted_event_is_lost_and_every_duplicate_is_
             .count(),
         half_accepted: half_accepted.clone(),
         dead_lettered: dlq_before.len(),
+        dead_lettered_events: dlq_before
+            .iter()
+            .map(|d| d.event_id.as_str())
+            .collect::<HashSet<_>>()
+            .len(),
         dead_letter_reasons: dlq_reasons.reasons.clone(),
         dead_wanted,
         dead_in_dlq,

@@ -54,6 +54,7 @@ pub struct Inputs<'a> {
     /// Refused events that were queued anyway, and whether a lost answer explains it.
     pub half_accepted: Vec<(String, bool)>,
     pub dead_lettered: usize,
+    pub dead_lettered_events: usize,
     pub dead_letter_reasons: BTreeMap<String, u64>,
     pub dead_wanted: usize,
     pub dead_in_dlq: usize,
@@ -86,7 +87,10 @@ pub struct Figures {
     pub accepted: usize,
     pub half_accepted: usize,
     pub half_accepted_explained: usize,
+    /// Messages, and the distinct events among them (a lost `SendMessage` answer queues two
+    /// copies of one event).
     pub dead_lettered: usize,
+    pub dead_lettered_events: usize,
     pub dead_letter_reasons: BTreeMap<String, u64>,
     pub dead_subscriber_events: usize,
     pub dead_subscriber_events_dead_lettered: usize,
@@ -160,6 +164,7 @@ impl Report {
             half_accepted: i.half_accepted.len(),
             half_accepted_explained: i.half_accepted.iter().filter(|(_, e)| *e).count(),
             dead_lettered: i.dead_lettered,
+            dead_lettered_events: i.dead_lettered_events,
             dead_letter_reasons: i.dead_letter_reasons,
             dead_subscriber_events: i.dead_wanted,
             dead_subscriber_events_dead_lettered: i.dead_in_dlq,
@@ -255,8 +260,9 @@ impl Report {
         row(
             "dead-lettered (before the redrive)",
             format!(
-                "{} (failed deliveries recorded: {})",
+                "{} messages, {} events (failed deliveries recorded: {})",
                 f.dead_lettered,
+                f.dead_lettered_events,
                 reasons.join(", ")
             ),
         );
@@ -268,7 +274,7 @@ impl Report {
             ),
         );
         row(
-            "redriven (`hookpost dlq redrive --all`)",
+            "redriven (`hookpost dlq redrive --all`, counts events)",
             f.redriven.to_string(),
         );
         row(

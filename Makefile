@@ -22,7 +22,7 @@ ARGS ?=
 # sam validate/build read no credentials but want a region.
 SAM_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}}
 
-.PHONY: help venv fmt-check fmt clippy unit integration chaos chaos-short template test demo local watch sam-build bench fuzz clean distclean
+.PHONY: help venv fmt-check fmt clippy unit integration chaos chaos-short template test demo local watch sam-build bench coldstart fuzz clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -93,7 +93,14 @@ bench: venv ## Criterion benchmarks (signature verification, receiver handler, d
 	python3 bench/baselines/bench_receiver.py
 	$(CARGO) bench -p hookpost-dispatcher --bench dispatch -- $(BENCH_ARGS)
 	$(CARGO) bench -p hookpost-cli --bench pipeline
+	$(MAKE) coldstart
 	python3 bench/report.py
+
+# Starts per function: `make coldstart COLDSTART_ARGS='--runs 51'`; `--variant LABEL=DIR` adds bootstraps built elsewhere.
+COLDSTART_ARGS ?= --runs 21
+coldstart: venv ## Cold start (spawn -> first /next), first invocation, peak RSS, zip size of the release bootstraps beside a bare hello: target/bench/coldstart.json
+	$(CARGO) build --release -p hookpost-receiver -p hookpost-dispatcher -p hookpost-bench-hello
+	$(CARGO) run --release -q -p hookpost-bench-coldstart -- $(COLDSTART_ARGS)
 
 # Seconds per fuzz target: `make fuzz FUZZ_SECONDS=600` for a longer run.
 FUZZ_SECONDS ?= 60

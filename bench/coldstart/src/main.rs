@@ -112,10 +112,10 @@ struct Sample {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let tls_dir = args
-        .out
-        .parent()
-        .unwrap_or(Path::new("."))
+    // Absolute: the functions run in their own folder.
+    let tls_dir = std::env::current_dir()
+        .unwrap_or_default()
+        .join(args.out.parent().unwrap_or(Path::new(".")))
         .join("coldstart-tls");
     let tls = if args.no_tls {
         None
@@ -196,17 +196,22 @@ async fn run(args: Args, tls: Option<Tls>) -> Result<(), String> {
             if kind == Kind::Hello && !suffix.is_empty() {
                 continue;
             }
-            let binary = dir.join(kind.binary());
-            if !binary.is_file() {
-                return Err(format!(
-                    "{} is missing: cargo build --release -p hookpost-receiver -p hookpost-dispatcher -p hookpost-bench-hello",
-                    binary.display()
-                ));
-            }
+            let binary = dir.join(kind.binary()).canonicalize().map_err(|e| {
+                format!(
+                    "{}: {e} (cargo build --release -p hookpost-receiver -p hookpost-dispatcher -p hookpost-bench-hello)",
+                    dir.join(kind.binary()).display()
+                )
+            })?;
             functions.push(Function {
                 label: format!("{}{suffix}", kind.name()),
                 kind,
-                env: environment(kind, &stack, &api, tls.as_ref(), dir),
+                env: environment(
+                    kind,
+                    &stack,
+                    &api,
+                    tls.as_ref(),
+                    binary.parent().unwrap_or(dir),
+                ),
                 binary,
                 samples: Vec::new(),
             });

@@ -10,11 +10,24 @@
 //! `HOOKPOST_PIPELINE_IDLE_EVENTS` (50) more go one at a time, each after the one before was
 //! delivered: the latency of the path itself, without queueing (`pipeline/idle/…`).
 //!
-//! Per event it records when the 202 came back, when the poller's `ReceiveMessage` handed the
-//! message out (seen in the proxy) and when the subscriber got it; per emulator call its
-//! operation, table or queue, and latency; and the CPU time moto and this process used. The
-//! figures go to `target/bench/pipeline.json` (`{"figures": [...], "context": {...}}`) and a
-//! summary to stdout.
+//! Per event it records when the 202 came back, when SQS acknowledged its `SendMessage` and when
+//! the poller's `ReceiveMessage` handed it out (both seen in the proxy), and when the subscriber got
+//! it; per emulator call its operation, table or queue, and latency; and the CPU time moto and this
+//! process (receiver, dispatcher, poller, and the bench's own clients, proxy and subscriber) used.
+//! The figures go to `target/bench/pipeline.json` (`{"figures": [...], "context": {...}}`) and a
+//! summary to stdout:
+//!
+//! - `accepted-per-s`, `delivered-per-s`: events over the time from the first post to the last 202,
+//!   and to the last delivery;
+//! - `latency-*`: the 202 → the subscriber has it; split into `accept-*` (post → 202),
+//!   `queue-wait-*` (`SendMessage` acknowledged → handed to the poller) and
+//!   `received-to-delivered-*` (handed to the poller → the subscriber has it);
+//! - `moto-calls-per-event`, `moto/<operation>/<table or queue>/{per-event,mean}`: the emulator
+//!   calls (empty long polls apart) and their latency as the proxy saw it; `moto-cpu-per-event`
+//!   and `process-cpu-per-event` the CPU each side spent;
+//! - `poller/*`: batches, their mean size, and the poller's cycle split into `ReceiveMessage`, the
+//!   dispatcher's handling of the batch and `DeleteMessageBatch`;
+//! - `idle/*`: the same, one event at a time.
 //!
 //! Run with `make bench`, or `cargo bench -p hookpost-cli --bench pipeline`. Loopback only.
 
@@ -962,7 +975,7 @@ impl Run<'_> {
         );
         figure("moto-call-time-per-event", ms(busy_time) / events, "ms");
         figure("moto-cpu-per-event", self.moto_cpu * 1e3 / events, "ms");
-        figure("hookpost-cpu-per-event", self.own_cpu * 1e3 / events, "ms");
+        figure("process-cpu-per-event", self.own_cpu * 1e3 / events, "ms");
         figure(
             "moto-cpu-share",
             self.moto_cpu / self.delivered.as_secs_f64(),

@@ -1049,6 +1049,9 @@ impl Run<'_> {
             "accepted_seconds": round(self.accepted.as_secs_f64()),
             "delivered_seconds": round(self.delivered.as_secs_f64()),
             "moto": moto_version(root),
+            "loadavg": std::fs::read_to_string("/proc/loadavg")
+                .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default(),
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             "command": "cargo bench -p hookpost-cli --bench pipeline",
         });

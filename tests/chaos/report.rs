@@ -69,9 +69,11 @@ pub struct Inputs<'a> {
     pub gone_reason: Option<String>,
     pub sending: Duration,
     pub wall: Duration,
+    /// `wave 2 of 5` when the run is split.
+    pub wave: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Figures {
     pub events: usize,
     pub calls_total: u64,
@@ -110,6 +112,8 @@ pub struct Figures {
 
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// `wave 2 of 5`, or `5 waves` for the sum of a split run.
+    pub wave: Option<String>,
     pub command: String,
     pub commit: String,
     pub shares: FaultShares,
@@ -182,6 +186,7 @@ impl Report {
             wall_seconds: i.wall.as_secs_f64(),
         };
         Self {
+            wave: i.wave,
             command: std::env::var("HOOKPOST_CHAOS_COMMAND").unwrap_or_else(|_| {
                 format!(
                     "HOOKPOST_CHAOS_EVENTS={} scripts/with-moto.sh cargo test -p hookpost-tests --test chaos",
@@ -196,6 +201,71 @@ impl Report {
         }
     }
 
+    /// The sum of a split run's waves.
+    pub fn combine(waves: &[Report]) -> Report {
+        fn add<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
+            for (k, v) in from {
+                *into.entry(k.clone()).or_insert(0) += v;
+            }
+        }
+        let mut f = waves[0].figures.clone();
+        let mut subscribers = waves[0].subscribers.clone();
+        let mut duplicates = waves[0].duplicates.clone();
+        for w in &waves[1..] {
+            let g = &w.figures;
+            f.events += g.events;
+            f.calls_total += g.calls_total;
+            add(&mut f.calls, &g.calls);
+            f.faults_total += g.faults_total;
+            for (kind, services) in &g.faults {
+                add(f.faults.entry(kind.clone()).or_default(), services);
+            }
+            add(&mut f.faults_by_operation, &g.faults_by_operation);
+            f.accepted_first += g.accepted_first;
+            f.refused += g.refused;
+            add(&mut f.refused_by_status, &g.refused_by_status);
+            f.accepted_after_retry += g.accepted_after_retry;
+            f.accepted += g.accepted;
+            f.half_accepted += g.half_accepted;
+            f.half_accepted_explained += g.half_accepted_explained;
+            f.dead_lettered += g.dead_lettered;
+            f.dead_lettered_events += g.dead_lettered_events;
+            add(&mut f.dead_letter_reasons, &g.dead_letter_reasons);
+            f.dead_subscriber_events += g.dead_subscriber_events;
+            f.dead_subscriber_events_dead_lettered += g.dead_subscriber_events_dead_lettered;
+            f.redriven += g.redriven;
+            f.dead_subscriber_events_delivered_after_redrive +=
+                g.dead_subscriber_events_delivered_after_redrive;
+            f.dead_lettered_after_redrive += g.dead_lettered_after_redrive;
+            f.lost_before_redrive += g.lost_before_redrive;
+            f.lost += g.lost;
+            f.duplicates += g.duplicates;
+            add(&mut f.duplicate_reasons, &g.duplicate_reasons);
+            f.gone_disabled &= g.gone_disabled;
+            f.unverified += g.unverified;
+            f.sending_seconds += g.sending_seconds;
+            f.wall_seconds += g.wall_seconds;
+            for (mine, theirs) in subscribers.iter_mut().zip(&w.subscribers) {
+                mine.matching += theirs.matching;
+                mine.delivered += theirs.delivered;
+                mine.calls += theirs.calls;
+                mine.duplicates += theirs.duplicates;
+                mine.late += theirs.late;
+                mine.unverified += theirs.unverified;
+            }
+            duplicates.extend(w.duplicates.iter().cloned());
+        }
+        Report {
+            wave: Some(format!("{} waves", waves.len())),
+            command: waves[0].command.clone(),
+            commit: waves[0].commit.clone(),
+            shares: waves[0].shares,
+            figures: f,
+            subscribers,
+            duplicates,
+        }
+    }
+
     /// The figures as Markdown tables.
     pub fn markdown(&self) -> String {
         let f = &self.figures;
@@ -205,7 +275,13 @@ impl Report {
         let mut row = |name: &str, value: String| {
             let _ = writeln!(out, "| {name} | {value} |");
         };
-        row("events sent (2 sources)", f.events.to_string());
+        row(
+            "events sent (2 sources)",
+            match &self.wave {
+                Some(wave) => format!("{} ({wave}, each on a fresh stack)", f.events),
+                None => f.events.to_string(),
+            },
+        );
         row(
             "fault shares per SQS/DynamoDB call",
             format!(
@@ -309,7 +385,7 @@ impl Report {
             },
         );
         row(
-            "410 subscriber disabled",
+            "410 subscriber disabled (one per wave)",
             if f.gone_disabled {
                 format!("yes ({})", f.gone_reason.as_deref().unwrap_or("-"))
             } else {
@@ -348,12 +424,17 @@ impl Report {
         let dir = target_dir().join("chaos");
         let json = serde_json::to_string_pretty(self).unwrap_or_default();
         if std::fs::create_dir_all(&dir).is_ok() {
-            let events = self.figures.events;
+            let stem = match &self.wave {
+                Some(wave) if wave.starts_with("wave") => {
+                    format!("report-{}", wave.replace(' ', "-"))
+                }
+                _ => format!("report-{}", self.figures.events),
+            };
             for (name, text) in [
                 ("report.json".to_owned(), &json),
                 ("report.md".to_owned(), &markdown),
-                (format!("report-{events}.json"), &json),
-                (format!("report-{events}.md"), &markdown),
+                (format!("{stem}.json"), &json),
+                (format!("{stem}.md"), &markdown),
             ] {
                 if let Err(e) = std::fs::write(dir.join(&name), text) {
                     eprintln!("writing {name}: {e}");

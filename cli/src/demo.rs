@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use hookpost_receiver::HttpApiEvent;
 use hookpost_shared::aws::{DynamoClient, DynamoDeliveries, DynamoSources};
 use hookpost_shared::clock::rfc3339;
 use hookpost_shared::secret::Secret;
@@ -86,14 +87,17 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
         &format!("{subscription_id} → {}", subscriber.url),
     );
 
-    let sample = lambda_http::request::from_str(GITHUB_SAMPLE)
-        .map_err(|e| CliError::Failed(format!("events/apigw-github-push.json: {e}")))?;
+    let unreadable =
+        |e: &dyn std::fmt::Display| CliError::Failed(format!("events/apigw-github-push.json: {e}"));
+    let mut sample: HttpApiEvent =
+        serde_json::from_str(GITHUB_SAMPLE).map_err(|e| unreadable(&e))?;
+    let body = sample.take_body().map_err(|e| unreadable(&e))?;
     let headers: Vec<(String, String)> = sample
-        .headers()
+        .headers
         .iter()
+        .flat_map(|h| h.map().iter())
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
-    let body = sample.body().as_ref().to_vec();
     let url = format!("{}{SAMPLE_GITHUB_SOURCE}", stack.state.receiver_url);
     let (status, text) = crate::commands::post(&url, &headers, body.clone()).await?;
     if status != 202 {

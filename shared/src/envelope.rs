@@ -128,8 +128,14 @@ impl Envelope {
 
     /// The JSON text queued to SQS.
     pub fn encode(&self) -> String {
+        // Sized for the body plus a few escapes and the other members up front: growing the
+        // buffer by doubling would copy a large body several times over.
+        let mut out = Vec::with_capacity(self.body.inline_len() + self.body.inline_len() / 8 + 512);
         // Serialising a struct of strings and maps cannot fail.
-        serde_json::to_string(self).unwrap_or_else(|_| unreachable!("envelope is plain data"))
+        serde_json::to_writer(&mut out, self)
+            .unwrap_or_else(|_| unreachable!("envelope is plain data"));
+        // serde_json writes valid UTF-8 only.
+        String::from_utf8(out).unwrap_or_else(|_| unreachable!("serde_json writes UTF-8"))
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use hookpost_cli::demo::{SAMPLE_GITHUB_SECRET, SAMPLE_GITHUB_SOURCE};
+use hookpost_receiver::HttpApiEvent;
 use hookpost_shared::clock::FixedClock;
 use hookpost_shared::signature::Provider;
 
@@ -63,11 +64,17 @@ async fn receiver_answer(file: &str, at: u64) -> (u16, String) {
     )
     .await;
     let receiver = support::receiver(&r.sdk, &r.names, Arc::new(FixedClock::at_unix(at)));
-    let request = lambda_http::request::from_str(&read(file)).expect("an API Gateway v2 event");
-    let response = receiver.handle(request).await;
-    let json: serde_json::Value = serde_json::from_slice(response.body().as_ref()).expect("json");
+    // As the deployed function reads its payload: the file's JSON into `HttpApiEvent`.
+    let event: HttpApiEvent = serde_json::from_str(&read(file)).expect("an API Gateway v2 event");
+    let response = receiver.handle_event(event).await;
+    let body = response
+        .body
+        .as_ref()
+        .map(|b| b.as_ref())
+        .unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_slice(body).expect("json");
     let depth = support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await;
-    let status = response.status().as_u16();
+    let status = u16::try_from(response.status_code).expect("an HTTP status");
     assert_eq!(
         depth,
         usize::from(status == 202),

@@ -1,20 +1,19 @@
 //! The receiver handler on a loopback HTTP server, shaped like the API Gateway HTTP API route
-//! `POST /webhooks/{source}`: the path parameter is set as API Gateway sets it, the body is passed
-//! on as the exact bytes received.
+//! `POST /webhooks/{source}`: each request becomes the payload format 2.0 event API Gateway would
+//! send (path parameter, raw query string, headers, the body as text or base64) and goes through
+//! `Receiver::handle_event`, the deployed function's path.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use hookpost_receiver::Receiver;
+use hookpost_receiver::{HttpApiEvent, Receiver};
 use hookpost_shared::store::{BodyStore, DeliveryIds, EventQueue, SourceStore};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::warn;
@@ -87,11 +86,24 @@ where
             return plain(http::StatusCode::BAD_REQUEST, "unreadable body");
         }
     };
-    let request = http::Request::from_parts(parts, Body::Binary(bytes.to_vec()))
-        .with_path_parameters(HashMap::from([("source".to_owned(), source)]));
-    let response = receiver.handle(request).await;
-    let (parts, body) = response.into_parts();
-    http::Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
+    let event = HttpApiEvent::new(
+        parts.method.as_str(),
+        &source,
+        parts.uri.query(),
+        parts.headers,
+    )
+    .with_body(bytes.to_vec());
+    let answer = receiver.handle_event(event).await;
+    let mut response = http::Response::new(Full::new(match answer.body {
+        Some(body) => Bytes::copy_from_slice(body.as_ref()),
+        None => Bytes::new(),
+    }));
+    *response.status_mut() = u16::try_from(answer.status_code)
+        .ok()
+        .and_then(|code| http::StatusCode::from_u16(code).ok())
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *response.headers_mut() = answer.headers;
+    response
 }
 
 /// What API Gateway answers for a path no route matches.

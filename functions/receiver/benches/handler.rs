@@ -2,14 +2,19 @@
 //! text Lambda delivers to the SQS `SendMessage` body it produces, beside one HMAC-SHA256 over
 //! the same body (the floor `bench/report.py` states the goal against).
 //!
-//! The event is parsed with `lambda_http::request::from_str` inside the timed loop, since the
-//! runtime does that for every invocation. The ports are in-memory: the source store returns the
-//! GitHub source, delivery ids are always new, the queue keeps the message text. A 1 MiB body does
-//! not fit the default 256 KiB message, so it goes through the claim check (stored aside, the
-//! envelope re-encoded with its key), as it would in production.
+//! `handler` is what the deployed function does per invocation: the event text is read into
+//! `HttpApiEvent` (as `lambda_runtime` does with the payload), handled, and the response serialised
+//! back to JSON. The ports are in-memory: the source store returns the GitHub source, delivery ids
+//! are always new, and the queue serialises the `SendMessage` request body (`QueueUrl`,
+//! `MessageBody`) the SDK would send — the JSON text out. A 1 MiB body does not fit the default
+//! 256 KiB message, so it goes through the claim check (stored aside, the envelope re-encoded with
+//! its key), as it would in production.
 //!
-//! `parse-event` and `encode-envelope` time two of the handler's steps on their own, to show where
-//! its time goes. No tracing subscriber is installed, so log lines cost next to nothing here;
+//! `handler-lambda-http` is the same handler behind `lambda_http`'s conversion of the event into an
+//! `http::Request` (what the function used before: `lambda_http::run`). `parse-event`,
+//! `json-string` and `encode-envelope` time steps on their own, to show where the time goes:
+//! `json-string` is reading the body out of the event's JSON string and writing it back into the
+//! envelope's, the part of the work any JSON-in, JSON-out receiver does whatever its language. No tracing subscriber is installed, so log lines cost next to nothing here;
 //! in Lambda each accepted event also writes one JSON log line.
 //!
 //! Run with `make bench`, or `cargo bench -p hookpost-receiver --bench handler`.
@@ -21,7 +26,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
-use hookpost_receiver::{Config, Receiver};
+use hookpost_receiver::{Config, HttpApiEvent, Receiver};
 use hookpost_shared::clock::FixedClock;
 use hookpost_shared::envelope::{ENVELOPE_VERSION, EncodedBody, Envelope};
 use hookpost_shared::secret::Secret;
@@ -38,6 +43,16 @@ const SOURCE_ID: &str = "github-example";
 const SECRET: &str = "bench-secret-0123456789abcdefghi";
 /// The sample event in `events/`, as API Gateway delivers it; the bench swaps in its own body.
 const SAMPLE_EVENT: &str = include_str!("../../../events/apigw-github-push.json");
+const QUEUE_URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/hookpost-ingest";
+
+/// The `SendMessage` request body (AWS JSON 1.0 protocol) for one message.
+#[derive(serde::Serialize)]
+struct SendMessage<'a> {
+    #[serde(rename = "QueueUrl")]
+    queue_url: &'a str,
+    #[serde(rename = "MessageBody")]
+    message_body: &'a str,
+}
 
 struct OneSource(Source);
 
@@ -57,7 +72,12 @@ struct Fakes {
 
 impl EventQueue for &Fakes {
     async fn enqueue(&self, envelope_json: String) -> Result<(), StoreError> {
-        *self.message.lock().expect("lock") = envelope_json;
+        let request = serde_json::to_string(&SendMessage {
+            queue_url: QUEUE_URL,
+            message_body: &envelope_json,
+        })
+        .map_err(|e| StoreError::new("SendMessage", e.to_string()))?;
+        *self.message.lock().expect("lock") = request;
         Ok(())
     }
 }
@@ -167,15 +187,25 @@ fn receiver(fakes: &Fakes) -> Receiver<OneSource, &Fakes, &Fakes, &Fakes> {
     )
 }
 
+/// One invocation as the deployed function runs it: event text in, response text out.
+async fn invoke(receiver: &Receiver<OneSource, &Fakes, &Fakes, &Fakes>, event: &str) -> Vec<u8> {
+    let event: HttpApiEvent = serde_json::from_str(event).expect("an API Gateway v2 event");
+    let response = receiver.handle_event(event).await;
+    serde_json::to_vec(&response).expect("the response serialises")
+}
+
 /// Checks one run end to end before timing it: accepted, queued, and the body intact (inline, or
 /// stored aside when it does not fit a message).
 fn check_once(runtime: &tokio::runtime::Runtime, fakes: &Fakes, event: &str, body: &str) {
     let receiver = receiver(fakes);
-    let request = lambda_http::request::from_str(event).expect("an API Gateway v2 event");
-    let response = runtime.block_on(receiver.handle(request));
-    assert_eq!(response.status(), 202, "the signed event is accepted");
-    let message = fakes.message.lock().expect("lock").clone();
-    let envelope = Envelope::decode(&message).expect("the queued message is an envelope");
+    let response = runtime.block_on(invoke(&receiver, event));
+    let response: serde_json::Value = serde_json::from_slice(&response).expect("JSON");
+    assert_eq!(response["statusCode"], 202, "the signed event is accepted");
+    let request: serde_json::Value =
+        serde_json::from_str(&fakes.message.lock().expect("lock")).expect("JSON");
+    assert_eq!(request["QueueUrl"], QUEUE_URL);
+    let message = request["MessageBody"].as_str().expect("a message body");
+    let envelope = Envelope::decode(message).expect("the queued message is an envelope");
     match &envelope.body {
         EncodedBody::Stored(_) => {
             assert!(body.len() > Config::default().max_message_bytes);
@@ -200,6 +230,10 @@ fn handler(c: &mut Criterion) {
         let receiver = receiver(&fakes);
 
         group.bench_function(BenchmarkId::new("handler", label), |b| {
+            b.to_async(&runtime)
+                .iter(|| async { invoke(&receiver, black_box(&event)).await })
+        });
+        group.bench_function(BenchmarkId::new("handler-lambda-http", label), |b| {
             b.to_async(&runtime).iter(|| async {
                 let request = lambda_http::request::from_str(black_box(&event))
                     .expect("an API Gateway v2 event");
@@ -210,7 +244,14 @@ fn handler(c: &mut Criterion) {
             b.iter(|| raw_hmac_sha256(black_box(SECRET.as_bytes()), body.as_bytes()))
         });
         group.bench_function(BenchmarkId::new("parse-event", label), |b| {
-            b.iter(|| lambda_http::request::from_str(black_box(&event)))
+            b.iter(|| serde_json::from_str::<HttpApiEvent>(black_box(&event)))
+        });
+        let body_json = serde_json::to_string(&body).expect("serialises");
+        group.bench_function(BenchmarkId::new("json-string", label), |b| {
+            b.iter(|| {
+                let text: String = serde_json::from_str(black_box(&body_json)).expect("a string");
+                serde_json::to_string(&text).expect("serialises")
+            })
         });
         let envelope = Envelope {
             version: ENVELOPE_VERSION,

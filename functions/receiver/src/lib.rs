@@ -4,6 +4,7 @@
 //! It never answers 2xx for an event it did not durably queue: any failure to queue is a 503 with
 //! `Retry-After`, so the provider tries again.
 
+mod event;
 mod refusal;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use sha2::{Digest as _, Sha256};
 use tracing::{info, warn};
 
+pub use event::{Headers, HttpApiEvent, InvalidBase64};
+pub use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 pub use refusal::Refusal;
 
 /// The largest body accepted by default: what a Lambda invocation can carry (6 MB, request
@@ -130,63 +133,55 @@ where
         }
     }
 
-    /// Handles one API Gateway request.
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        match self.accept(request).await {
-            Ok(
-                Accepted::Queued {
-                    event_id,
-                    reply: Some(reply),
+    /// Handles one API Gateway HTTP API invocation: what the deployed function runs.
+    pub async fn handle_event(&self, mut event: HttpApiEvent) -> ApiGatewayV2httpResponse {
+        let result = match source_of(event.method(), event.source()) {
+            Err(refusal) => Err(refusal),
+            Ok(source_id) => match (event.take_body(), event.headers.take()) {
+                (Err(e), _) => Err(Refusal::Malformed(e.to_string())),
+                (Ok(_), Some(headers)) if headers.is_malformed() => Err(Refusal::Malformed(
+                    "a header name or value is not valid HTTP".to_owned(),
+                )),
+                (Ok(body), headers) => {
+                    let headers = headers.map(Headers::into_map).unwrap_or_default();
+                    self.accept(source_id, &headers, event.query(), body).await
                 }
-                | Accepted::Duplicate {
-                    event_id,
-                    reply: Some(reply),
-                },
-            ) => {
-                let mut response = text_response(reply.content_type, reply.body);
-                if let Ok(value) = http::HeaderValue::from_str(&event_id) {
-                    response.headers_mut().insert(EVENT_ID_HEADER, value);
-                }
-                response
-            }
-            Ok(Accepted::Queued {
-                event_id,
-                reply: None,
-            }) => refusal::json_response(
-                http::StatusCode::ACCEPTED,
-                &serde_json::json!({ "event_id": event_id }),
-            ),
-            Ok(Accepted::Duplicate {
-                event_id,
-                reply: None,
-            }) => refusal::json_response(
-                http::StatusCode::OK,
-                &serde_json::json!({ "duplicate": true, "event_id": event_id }),
-            ),
-            Ok(Accepted::Handshake { content_type, body }) => text_response(content_type, body),
-            Err(refusal) => refusal.into_response(),
-        }
+            },
+        };
+        api_response(respond(result))
     }
 
-    async fn accept(&self, request: Request) -> Result<Accepted, Refusal> {
-        if request.method() != http::Method::POST {
-            return Err(Refusal::MethodNotAllowed);
-        }
+    /// Handles one request shaped as `lambda_http` shapes it.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
         let raw_id = request
             .path_parameters_ref()
             .and_then(|p| p.first("source"))
-            .unwrap_or_default();
-        // An id that cannot exist is answered exactly like one that does not.
-        let source_id = SourceId::parse(raw_id).map_err(|_| Refusal::UnknownSource)?;
-
-        let (parts, body) = request.into_parts();
-        // lambda_http has already decoded a body API Gateway marked `isBase64Encoded`.
-        let body = match body {
-            Body::Empty => Vec::new(),
-            Body::Text(text) => text.into_bytes(),
-            Body::Binary(bytes) => bytes,
-            other => other.as_ref().to_vec(),
+            .map(str::to_owned);
+        let result = match source_of(Some(request.method().as_str()), raw_id.as_deref()) {
+            Err(refusal) => Err(refusal),
+            Ok(source_id) => {
+                let (parts, body) = request.into_parts();
+                // lambda_http has already decoded a body API Gateway marked `isBase64Encoded`.
+                let body = match body {
+                    Body::Empty => Vec::new(),
+                    Body::Text(text) => text.into_bytes(),
+                    Body::Binary(bytes) => bytes,
+                    other => other.as_ref().to_vec(),
+                };
+                self.accept(source_id, &parts.headers, parts.uri.query(), body)
+                    .await
+            }
         };
+        respond(result)
+    }
+
+    async fn accept(
+        &self,
+        source_id: SourceId,
+        headers: &http::HeaderMap,
+        query: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<Accepted, Refusal> {
         if body.len() > self.config.max_body_bytes {
             return Err(Refusal::PayloadTooLarge {
                 limit: self.config.max_body_bytes,
@@ -204,9 +199,9 @@ where
             .ok_or(Refusal::UnknownSource)?;
 
         let inbound = Inbound {
-            headers: &parts.headers,
+            headers,
             body: &body,
-            query: parts.uri.query(),
+            query,
         };
         let check = source.check(self.clock.unix_seconds());
         if let Err(e) = source.provider.verify(&check, &inbound) {
@@ -271,9 +266,8 @@ where
             forwarded.extend(layout.event_type_header.as_deref());
             forwarded.extend(layout.delivery_id_header.as_deref());
         }
-        let headers = kept_headers(&parts.headers, &forwarded);
-        let content_type = parts
-            .headers
+        let kept = kept_headers(headers, &forwarded);
+        let content_type = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
@@ -286,7 +280,7 @@ where
             delivery_id: meta.delivery_id,
             received_at: rfc3339(now),
             content_type,
-            headers,
+            headers: kept,
             body: EncodedBody::from_bytes(body),
         };
         let result = self.queue_envelope(envelope).await;
@@ -349,6 +343,64 @@ where
         );
         Ok(())
     }
+}
+
+/// The method and source checks every request passes first: 405, then 404.
+fn source_of(method: Option<&str>, raw_id: Option<&str>) -> Result<SourceId, Refusal> {
+    if method != Some("POST") {
+        return Err(Refusal::MethodNotAllowed);
+    }
+    // An id that cannot exist is answered exactly like one that does not.
+    SourceId::parse(raw_id.unwrap_or_default()).map_err(|_| Refusal::UnknownSource)
+}
+
+/// The HTTP answer to an accepted or refused request.
+fn respond(result: Result<Accepted, Refusal>) -> Response<Body> {
+    match result {
+        Ok(
+            Accepted::Queued {
+                event_id,
+                reply: Some(reply),
+            }
+            | Accepted::Duplicate {
+                event_id,
+                reply: Some(reply),
+            },
+        ) => {
+            let mut response = text_response(reply.content_type, reply.body);
+            if let Ok(value) = http::HeaderValue::from_str(&event_id) {
+                response.headers_mut().insert(EVENT_ID_HEADER, value);
+            }
+            response
+        }
+        Ok(Accepted::Queued {
+            event_id,
+            reply: None,
+        }) => refusal::json_response(
+            http::StatusCode::ACCEPTED,
+            &serde_json::json!({ "event_id": event_id }),
+        ),
+        Ok(Accepted::Duplicate {
+            event_id,
+            reply: None,
+        }) => refusal::json_response(
+            http::StatusCode::OK,
+            &serde_json::json!({ "duplicate": true, "event_id": event_id }),
+        ),
+        Ok(Accepted::Handshake { content_type, body }) => text_response(content_type, body),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// A response in the form API Gateway's payload format 2.0 expects back.
+fn api_response(response: Response<Body>) -> ApiGatewayV2httpResponse {
+    let (parts, body) = response.into_parts();
+    let mut out = ApiGatewayV2httpResponse::default();
+    out.status_code = i64::from(parts.status.as_u16());
+    out.headers = parts.headers;
+    out.is_base64_encoded = matches!(body, Body::Binary(_));
+    out.body = (!matches!(body, Body::Empty)).then_some(body);
+    out
 }
 
 /// The header that carries the event id when the body is a provider-specific reply.

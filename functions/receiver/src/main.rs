@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookpost_receiver::{Config, DEFAULT_SOURCE_CACHE_TTL, Receiver};
+use hookpost_receiver::{Config, DEFAULT_SOURCE_CACHE_TTL, HttpApiEvent, Receiver};
 use hookpost_shared::aws::{
     DynamoClient, DynamoDeliveryIds, DynamoSources, S3Bodies, S3Client, SqsClient, SqsQueue,
     load_sdk_config,
@@ -11,7 +11,7 @@ use hookpost_shared::aws::{
 use hookpost_shared::cache::CachedSources;
 use hookpost_shared::clock::SystemClock;
 use hookpost_shared::config::{optional, required};
-use lambda_http::{Error, Request, service_fn};
+use lambda_http::lambda_runtime::{self, Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -35,9 +35,11 @@ async fn main() -> Result<(), Error> {
         Arc::new(SystemClock),
         config,
     ));
-    lambda_http::run(service_fn(move |request: Request| {
+    // The event is read into `HttpApiEvent` (only what the receiver uses) rather than through
+    // `lambda_http::run`'s full `http::Request` conversion: see functions/receiver/src/event.rs.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<HttpApiEvent>| {
         let receiver = Arc::clone(&receiver);
-        async move { Ok::<_, Error>(receiver.handle(request).await) }
+        async move { Ok::<_, Error>(receiver.handle_event(event.payload).await) }
     }))
     .await
 }

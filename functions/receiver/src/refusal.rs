@@ -16,6 +16,9 @@ pub enum Refusal {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     Verification(VerifyError),
+    /// The request itself is not well formed (a header or body that cannot be read).
+    #[error("{0}")]
+    Malformed(String),
     #[error("the source cannot verify requests; its owner must fix its configuration")]
     Misconfigured,
     #[error("the event could not be queued; retry later")]
@@ -36,7 +39,9 @@ impl Refusal {
             Refusal::UnknownSource => S::NOT_FOUND,
             Refusal::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
             Refusal::PayloadTooLarge { .. } => S::PAYLOAD_TOO_LARGE,
-            Refusal::Verification(VerifyError::MalformedBody(_)) => S::BAD_REQUEST,
+            Refusal::Verification(VerifyError::MalformedBody(_)) | Refusal::Malformed(_) => {
+                S::BAD_REQUEST
+            }
             Refusal::Verification(_) => S::UNAUTHORIZED,
             Refusal::Misconfigured => S::INTERNAL_SERVER_ERROR,
             Refusal::EnqueueFailed | Refusal::Unavailable => S::SERVICE_UNAVAILABLE,
@@ -51,6 +56,7 @@ impl Refusal {
             Refusal::MethodNotAllowed => "method_not_allowed",
             Refusal::PayloadTooLarge { .. } => "payload_too_large",
             Refusal::Verification(e) => e.code(),
+            Refusal::Malformed(_) => "malformed_request",
             Refusal::Misconfigured => "source_misconfigured",
             Refusal::EnqueueFailed => "enqueue_failed",
             Refusal::Unavailable => "temporarily_unavailable",

@@ -22,11 +22,73 @@ pub use queue::{SqsQueue, is_fifo_url};
 pub use sources::DynamoSources;
 pub use subscriptions::DynamoSubscriptions;
 
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+
 use crate::store::StoreError;
 
-/// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
+/// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`), built
+/// for a short cold start (`make bench` measures it: bench/coldstart):
+///
+/// - Credentials: Lambda puts the execution role's in the environment, and when they are there
+///   the environment provider is used alone. The default chain would build, among others, an STS
+///   client for web identity that a function never calls, and with it a TLS connector.
+/// - The HTTPS client is the SDK's default, except that clients no longer build a TLS connector
+///   each as they are constructed, only to check that they can (every CA certificate of the
+///   system read and parsed per client); the one connector is built on the first request.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(client) = ConnectOnFirstRequest::default_client() {
+        loader = loader.http_client(client);
+    }
+    if ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .iter()
+        .all(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+    {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    loader.load().await
+}
+
+/// The SDK's default HTTP client without its eager connector: `validate_base_client_config`,
+/// which every client's construction calls, builds a connector and drops it so that certificates
+/// load at init (aws-smithy-http-client `HyperClient`); this keeps the trait's default (nothing to
+/// check) and leaves connectors to [`HttpClient::http_connector`], which builds one per connector
+/// settings on the first request and caches it.
+#[derive(Debug)]
+struct ConnectOnFirstRequest(SharedHttpClient);
+
+impl ConnectOnFirstRequest {
+    /// The client the SDK would choose itself (`BehaviorVersion::latest()`), wrapped.
+    fn default_client() -> Option<Self> {
+        let plugin = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(
+            aws_config::BehaviorVersion::latest(),
+        )?;
+        let components = plugin.runtime_components(&RuntimeComponentsBuilder::new("hookpost"));
+        components.http_client().map(Self)
+    }
+}
+
+impl HttpClient for ConnectOnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// A [`StoreError`] from an SDK error, with the SDK's whole cause chain.

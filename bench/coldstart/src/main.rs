@@ -107,7 +107,10 @@ struct Function {
 struct Sample {
     init: Duration,
     first_invoke: Duration,
-    rss_kib: u64,
+    /// CPU time of the process at its first `next`, and at its first response.
+    init_cpu: Duration,
+    total_cpu: Duration,
+    memory: Memory,
 }
 
 fn main() -> ExitCode {
@@ -449,9 +452,11 @@ async fn start_once(
         .spawn()
         .map_err(|e| format!("{}: {e}", function.binary.display()))?;
     let pid = child.id();
+    api.set_pid(pid);
 
     let outcome = tokio::time::timeout(START_TIMEOUT, async {
         let mut served = None;
+        let mut init_cpu = None;
         loop {
             let event = tokio::select! {
                 event = seen.recv() => event,
@@ -460,14 +465,21 @@ async fn start_once(
                 }
             };
             match event {
-                Some(Seen::Next { at, served: true }) => served = Some(at),
+                Some(Seen::Next {
+                    at,
+                    served: true,
+                    cpu,
+                }) => {
+                    served = Some(at);
+                    init_cpu = cpu;
+                }
                 Some(Seen::Next { .. }) => {}
-                Some(Seen::Response { at, body }) => {
+                Some(Seen::Response { at, body, cpu }) => {
                     let Some(served_at) = served else {
                         return Err("answered before it was given an event".to_owned());
                     };
                     check_response(function.kind, &body, &sent)?;
-                    return Ok((served_at, at));
+                    return Ok((served_at, at, init_cpu, cpu));
                 }
                 Some(Seen::Error { body, .. }) => {
                     return Err(format!(
@@ -481,15 +493,17 @@ async fn start_once(
     })
     .await
     .unwrap_or_else(|_| Err(format!("no answer within {}s", START_TIMEOUT.as_secs())));
-    let rss_kib = pid.and_then(peak_rss_kib);
+    let memory = pid.and_then(memory);
     let _ = child.kill().await;
     api.disarm();
-    let (served_at, answered_at) =
+    let (served_at, answered_at, init_cpu, total_cpu) =
         outcome.map_err(|e| format!("{}: {e} (log: {})", function.label, log_path.display()))?;
     Ok(Sample {
         init: served_at.duration_since(spawned),
         first_invoke: answered_at.duration_since(served_at),
-        rss_kib: rss_kib.ok_or_else(|| format!("{}: no VmHWM for pid {pid:?}", function.label))?,
+        init_cpu: init_cpu.unwrap_or_default(),
+        total_cpu: total_cpu.unwrap_or_default(),
+        memory: memory.ok_or_else(|| format!("{}: no VmHWM for pid {pid:?}", function.label))?,
     })
 }
 
@@ -512,17 +526,33 @@ fn check_response(kind: Kind, body: &[u8], sent: &[u8]) -> Result<(), String> {
     }
 }
 
-/// `VmHWM` (peak resident set, KiB) of a running process.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+/// Memory of a running process, from /proc/PID/status (KiB).
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    /// `VmHWM`: the peak resident set.
+    peak: u64,
+    /// `RssAnon` and `RssFile` now: heap and stacks, and the binary's pages in memory.
+    anon: u64,
+    file: u64,
+}
+
+fn memory(pid: u32) -> Option<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
+    let field = |name: &str| -> Option<u64> {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some(Memory {
+        peak: field("VmHWM:")?,
+        anon: field("RssAnon:")?,
+        file: field("RssFile:")?,
+    })
 }
 
 fn millis(d: Duration) -> f64 {
@@ -579,8 +609,10 @@ fn report(functions: &[Function], args: &Args, tls: bool, stack: &Stack) -> Resu
         .find(|f| f.kind == Kind::Hello)
         .ok_or("no hello")?;
     let init_ms = |f: &Function| f.samples.iter().map(|s| millis(s.init)).collect::<Vec<_>>();
-    let peak = |f: &Function| f.samples.iter().map(|s| s.rss_kib).max().unwrap_or(0);
+    let peak = |f: &Function| f.samples.iter().map(|s| s.memory.peak).max().unwrap_or(0);
     let (hello_median, _) = median_p90(init_ms(hello));
+    let (hello_init_cpu, _) =
+        median_p90(hello.samples.iter().map(|s| millis(s.init_cpu)).collect());
     let hello_rss = peak(hello) as f64;
     let zip_dir = args
         .out
@@ -611,6 +643,24 @@ fn report(functions: &[Function], args: &Args, tls: bool, stack: &Stack) -> Resu
         }
         figure(format!("first-invoke/{label}/median"), invoke_median, "ms");
         figure(format!("first-invoke/{label}/p90"), invoke_p90, "ms");
+        // CPU time rather than wall time: steady on a busy machine.
+        let init_cpu: Vec<f64> = f.samples.iter().map(|s| millis(s.init_cpu)).collect();
+        let total_cpu: Vec<f64> = f.samples.iter().map(|s| millis(s.total_cpu)).collect();
+        let (init_cpu_median, _) = median_p90(init_cpu.clone());
+        let (total_cpu_median, _) = median_p90(total_cpu.clone());
+        figure(format!("init-cpu/{label}/median"), init_cpu_median, "ms");
+        if f.kind != Kind::Hello {
+            figure(
+                format!("init-cpu/{label}/vs-hello"),
+                ratio(init_cpu_median, hello_init_cpu),
+                "x",
+            );
+        }
+        figure(
+            format!("cpu-to-first-response/{label}/median"),
+            total_cpu_median,
+            "ms",
+        );
         figure(format!("rss/{label}/peak"), rss, "KiB");
         if f.kind != Kind::Hello {
             figure(format!("rss/{label}/vs-hello"), ratio(rss, hello_rss), "x");
@@ -631,7 +681,11 @@ fn report(functions: &[Function], args: &Args, tls: bool, stack: &Stack) -> Resu
                 "binary": f.binary.display().to_string(),
                 "init_ms": init_ms(f),
                 "first_invoke_ms": invoke_ms,
-                "rss_kib": f.samples.iter().map(|s| s.rss_kib).collect::<Vec<_>>(),
+                "init_cpu_ms": init_cpu,
+                "cpu_to_first_response_ms": total_cpu,
+                "rss_peak_kib": f.samples.iter().map(|s| s.memory.peak).collect::<Vec<_>>(),
+                "rss_anon_kib": f.samples.iter().map(|s| s.memory.anon).collect::<Vec<_>>(),
+                "rss_file_kib": f.samples.iter().map(|s| s.memory.file).collect::<Vec<_>>(),
             }),
         );
     }
@@ -642,6 +696,7 @@ fn report(functions: &[Function], args: &Args, tls: bool, stack: &Stack) -> Resu
             "runs": args.runs,
             "init": "spawn of the release bootstrap -> its first GET /2018-06-01/runtime/invocation/next on a mock Runtime API on 127.0.0.1; median, nearest-rank p90",
             "first_invoke": "event handed out -> POST .../response; receiver: signed GitHub push (DynamoDB GetItem + PutItem, SQS SendMessage); dispatcher: one SQS record delivered to a subscriber on 127.0.0.1",
+            "init_cpu": "CPU time of the function's threads (sum of /proc/PID/task/*/schedstat) at its first next, and at its first response: the work done, whatever else the machine runs",
             "rss": "VmHWM of /proc/PID/status after the first response; the highest of the runs",
             "artifact": "the bootstrap alone, and zipped as bootstrap with deflate (zlib default level, as sam build)",
             "aws": format!("moto_server on 127.0.0.1 over {}, provisioned from template.yaml", if tls { "HTTPS (SSL_CERT_FILE = the system CA bundle + the bench CA)" } else { "plain HTTP" }),

@@ -26,10 +26,19 @@ const INVOCATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the function did, when.
 #[derive(Debug)]
 pub enum Seen {
-    /// `GET /invocation/next`; `served` when this request got the run's event.
-    Next { at: Instant, served: bool },
-    /// `POST /invocation/{id}/response`.
-    Response { at: Instant, body: Bytes },
+    /// `GET /invocation/next`; `served` when this request got the run's event, `cpu` the
+    /// process's CPU time then.
+    Next {
+        at: Instant,
+        served: bool,
+        cpu: Option<Duration>,
+    },
+    /// `POST /invocation/{id}/response`, and the process's CPU time then.
+    Response {
+        at: Instant,
+        body: Bytes,
+        cpu: Option<Duration>,
+    },
     /// `POST /invocation/{id}/error` or `/init/error`.
     Error { body: Bytes },
 }
@@ -46,6 +55,8 @@ pub struct Invocation {
 struct Run {
     invocation: Option<Invocation>,
     seen: Option<mpsc::UnboundedSender<Seen>>,
+    /// The function's process, whose CPU time is read while it waits for an answer.
+    pid: Option<u32>,
 }
 
 /// The running mock; one run (one function process) at a time.
@@ -97,8 +108,14 @@ impl RuntimeApi {
         *run = Run {
             invocation: Some(invocation),
             seen: Some(tx),
+            pid: None,
         };
         rx
+    }
+
+    /// The process of the armed run.
+    pub fn set_pid(&self, pid: Option<u32>) {
+        self.run.lock().unwrap_or_else(PoisonError::into_inner).pid = pid;
     }
 
     /// Ends the run: waiting `next` requests are answered, later reports are dropped.
@@ -119,14 +136,15 @@ async fn handle(
         return Ok(status(StatusCode::NOT_FOUND));
     };
     if request.method() == Method::GET && rest == "/invocation/next" {
-        let (invocation, seen) = {
+        let (invocation, seen, pid) = {
             let mut run = run.lock().unwrap_or_else(PoisonError::into_inner);
-            (run.invocation.take(), run.seen.clone())
+            (run.invocation.take(), run.seen.clone(), run.pid)
         };
         if let Some(seen) = &seen {
             let _ = seen.send(Seen::Next {
                 at,
                 served: invocation.is_some(),
+                cpu: pid.and_then(cpu_time),
             });
         }
         return Ok(match invocation {
@@ -165,19 +183,35 @@ async fn handle(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let at = Instant::now();
-    let seen = run
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .seen
-        .clone();
+    let (seen, pid) = {
+        let run = run.lock().unwrap_or_else(PoisonError::into_inner);
+        (run.seen.clone(), run.pid)
+    };
     if let Some(seen) = seen {
         let _ = seen.send(if is_response {
-            Seen::Response { at, body }
+            Seen::Response {
+                at,
+                body,
+                cpu: pid.and_then(cpu_time),
+            }
         } else {
             Seen::Error { body }
         });
     }
     Ok(status(StatusCode::ACCEPTED))
+}
+
+/// CPU time the process has used so far, its threads' together (the first field of each
+/// /proc/PID/task/TID/schedstat, in nanoseconds). Read while the process waits on this API, so it
+/// is not running; unlike wall time it hardly depends on what else the machine runs.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        let text = std::fs::read_to_string(path).ok()?;
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
 }
 
 fn event(invocation: &Invocation) -> Response<Full<Bytes>> {

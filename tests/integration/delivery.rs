@@ -1,24 +1,27 @@
 //! The dispatcher's delivery semantics with SQS doing the counting for real: subscribers that fail
 //! N times, stall past their timeout, answer 410, throttle with `Retry-After`, redirect or always
 //! fail, and what the delivery records, the subscriptions, the archive and the dead-letter queue
-//! show afterwards.
+//! show afterwards; and the SSRF guard refusing loopback subscribers when private targets are
+//! not allowed.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use hookpost_cli::local::LocalStack;
+use hookpost_cli::local::{LocalOptions, LocalStack};
 use hookpost_cli::signing::provider_headers;
 use hookpost_cli::stack::StackNames;
 use hookpost_cli::subscriber::{Reply, Subscriber};
 use hookpost_shared::aws::{
     DeliveryRecord, DynamoClient, DynamoDeliveries, DynamoEvents, DynamoSubscriptions,
 };
+use hookpost_shared::clock::rfc3339;
 use hookpost_shared::envelope::Envelope;
-use hookpost_shared::secret::Secret;
+use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::Provider;
 use hookpost_shared::source::SourceId;
 use hookpost_shared::store::EventArchive;
+use hookpost_shared::subscription::{Subscription, new_subscription_id};
 
 use crate::support::{self, PATIENCE};
 
@@ -389,6 +392,67 @@ async fn an_enabled_again_subscription_gets_new_events_and_starts_its_streak_ove
     assert!(now.enabled);
     assert_eq!(now.disabled_reason, None);
     assert_eq!(now.failing_since, None);
+    subscriber.stop();
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn with_private_targets_not_allowed_a_loopback_subscriber_is_never_called_by_address_or_by_name()
+ {
+    // The stack as deployed by default (AllowPrivateTargets=false); everything stays on loopback.
+    let stack = LocalStack::start(
+        support::emulator(),
+        LocalOptions {
+            port: 0,
+            max_receive_count: Some(2),
+            retry_delays: Some("1s".to_owned()),
+            prefix: support::unique("ssrf"),
+            parameters: BTreeMap::from([("AllowPrivateTargets".to_owned(), "false".to_owned())]),
+            ..LocalOptions::default()
+        },
+    )
+    .await
+    .expect("the local stack starts");
+    let (sdk, names) = (&stack.sdk, &stack.state.names);
+    support::add_source(sdk, names, SOURCE, Provider::Github, SECRET).await;
+    // One subscription names the subscriber by address (http://127.0.0.1:port), a second by a
+    // host name that resolves to it: the guard filters resolved addresses, so both are refused.
+    let (subscriber, by_address) = support::add_subscriber(sdk, names, SOURCE).await;
+    let by_name = new_subscription_id();
+    let key = SigningKey::generate().expect("rng");
+    DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table)
+        .put(&Subscription {
+            source_id: SourceId::parse(SOURCE).expect("valid"),
+            subscription_id: by_name.clone(),
+            url: subscriber.url.replace("127.0.0.1", "localhost"),
+            secrets: vec![key.to_whsec()],
+            event_types: vec!["*".to_owned()],
+            enabled: true,
+            disabled_reason: None,
+            disabled_at: None,
+            failing_since: None,
+            timeout_seconds: None,
+            headers: Default::default(),
+            created_at: rfc3339(SystemTime::now()),
+        })
+        .await
+        .expect("stored");
+
+    let event_id = send(&stack).await;
+
+    for subscription_id in [&by_address, &by_name] {
+        let record = record_when(sdk, names, &event_id, subscription_id, |r| {
+            !r.history.is_empty()
+        })
+        .await;
+        assert_eq!(outcomes(&record)[0], "blocked_target", "{record:?}");
+        let error = record.history[0].error.as_deref().unwrap_or_default();
+        assert!(error.contains("loopback"), "{error}");
+    }
+    assert!(
+        subscriber.received().is_empty(),
+        "the guard let a request through"
+    );
     subscriber.stop();
     stack.stop().await;
 }

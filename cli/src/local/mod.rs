@@ -140,6 +140,11 @@ impl LocalStack {
         if let Some(delays) = &options.retry_delays {
             overrides.insert("RetryDelays".to_owned(), delays.clone());
         }
+        // The local stack's subscribers are on loopback: private targets are allowed unless the
+        // caller says otherwise (which is how the SSRF guard is tested end to end).
+        overrides
+            .entry("AllowPrivateTargets".to_owned())
+            .or_insert_with(|| "true".to_owned());
         let spec = template::stack_spec(&options.template, &overrides)?;
         let sdk = emulator.sdk_config().await;
         let names = provision(&sdk, &spec, &options.prefix).await?;
@@ -193,7 +198,7 @@ impl LocalStack {
     }
 }
 
-/// The dispatcher as the template configures it, allowed to deliver to loopback subscribers.
+/// The dispatcher as the template configures it.
 fn dispatcher(
     sdk: &SdkConfig,
     names: &StackNames,
@@ -217,8 +222,15 @@ fn dispatcher(
         retry,
         attempt_timeout: Duration::from_secs(seconds("AttemptTimeoutSeconds")?),
         retention: Duration::from_secs(seconds("DeliveryRetentionDays")? * 24 * 3600),
-        // The local stack's subscribers are on loopback.
-        allow_private_targets: true,
+        allow_private_targets: match param("AllowPrivateTargets")?.as_str() {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(LocalError::Option(format!(
+                    "AllowPrivateTargets must be true or false, not {other:?}"
+                )));
+            }
+        },
         // Subscriptions created a moment ago are seen by the next batch.
         subscription_cache: Duration::ZERO,
         disable_after: Duration::from_secs(seconds("DisableAfterHours")? * 3600),

@@ -371,7 +371,7 @@ async fn an_enabled_again_subscription_gets_new_events_and_starts_its_streak_ove
         .expect("stored");
     subscription.enabled = false;
     subscription.disabled_reason = Some("failing since … for more than 5 days".to_owned());
-    subscription.failing_since = Some(hookpost_shared::clock::rfc3339(SystemTime::now()));
+    subscription.failing_since = Some(rfc3339(SystemTime::now()));
     subscriptions.put(&subscription).await.expect("PutItem");
 
     subscriptions

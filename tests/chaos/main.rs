@@ -28,7 +28,7 @@ use hookpost_cli::local::emulator::sdk_config_for;
 use hookpost_cli::local::{Poller, aws_dispatcher, http as local_http};
 use hookpost_cli::signing::provider_headers;
 use hookpost_cli::stack::{StackNames, provision};
-use hookpost_cli::template;
+use hookpost_cli::template::{self, EventSourceSpec};
 use hookpost_receiver::{DEFAULT_SOURCE_CACHE_TTL, Receiver};
 use hookpost_shared::aws::{
     DynamoClient, DynamoDeliveries, DynamoDeliveryIds, DynamoSources, DynamoSubscriptions,
@@ -71,9 +71,13 @@ const RETRY_DELAYS: &str = "1s,1s,1s";
 /// The dispatcher's attempt timeout; the slow subscriber's late answers come after it.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 const LATE_ANSWER: Duration = Duration::from_millis(2500);
-/// A batch whose visibility change or delete was lost reappears after this, not the template's
-/// six minutes (which suit a 60 s function, not a run that should end).
-const INGEST_VISIBILITY_SECONDS: i32 = 30;
+/// The pollers' invocation deadline (the function timeout), and the ingest queue's visibility
+/// timeout at six times it, the template's rule: a batch must never become visible again while
+/// it is still being handled, or two pollers deliver it at once. (A first run with 30 s beside
+/// the template's 60 s function timeout did exactly that under load: one unexplained duplicate.)
+/// A batch whose delete was lost reappears after two minutes, not the template's six.
+const FUNCTION_TIMEOUT_SECONDS: u64 = 20;
+const INGEST_VISIBILITY_SECONDS: i32 = 120;
 /// Every `SendMessage` fails for this long, once the outage share of the events was sent.
 const OUTAGE: Duration = Duration::from_secs(4);
 const OUTAGE_AT: f64 = 0.4;
@@ -317,7 +321,10 @@ async fn run_wave(
             queue_url: names.ingest_queue_url.clone(),
             queue_arn: queue_arn.clone(),
             region: region(),
-            spec: spec.event_source.clone(),
+            spec: EventSourceSpec {
+                function_timeout_seconds: FUNCTION_TIMEOUT_SECONDS,
+                ..spec.event_source.clone()
+            },
         };
         tasks.push(tokio::spawn(
             poller.run(Arc::clone(&dispatcher), watcher.clone()),

@@ -12,8 +12,18 @@
 //! - the bootstrap's size, alone and zipped with deflate as `sam build` and `cargo lambda` do.
 //!
 //! The starts are interleaved (hello, receiver, dispatcher, hello, …) so that load from other
-//! processes falls on every function alike. Figures go to `--out` (target/bench/coldstart.json)
-//! for bench/report.py.
+//! processes falls on every function alike; beside wall times it reads each function's CPU time
+//! (at its first `next`, and at its first response), which a busy machine hardly changes. Figures
+//! go to `--out` (target/bench/coldstart.json) for bench/report.py.
+//!
+//! `make coldstart` runs it. To compare a build setting, build the functions elsewhere and add
+//! them as a variant, e.g. AWS-LC's jitter entropy (off in .cargo/config.toml):
+//!
+//! ```sh
+//! AWS_LC_SYS_NO_JITTER_ENTROPY=0 CARGO_TARGET_DIR=target/jitter \
+//!     cargo build --release -p hookpost-receiver -p hookpost-dispatcher
+//! make coldstart COLDSTART_ARGS='--runs 21 --variant jitter=target/jitter/release'
+//! ```
 
 mod runtime_api;
 mod stack;

@@ -510,7 +510,7 @@ async fn run_wave(
                     chaos_id: event.chaos_id.clone(),
                     event_ids: event.event_ids.clone(),
                     extra_calls: s.after_ack,
-                    why: why.unwrap_or("UNEXPLAINED").to_owned(),
+                    why: why.text(),
                 });
             }
         }
@@ -595,7 +595,7 @@ async fn run_wave(
     );
     let unexplained: Vec<&Duplicate> = duplicates
         .iter()
-        .filter(|d| d.why == "UNEXPLAINED")
+        .filter(|d| d.why.starts_with(UNEXPLAINED))
         .collect();
     assert!(
         unexplained.is_empty(),
@@ -983,9 +983,9 @@ async fn explain_duplicate(
     subscription_id: &str,
     faults: &[Fault],
     deliveries: &DynamoDeliveries,
-) -> Option<&'static str> {
+) -> Explanation {
     if event.event_ids.len() > 1 {
-        return Some(
+        return Explanation::Known(
             "queued twice: a refused receive had been queued (its SendMessage answer was lost) \
              and the provider's retry was accepted as a new event",
         );
@@ -996,7 +996,7 @@ async fn explain_duplicate(
         .filter(carried)
         .any(|f| f.kind == FaultKind::Lost && f.operation.starts_with("SendMessage"))
     {
-        return Some(
+        return Explanation::Known(
             "queued twice: SendMessage's answer was lost, the SDK sent it again, and both \
              copies were delivered before either delivery was recorded",
         );
@@ -1012,19 +1012,49 @@ async fn explain_duplicate(
                 .any(|id| f.body.contains(id.as_str()))
     });
     if recorded_failed {
-        return Some("ack not recorded: the delivery record's UpdateItem failed");
+        return Explanation::Known("ack not recorded: the delivery record's UpdateItem failed");
     }
+    let mut history = Vec::new();
     for id in &event.event_ids {
         let records = deliveries.for_event(id).await.unwrap_or_default();
-        let timed_out = records.iter().any(|r| {
-            r.subscription_id == subscription_id && r.history.iter().any(|a| a.outcome == "timeout")
-        });
-        if timed_out {
-            return Some("the attempt timed out before the subscriber's 2xx arrived");
+        for r in records
+            .iter()
+            .filter(|r| r.subscription_id == subscription_id)
+        {
+            history.extend(r.history.iter().map(|a| a.outcome.clone()));
         }
     }
-    None
+    // The subscriber answered 2xx, the dispatcher saw the attempt fail on the way back.
+    if history.iter().any(|o| o == "timeout") {
+        return Explanation::Known("the 2xx never reached the dispatcher: the attempt timed out");
+    }
+    if history.iter().any(|o| o == "connection_error") {
+        return Explanation::Known(
+            "the 2xx never reached the dispatcher: the connection failed after the request",
+        );
+    }
+    Explanation::Unknown(history)
 }
+
+/// Why a subscriber was called again for an event it had acknowledged.
+enum Explanation {
+    Known(&'static str),
+    /// No cause in the run's evidence; the attempts recorded for it.
+    Unknown(Vec<String>),
+}
+
+impl Explanation {
+    fn text(&self) -> String {
+        match self {
+            Explanation::Known(why) => (*why).to_owned(),
+            Explanation::Unknown(history) => {
+                format!("{UNEXPLAINED}: recorded attempts {history:?}")
+            }
+        }
+    }
+}
+
+const UNEXPLAINED: &str = "UNEXPLAINED";
 
 /// Runs `hookpost --output json ARGS…` against the stack on the emulator (no proxy).
 async fn hookpost(names: &StackNames, endpoint: &str, args: &[&str]) -> serde_json::Value {

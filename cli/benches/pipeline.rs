@@ -265,20 +265,13 @@ async fn subscribe(stack: &LocalStack, source: &SourceId, url: &str) -> Result<(
         DynamoClient::new(&stack.sdk),
         &stack.state.names.subscriptions_table,
     )
-    .put(&Subscription {
-        source_id: source.clone(),
-        subscription_id: new_subscription_id(),
-        url: url.to_owned(),
-        secrets: vec![key.to_whsec()],
-        event_types: vec!["*".to_owned()],
-        enabled: true,
-        disabled_reason: None,
-        disabled_at: None,
-        failing_since: None,
-        timeout_seconds: None,
-        headers: Default::default(),
-        created_at: rfc3339(SystemTime::now()),
-    })
+    .put(&Subscription::new(
+        source.clone(),
+        new_subscription_id(),
+        url,
+        vec![key.to_whsec()],
+        rfc3339(SystemTime::now()),
+    ))
     .await
     .map_err(|e| format!("subscribing: {e}"))
 }

@@ -624,18 +624,16 @@ async fn subscriptions(global: &Global, command: SubscriptionsCommand) -> Result
             let key = SigningKey::generate()
                 .map_err(|e| CliError::Failed(format!("no randomness: {e}")))?;
             let subscription = Subscription {
-                source_id,
-                subscription_id: new_subscription_id(),
-                url: url.to_string(),
-                secrets: vec![key.to_whsec()],
                 event_types,
-                enabled: true,
-                disabled_reason: None,
-                disabled_at: None,
-                failing_since: None,
                 timeout_seconds,
                 headers,
-                created_at: rfc3339(SystemTime::now()),
+                ..Subscription::new(
+                    source_id,
+                    new_subscription_id(),
+                    url.to_string(),
+                    vec![key.to_whsec()],
+                    rfc3339(SystemTime::now()),
+                )
             };
             store.put(&subscription).await?;
             let secret = key.to_whsec();

@@ -249,20 +249,13 @@ pub async fn start_subscribed_with(
     }
     let subscription_id = new_subscription_id();
     DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table)
-        .put(&Subscription {
-            source_id: source.clone(),
-            subscription_id: subscription_id.clone(),
-            url: subscriber.url.clone(),
-            secrets: vec![key.to_whsec()],
-            event_types: vec!["*".to_owned()],
-            enabled: true,
-            disabled_reason: None,
-            disabled_at: None,
-            failing_since: None,
-            timeout_seconds: None,
-            headers: Default::default(),
-            created_at: rfc3339(std::time::SystemTime::now()),
-        })
+        .put(&Subscription::new(
+            source.clone(),
+            subscription_id.clone(),
+            subscriber.url.clone(),
+            vec![key.to_whsec()],
+            rfc3339(std::time::SystemTime::now()),
+        ))
         .await?;
     Ok((subscriber, subscription_id))
 }

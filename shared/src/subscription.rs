@@ -46,6 +46,31 @@ fn enabled() -> bool {
 }
 
 impl Subscription {
+    /// An enabled subscription of `source_id` to every event type, signed with `secrets`, with
+    /// no custom headers or timeout; callers set what differs.
+    pub fn new(
+        source_id: SourceId,
+        subscription_id: impl Into<String>,
+        url: impl Into<String>,
+        secrets: Vec<Secret>,
+        created_at: impl Into<String>,
+    ) -> Self {
+        Self {
+            source_id,
+            subscription_id: subscription_id.into(),
+            url: url.into(),
+            secrets,
+            event_types: all_events(),
+            enabled: true,
+            disabled_reason: None,
+            disabled_at: None,
+            failing_since: None,
+            timeout_seconds: None,
+            headers: BTreeMap::new(),
+            created_at: created_at.into(),
+        }
+    }
+
     /// Whether an event of `event_type` goes to this subscription (ignoring its state).
     pub fn wants(&self, event_type: Option<&str>) -> bool {
         event_types_match(&self.event_types, event_type)

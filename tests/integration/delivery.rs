@@ -421,20 +421,13 @@ async fn with_private_targets_not_allowed_a_loopback_subscriber_is_never_called_
     let by_name = new_subscription_id();
     let key = SigningKey::generate().expect("rng");
     DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table)
-        .put(&Subscription {
-            source_id: SourceId::parse(SOURCE).expect("valid"),
-            subscription_id: by_name.clone(),
-            url: subscriber.url.replace("127.0.0.1", "localhost"),
-            secrets: vec![key.to_whsec()],
-            event_types: vec!["*".to_owned()],
-            enabled: true,
-            disabled_reason: None,
-            disabled_at: None,
-            failing_since: None,
-            timeout_seconds: None,
-            headers: Default::default(),
-            created_at: rfc3339(SystemTime::now()),
-        })
+        .put(&Subscription::new(
+            SourceId::parse(SOURCE).expect("valid"),
+            by_name.clone(),
+            subscriber.url.replace("127.0.0.1", "localhost"),
+            vec![key.to_whsec()],
+            rfc3339(SystemTime::now()),
+        ))
         .await
         .expect("stored");
 

@@ -243,20 +243,13 @@ fn debug_prints_of_sources_subscriptions_keys_and_checks_hide_the_secret() {
         options: SchemeOptions::default(),
         created_at: "2026-01-01T00:00:00Z".to_owned(),
     };
-    let subscription = Subscription {
-        source_id: SourceId::parse("gh").expect("valid"),
-        subscription_id: "sub_1".to_owned(),
-        url: "https://example.com/hook".to_owned(),
-        secrets: vec![key.to_whsec()],
-        event_types: vec!["*".to_owned()],
-        enabled: true,
-        disabled_reason: None,
-        disabled_at: None,
-        failing_since: None,
-        timeout_seconds: None,
-        headers: Default::default(),
-        created_at: "2026-01-01T00:00:00Z".to_owned(),
-    };
+    let subscription = Subscription::new(
+        SourceId::parse("gh").expect("valid"),
+        "sub_1",
+        "https://example.com/hook",
+        vec![key.to_whsec()],
+        "2026-01-01T00:00:00Z",
+    );
     let check = Check {
         secrets: std::slice::from_ref(&secret),
         policy: TimePolicy {

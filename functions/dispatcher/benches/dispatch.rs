@@ -226,20 +226,13 @@ fn body() -> String {
 }
 
 fn subscription(url: String) -> Subscription {
-    Subscription {
-        source_id: SourceId::parse(SOURCE_ID).expect("valid id"),
-        subscription_id: "sub_sink".to_owned(),
+    Subscription::new(
+        SourceId::parse(SOURCE_ID).expect("valid id"),
+        "sub_sink",
         url,
-        secrets: vec![Secret::new(SECRET)],
-        event_types: vec!["*".to_owned()],
-        enabled: true,
-        disabled_reason: None,
-        disabled_at: None,
-        failing_since: None,
-        timeout_seconds: None,
-        headers: BTreeMap::new(),
-        created_at: "2026-01-01T00:00:00Z".to_owned(),
-    }
+        vec![Secret::new(SECRET)],
+        "2026-01-01T00:00:00Z",
+    )
 }
 
 /// An SQS batch of `records` envelopes of one source, each its own event, as Lambda hands it over.

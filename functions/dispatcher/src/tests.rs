@@ -210,20 +210,13 @@ fn local_config() -> Config {
 }
 
 fn subscription(id: &str, url: &str) -> Subscription {
-    Subscription {
-        source_id: SourceId::parse("billing").expect("valid"),
-        subscription_id: id.to_owned(),
-        url: url.to_owned(),
-        secrets: vec![Secret::new(SECRET)],
-        event_types: vec!["*".to_owned()],
-        enabled: true,
-        disabled_reason: None,
-        disabled_at: None,
-        failing_since: None,
-        timeout_seconds: None,
-        headers: BTreeMap::new(),
-        created_at: "2026-01-01T00:00:00Z".to_owned(),
-    }
+    Subscription::new(
+        SourceId::parse("billing").expect("valid"),
+        id,
+        url,
+        vec![Secret::new(SECRET)],
+        "2026-01-01T00:00:00Z",
+    )
 }
 
 fn envelope(event_id: &str, body: EncodedBody) -> Envelope {

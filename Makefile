@@ -99,10 +99,12 @@ bench: venv ## Criterion benchmarks (signature verification, receiver handler, d
 	python3 bench/report.py
 
 # Starts per function: `make coldstart COLDSTART_ARGS='--runs 51'`; `--variant LABEL=DIR` adds bootstraps built elsewhere.
+# The bootstraps are the release artifacts; the tool that starts them is built like the pipeline
+# bench (dev profile, sharing its build): what it measures is the functions' CPU and wall time.
 COLDSTART_ARGS ?= --runs 21
 coldstart: venv ## Cold start (spawn -> first /next), first invocation, peak RSS, zip size of the release bootstraps beside a bare hello: target/bench/coldstart.json
 	$(CARGO) build --release -p hookpost-receiver -p hookpost-dispatcher -p hookpost-bench-hello
-	$(CARGO) run --release -q -p hookpost-bench-coldstart -- $(COLDSTART_ARGS)
+	$(CARGO) run -q -p hookpost-bench-coldstart -- $(COLDSTART_ARGS)
 
 # Seconds per fuzz target: `make fuzz FUZZ_SECONDS=600` for a longer run.
 FUZZ_SECONDS ?= 60

@@ -50,13 +50,17 @@ integration: venv ## Integration tests against a private moto server (the CLI's 
 # proxy between the functions and moto; the figures go to stdout and target/chaos/.
 CHAOS_EVENTS ?= 10000
 CHAOS_SHORT_EVENTS ?= 2000
+# 1: an acknowledged event called again with no cause in the run's evidence fails the run (see
+# tests/chaos/main.rs); the short run in `make test` prints such calls instead.
+CHAOS_STRICT ?= 1
 chaos: venv ## Chaos run: CHAOS_EVENTS (10000) events under injected SQS/DynamoDB faults; figures in target/chaos/
 	$(CARGO) build -p hookpost-cli --bin hookpost
-	HOOKPOST_CHAOS_EVENTS=$(CHAOS_EVENTS) HOOKPOST_CHAOS_COMMAND="make chaos CHAOS_EVENTS=$(CHAOS_EVENTS)" \
+	HOOKPOST_CHAOS_EVENTS=$(CHAOS_EVENTS) HOOKPOST_CHAOS_STRICT=$(CHAOS_STRICT) \
+	  HOOKPOST_CHAOS_COMMAND="make chaos CHAOS_EVENTS=$(CHAOS_EVENTS)" \
 	  scripts/with-moto.sh $(CARGO) test -p hookpost-tests --test chaos -- --nocapture
 
 chaos-short: ## The chaos run with CHAOS_SHORT_EVENTS (2000) events, as part of make test
-	@$(MAKE) chaos CHAOS_EVENTS=$(CHAOS_SHORT_EVENTS)
+	@$(MAKE) chaos CHAOS_EVENTS=$(CHAOS_SHORT_EVENTS) CHAOS_STRICT=0
 
 template: venv ## sam validate --lint, cfn-lint, and no IAM wildcards
 	$(SAM_ENV) sam validate --lint

@@ -88,17 +88,16 @@ watch: venv ## cargo lambda watch against the running local stack (start `make l
 sam-build: venv ## sam build for x86_64 (this machine has no aarch64 standard library)
 	$(SAM_ENV) sam build --parameter-overrides Architecture=x86_64
 
-# Criterion's times per benchmark: with these the whole run takes about 15 minutes on 2 cores
-# (release builds included). `make bench BENCH_ARGS='--measurement-time 10'` for steadier figures.
+# Criterion's times per benchmark. The three criterion benches are built and run by one cargo
+# command: built one package at a time, each would resolve features differently and rebuild the
+# workspace crates (3 min each from cold). `make bench BENCH_ARGS='--measurement-time 10'` for steadier figures.
 BENCH_ARGS ?= --warm-up-time 0.5 --measurement-time 2
 # The pipeline bench is bound by moto, not by Rust (it reports both processes' CPU per event), so it
 # is built like the tests (`make test` has usually built it) instead of one more fat-LTO release.
 bench: venv ## Criterion benchmarks (signature verification, receiver handler, dispatcher), the Python baseline, the local pipeline, then bench/results.json and docs/benchmarks.md
-	$(CARGO) bench -p hookpost-shared -p hookpost-receiver -p hookpost-dispatcher --no-run
-	$(CARGO) bench -p hookpost-shared --bench verify -- $(BENCH_ARGS)
-	$(CARGO) bench -p hookpost-receiver --bench handler -- $(BENCH_ARGS)
+	$(CARGO) bench -p hookpost-shared -p hookpost-receiver -p hookpost-dispatcher \
+	  --bench verify --bench handler --bench dispatch -- $(BENCH_ARGS)
 	python3 bench/baselines/bench_receiver.py
-	$(CARGO) bench -p hookpost-dispatcher --bench dispatch -- $(BENCH_ARGS)
 	$(CARGO) bench --profile dev -p hookpost-cli --bench pipeline
 	$(MAKE) coldstart
 	python3 bench/report.py

@@ -559,7 +559,7 @@ def section(records: list[dict], ctx: dict, external: dict[str, dict]) -> str:
         "",
         f"- machine: {ctx['nproc']} CPUs, {ctx['cpu']} (load average at report time {ctx['loadavg']})",
         f"- date: {ctx['date']}; commit {ctx['commit']}",
-        f"- compiler: {ctx['rustc']}, the `bench` profile (the release profile with thin LTO over 16 codegen units; the cold-start figures use the release bootstraps: fat LTO, one codegen unit)",
+        f"- compiler: {ctx['rustc']}, the `bench` profile (the release profile: fat LTO, one codegen unit, as deployed)",
         "- SHA backends chosen at run time (sha2 / sha1 0.10 CPU detection): "
         + ", ".join(f"{k.upper()}: {v}" for k, v in b.items()),
         "- each cell: the time of one call (the fastest decile of criterion's samples, see",

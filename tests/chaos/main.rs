@@ -25,7 +25,7 @@ use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use futures_util::StreamExt as _;
 use hookpost_cli::local::emulator::sdk_config_for;
-use hookpost_cli::local::{Poller, aws_dispatcher, http as local_http};
+use hookpost_cli::local::{Handling, Journal, Poller, aws_dispatcher, http as local_http};
 use hookpost_cli::signing::provider_headers;
 use hookpost_cli::stack::{StackNames, provision};
 use hookpost_cli::template::{self, EventSourceSpec};
@@ -315,6 +315,7 @@ async fn run_wave(
         .expect("dispatcher"),
     );
     let queue_arn = queue_arn(&direct, &names.ingest_queue_url).await;
+    let journal = Arc::new(Journal::default());
     for _ in 0..POLLERS {
         let poller = Poller {
             client: SqsClient::new(&faulted),
@@ -325,6 +326,7 @@ async fn run_wave(
                 function_timeout_seconds: FUNCTION_TIMEOUT_SECONDS,
                 ..spec.event_source.clone()
             },
+            journal: Some(Arc::clone(&journal)),
         };
         tasks.push(tokio::spawn(
             poller.run(Arc::clone(&dispatcher), watcher.clone()),
@@ -471,6 +473,8 @@ async fn run_wave(
     let seen: Vec<HashMap<String, subscribers::Seen>> =
         subscribed.iter().map(|s| s.server.seen()).collect();
     let faults = proxy.faults();
+    let handlings = journal.handlings();
+    let concurrent = concurrent_receives(&handlings);
     let mut lost = Vec::new();
     let mut dead_delivered = 0usize;
     let mut figures: Vec<SubscriberFigures> = Vec::new();
@@ -504,7 +508,8 @@ async fn run_wave(
             if s.after_ack > 0 {
                 row.duplicates += u64::from(s.after_ack);
                 let why =
-                    explain_duplicate(event, &sub.subscription_id, &faults, &deliveries).await;
+                    explain_duplicate(event, &sub.subscription_id, &faults, &handlings, &deliveries)
+                        .await;
                 duplicates.push(Duplicate {
                     subscriber: sub.server.kind.name().to_owned(),
                     chaos_id: event.chaos_id.clone(),
@@ -557,6 +562,8 @@ async fn run_wave(
         duplicates: duplicates.clone(),
         gone_disabled: !gone_state.enabled,
         gone_reason: gone_state.disabled_reason.clone(),
+        invocations_cut: journal.cuts(),
+        concurrent_receives: concurrent.len(),
         sending,
         wall: started.elapsed(),
         wave,
@@ -993,6 +1000,7 @@ async fn explain_duplicate(
     event: &Sent,
     subscription_id: &str,
     faults: &[Fault],
+    handlings: &[Handling],
     deliveries: &DynamoDeliveries,
 ) -> Explanation {
     if event.event_ids.len() > 1 {
@@ -1025,6 +1033,26 @@ async fn explain_duplicate(
     if recorded_failed {
         return Explanation::Known("ack not recorded: the delivery record's UpdateItem failed");
     }
+    let mine: Vec<&Handling> = handlings
+        .iter()
+        .filter(|h| {
+            h.event_id
+                .as_ref()
+                .is_some_and(|id| event.event_ids.contains(id))
+        })
+        .collect();
+    if mine.iter().any(|h| h.cut) {
+        return Explanation::Known(
+            "an invocation was stopped at the function timeout after the subscriber answered \
+             and before its success was recorded; the message came back",
+        );
+    }
+    if !concurrent_receives(mine.iter().copied()).is_empty() {
+        return Explanation::Known(
+            "SQS handed the message to two invocations at once (at-least-once receive): one \
+             read the delivered set before the other recorded its success",
+        );
+    }
     let mut history = Vec::new();
     for id in &event.event_ids {
         let records = deliveries.for_event(id).await.unwrap_or_default();
@@ -1045,6 +1073,28 @@ async fn explain_duplicate(
         );
     }
     Explanation::Unknown(history)
+}
+
+/// Messages that two invocations were handling at the same time: SQS (here moto, whose
+/// `ReceiveMessage` takes no lock between its visibility check and marking the message received)
+/// handed one message out twice. Standard queues promise at-least-once, so the dispatcher must
+/// cope; the run counts them so that a duplicate they cause is told apart from a bug.
+fn concurrent_receives<'a>(handlings: impl IntoIterator<Item = &'a Handling>) -> Vec<String> {
+    let mut by_message: HashMap<&str, Vec<&Handling>> = HashMap::new();
+    for h in handlings {
+        by_message.entry(h.message_id.as_str()).or_default().push(h);
+    }
+    by_message
+        .into_iter()
+        .filter(|(_, hs)| {
+            hs.iter().enumerate().any(|(i, a)| {
+                hs[i + 1..]
+                    .iter()
+                    .any(|b| a.started < b.ended && b.started < a.ended)
+            })
+        })
+        .map(|(id, _)| id.to_owned())
+        .collect()
 }
 
 /// Why a subscriber was called again for an event it had acknowledged.

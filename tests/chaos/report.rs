@@ -67,6 +67,10 @@ pub struct Inputs<'a> {
     pub duplicates: Vec<Duplicate>,
     pub gone_disabled: bool,
     pub gone_reason: Option<String>,
+    /// Invocations the pollers stopped at the function timeout.
+    pub invocations_cut: usize,
+    /// SQS messages handed to two invocations at once.
+    pub concurrent_receives: usize,
     pub sending: Duration,
     pub wall: Duration,
     /// `wave 2 of 5` when the run is split.
@@ -106,6 +110,8 @@ pub struct Figures {
     pub gone_disabled: bool,
     pub gone_reason: Option<String>,
     pub unverified: u64,
+    pub invocations_cut: usize,
+    pub concurrent_receives: usize,
     pub sending_seconds: f64,
     pub wall_seconds: f64,
 }
@@ -182,6 +188,8 @@ impl Report {
             gone_disabled: i.gone_disabled,
             gone_reason: i.gone_reason,
             unverified: i.subscribers.iter().map(|s| s.unverified).sum(),
+            invocations_cut: i.invocations_cut,
+            concurrent_receives: i.concurrent_receives,
             sending_seconds: i.sending.as_secs_f64(),
             wall_seconds: i.wall.as_secs_f64(),
         };
@@ -243,6 +251,8 @@ impl Report {
             add(&mut f.duplicate_reasons, &g.duplicate_reasons);
             f.gone_disabled &= g.gone_disabled;
             f.unverified += g.unverified;
+            f.invocations_cut += g.invocations_cut;
+            f.concurrent_receives += g.concurrent_receives;
             f.sending_seconds += g.sending_seconds;
             f.wall_seconds += g.wall_seconds;
             for (mine, theirs) in subscribers.iter_mut().zip(&w.subscribers) {
@@ -393,6 +403,14 @@ impl Report {
             },
         );
         row("deliveries with a bad signature", f.unverified.to_string());
+        row(
+            "invocations stopped at the function timeout",
+            f.invocations_cut.to_string(),
+        );
+        row(
+            "messages handed to two invocations at once",
+            f.concurrent_receives.to_string(),
+        );
         row(
             "wall time",
             format!(

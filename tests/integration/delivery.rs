@@ -449,3 +449,64 @@ async fn with_private_targets_not_allowed_a_loopback_subscriber_is_never_called_
     subscriber.stop();
     stack.stop().await;
 }
+
+/// SQS may hand one message to two invocations at once (standard queues deliver at least once):
+/// a failed attempt recorded after the other invocation's success must leave the record
+/// delivered, or the next retry calls the subscriber again.
+#[tokio::test]
+async fn a_failed_attempt_recorded_after_a_success_leaves_the_delivery_delivered() {
+    use hookpost_shared::store::{AttemptRecord, DeliveryLog};
+
+    let support::Resources { sdk, names } = support::resources().await;
+    let deliveries = DynamoDeliveries::new(DynamoClient::new(&sdk), &names.deliveries_table);
+    let attempt = |outcome: &str, status_code: u16, at: &str| AttemptRecord {
+        event_id: "evt-twice".to_owned(),
+        subscription_id: "sub-1".to_owned(),
+        source_id: SourceId::parse(SOURCE).expect("valid"),
+        event_type: Some("push".to_owned()),
+        outcome: outcome.to_owned(),
+        delivered: outcome == "delivered",
+        status_code: Some(status_code),
+        error: None,
+        response_snippet: None,
+        duration_ms: 5,
+        attempted_at: at.to_owned(),
+        expires_at: 4_102_444_800,
+    };
+
+    deliveries
+        .record_attempt(&attempt("server_error", 500, "2026-11-23T10:00:00.000Z"))
+        .await
+        .expect("first failure recorded");
+    assert!(
+        deliveries
+            .delivered_subscriptions("evt-twice")
+            .await
+            .expect("read")
+            .is_empty(),
+        "a failing record is not a delivery"
+    );
+    deliveries
+        .record_attempt(&attempt("delivered", 200, "2026-11-23T10:00:01.000Z"))
+        .await
+        .expect("success recorded");
+    deliveries
+        .record_attempt(&attempt("server_error", 500, "2026-11-23T10:00:02.000Z"))
+        .await
+        .expect("late failure recorded");
+
+    let delivered = deliveries
+        .delivered_subscriptions("evt-twice")
+        .await
+        .expect("read");
+    assert_eq!(delivered.into_iter().collect::<Vec<_>>(), ["sub-1"]);
+    let records = deliveries.for_event("evt-twice").await.expect("read");
+    let [record] = records.as_slice() else {
+        panic!("one record per (event, subscription): {records:?}")
+    };
+    assert_eq!(record.status, "delivered");
+    assert_eq!(record.attempts, 3);
+    let outcomes: Vec<&str> = record.history.iter().map(|a| a.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["server_error", "delivered", "server_error"]);
+    assert_eq!(record.last_status_code, Some(500), "the last attempt is still shown");
+}

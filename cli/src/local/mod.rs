@@ -29,7 +29,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use emulator::Emulator;
-pub use poller::{AwsDispatcher, Poller};
+pub use poller::{AwsDispatcher, Handling, Journal, Poller};
 
 use crate::stack::{StackNames, provision};
 use crate::template::{self, StackSpec};
@@ -167,6 +167,7 @@ impl LocalStack {
             queue_url: names.ingest_queue_url.clone(),
             region: emulator.region().to_owned(),
             spec: spec.event_source.clone(),
+            journal: None,
         };
         let tasks = vec![
             tokio::spawn(http::serve(listener, receiver, watcher.clone())),

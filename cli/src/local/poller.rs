@@ -2,9 +2,13 @@
 //! window), hands them to the dispatcher handler with a deadline, deletes what succeeded and leaves
 //! the reported failures on the queue, so visibility timeouts and redrive happen in SQS for real.
 //!
+//! Like Lambda, it stops an invocation that outlives the function timeout: the batch's work in
+//! flight is dropped, nothing of it is deleted, and its messages come back after their visibility
+//! timeout.
+//!
 //! What the mapping does: <https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html>.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -34,6 +38,70 @@ pub struct Poller {
     pub queue_arn: String,
     pub region: String,
     pub spec: EventSourceSpec,
+    /// Where each invocation is written down, when someone wants to read them afterwards.
+    pub journal: Option<Arc<Journal>>,
+}
+
+/// The invocations of one or more pollers: which message each handled, when, and whether it was
+/// cut at the function timeout. A test reads it to tell how a message came to be handled twice.
+#[derive(Debug, Default)]
+pub struct Journal {
+    handlings: Mutex<Vec<Handling>>,
+}
+
+/// One message's part in one invocation.
+#[derive(Debug, Clone)]
+pub struct Handling {
+    pub message_id: String,
+    /// The envelope's event id, when the body is an envelope.
+    pub event_id: Option<String>,
+    /// SQS's `ApproximateReceiveCount` for this receive.
+    pub receive_count: Option<u32>,
+    pub started: Instant,
+    pub ended: Instant,
+    /// Stopped at the function timeout, as Lambda stops it: nothing of the batch was deleted.
+    pub cut: bool,
+}
+
+impl Journal {
+    /// Every handling so far, in the order the invocations ended.
+    pub fn handlings(&self) -> Vec<Handling> {
+        self.lock().clone()
+    }
+
+    /// Invocations stopped at the function timeout (counted per message).
+    pub fn cuts(&self) -> usize {
+        self.lock().iter().filter(|h| h.cut).count()
+    }
+
+    fn record(&self, messages: &[Message], started: Instant, cut: bool) {
+        #[derive(serde::Deserialize)]
+        struct Ids {
+            event_id: String,
+        }
+        let ended = Instant::now();
+        let handlings = messages.iter().map(|m| Handling {
+            message_id: m.message_id.clone().unwrap_or_default(),
+            event_id: m
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<Ids>(b).ok())
+                .map(|ids| ids.event_id),
+            receive_count: m
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|n| n.parse().ok()),
+            started,
+            ended,
+            cut,
+        });
+        self.lock().extend(handlings);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Handling>> {
+        self.handlings.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Poller {
@@ -54,11 +122,26 @@ impl Poller {
             if messages.is_empty() {
                 continue;
             }
-            let deadline =
-                SystemTime::now() + Duration::from_secs(self.spec.function_timeout_seconds);
+            let timeout = Duration::from_secs(self.spec.function_timeout_seconds);
+            let started = Instant::now();
             let event = self.event(&messages);
-            let response = dispatcher.handle(event, Some(deadline)).await;
-            self.delete_succeeded(&messages, &response).await;
+            let handled = tokio::time::timeout(
+                timeout,
+                dispatcher.handle(event, Some(SystemTime::now() + timeout)),
+            )
+            .await;
+            if let Some(journal) = &self.journal {
+                journal.record(&messages, started, handled.is_err());
+            }
+            match handled {
+                Ok(response) => self.delete_succeeded(&messages, &response).await,
+                Err(_) => warn!(
+                    messages = messages.len(),
+                    timeout_seconds = timeout.as_secs(),
+                    "invocation stopped at the function timeout; its messages return after their \
+                     visibility timeout"
+                ),
+            }
         }
     }
 

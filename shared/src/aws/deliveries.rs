@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 use super::{from_item, sdk_error};
 use crate::store::{AttemptRecord, DeliveryLog, StoreError};
 
+/// Set with `status` on a successful attempt and never changed after: a later failed attempt
+/// writes `status = if_not_exists(delivered_mark, "failing")`, so a delivered record stays
+/// delivered in one atomic update.
+const DELIVERED_MARK: &str = "delivered_mark";
+
 /// The deliveries table.
 #[derive(Debug, Clone)]
 pub struct DynamoDeliveries {
@@ -197,7 +202,18 @@ impl DeliveryLog for DynamoDeliveries {
         }
         let mut update = Update::default();
         update.set("source_id", s(a.source_id.as_str()));
-        update.set("#status", s(status));
+        if a.delivered {
+            update.set("#status", s(status));
+            update.set(DELIVERED_MARK, s(status));
+        } else {
+            // A failed attempt that lands after a success (SQS handed the message to two
+            // invocations at once: at-least-once) must not hide the success from the next read.
+            update.raw(
+                &format!("#status = if_not_exists({DELIVERED_MARK}, :status)"),
+                ":status",
+                s(status),
+            );
+        }
         update.set("last_outcome", s(&a.outcome));
         update.set("last_duration_ms", n(a.duration_ms));
         update.set("last_attempt_at", s(&a.attempted_at));

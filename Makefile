@@ -88,27 +88,29 @@ watch: venv ## cargo lambda watch against the running local stack (start `make l
 sam-build: venv ## sam build for x86_64 (this machine has no aarch64 standard library)
 	$(SAM_ENV) sam build --parameter-overrides Architecture=x86_64
 
-# Criterion's times per benchmark. The three criterion benches are built and run by one cargo
-# command: built one package at a time, each would resolve features differently and rebuild the
-# workspace crates (3 min each from cold). `make bench BENCH_ARGS='--measurement-time 10'` for steadier figures.
-BENCH_ARGS ?= --warm-up-time 0.5 --measurement-time 2
-# The pipeline bench is bound by moto, not by Rust (it reports both processes' CPU per event), so it
-# is built like the tests (`make test` has usually built it) instead of one more fat-LTO release.
-bench: venv ## Criterion benchmarks (signature verification, receiver handler, dispatcher), the Python baseline, the local pipeline, then bench/results.json and docs/benchmarks.md
-	$(CARGO) bench -p hookpost-shared -p hookpost-receiver -p hookpost-dispatcher \
-	  --bench verify --bench handler --bench dispatch -- $(BENCH_ARGS)
+# One build for everything `make bench` runs: the criterion benches, the pipeline and cold-start
+# benches, and (cargo builds a package's binaries for its benches) the receiver, dispatcher and
+# hello bootstraps the cold-start bench measures. Every command below selects the same packages,
+# so they share one feature resolution and nothing is compiled twice; from a clean clone the build
+# is most of make bench's time (fat LTO, as deployed, on every binary).
+BENCH_PACKAGES := -p hookpost-shared -p hookpost-receiver -p hookpost-dispatcher -p hookpost-bench-tools
+CRITERION_BENCHES := --bench verify --bench handler --bench dispatch
+# Criterion's times per benchmark: `make bench BENCH_ARGS='--measurement-time 10'` for steadier figures.
+BENCH_ARGS ?= --warm-up-time 0.5 --measurement-time 1.5
+bench: venv ## Criterion benchmarks (signature verification, receiver handler, dispatcher), the Python baseline, the local pipeline, cold start, then bench/results.json and docs/benchmarks.md
+	$(CARGO) bench $(BENCH_PACKAGES) $(CRITERION_BENCHES) --bench pipeline --bench coldstart --no-run
+	$(CARGO) bench $(BENCH_PACKAGES) $(CRITERION_BENCHES) -- $(BENCH_ARGS)
 	python3 bench/baselines/bench_receiver.py
-	$(CARGO) bench --profile dev -p hookpost-cli --bench pipeline
-	$(MAKE) coldstart
+	$(CARGO) bench $(BENCH_PACKAGES) --bench pipeline
+	$(CARGO) bench $(BENCH_PACKAGES) --bench coldstart -- $(COLDSTART_ARGS)
 	python3 bench/report.py
 
-# Starts per function: `make coldstart COLDSTART_ARGS='--runs 51'`; `--variant LABEL=DIR` adds bootstraps built elsewhere.
-# The bootstraps are the release artifacts; the tool that starts them is built like the pipeline
-# bench (dev profile, sharing its build): what it measures is the functions' CPU and wall time.
+# Starts per function: `make coldstart COLDSTART_ARGS='--runs 51'`; `--variant LABEL=DIR` adds
+# bootstraps built elsewhere (see bench/tools/benches/coldstart/main.rs).
 COLDSTART_ARGS ?= --runs 21
-coldstart: venv ## Cold start (spawn -> first /next), first invocation, peak RSS, zip size of the release bootstraps beside a bare hello: target/bench/coldstart.json
-	$(CARGO) build --release -p hookpost-receiver -p hookpost-dispatcher -p hookpost-bench-hello
-	$(CARGO) run -q -p hookpost-bench-coldstart -- $(COLDSTART_ARGS)
+coldstart: venv ## Cold start (spawn -> first /next), first invocation, peak RSS, zip size of the bootstraps beside a bare hello: target/bench/coldstart.json
+	$(CARGO) bench $(BENCH_PACKAGES) --bench handler --bench dispatch --bench coldstart --no-run
+	$(CARGO) bench $(BENCH_PACKAGES) --bench coldstart -- $(COLDSTART_ARGS)
 
 # Seconds per fuzz target: `make fuzz FUZZ_SECONDS=600` for a longer run.
 FUZZ_SECONDS ?= 60

@@ -507,9 +507,14 @@ async fn run_wave(
             }
             if s.after_ack > 0 {
                 row.duplicates += u64::from(s.after_ack);
-                let why =
-                    explain_duplicate(event, &sub.subscription_id, &faults, &handlings, &deliveries)
-                        .await;
+                let why = explain_duplicate(
+                    event,
+                    &sub.subscription_id,
+                    &faults,
+                    &handlings,
+                    &deliveries,
+                )
+                .await;
                 duplicates.push(Duplicate {
                     subscriber: sub.server.kind.name().to_owned(),
                     chaos_id: event.chaos_id.clone(),

@@ -508,5 +508,9 @@ async fn a_failed_attempt_recorded_after_a_success_leaves_the_delivery_delivered
     assert_eq!(record.attempts, 3);
     let outcomes: Vec<&str> = record.history.iter().map(|a| a.outcome.as_str()).collect();
     assert_eq!(outcomes, ["server_error", "delivered", "server_error"]);
-    assert_eq!(record.last_status_code, Some(500), "the last attempt is still shown");
+    assert_eq!(
+        record.last_status_code,
+        Some(500),
+        "the last attempt is still shown"
+    );
 }

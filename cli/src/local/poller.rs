@@ -100,7 +100,9 @@ impl Journal {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Handling>> {
-        self.handlings.lock().unwrap_or_else(PoisonError::into_inner)
+        self.handlings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

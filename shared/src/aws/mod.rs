@@ -34,7 +34,7 @@ use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 use crate::store::StoreError;
 
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`), built
-/// for a short cold start (`make bench` measures it: bench/coldstart):
+/// for a short cold start (`make bench` measures it: bench/tools/benches/coldstart):
 ///
 /// - Credentials: Lambda puts the execution role's in the environment, and when they are there
 ///   the environment provider is used alone. The default chain would build, among others, an STS

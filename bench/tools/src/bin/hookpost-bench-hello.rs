@@ -1,5 +1,5 @@
 //! A bare `lambda_runtime` function that echoes its event: what a Rust function costs to start
-//! before it builds any client. `make bench` measures the functions beside it (bench/coldstart).
+//! before it builds any client. `make bench` measures the functions beside it (benches/coldstart).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! `make bench`'s cold-start tool. Starts each release bootstrap (receiver, dispatcher, and a bare
+//! `make bench`'s cold-start tool. Starts each bootstrap (receiver, dispatcher, and a bare
 //! `lambda_runtime` hello as the floor) as Lambda would: its production environment, a Runtime API
 //! on loopback (a mock), AWS at `AWS_ENDPOINT_URL` (moto on 127.0.0.1 over HTTPS, provisioned
 //! from template.yaml). Per function it reports:
@@ -11,13 +11,19 @@
 //! - peak RSS (`VmHWM` of /proc/PID/status after that response), and its ratio to the hello's;
 //! - the bootstrap's size, alone and zipped with deflate as `sam build` and `cargo lambda` do.
 //!
+//! The bootstraps are the ones the same `cargo bench` built beside it, in the bench profile (the
+//! release profile: fat LTO, one codegen unit, stripped): cargo builds a package's binaries for
+//! its benchmarks, so `make bench` compiles every dependency once. Their features are unified
+//! with the benchmarks' dev-dependencies; docs/benchmarks.md compares them with `cargo build
+//! --release`'s.
+//!
 //! The starts are interleaved (hello, receiver, dispatcher, hello, …) so that load from other
 //! processes falls on every function alike; beside wall times it reads each function's CPU time
 //! (at its first `next`, and at its first response), which a busy machine hardly changes. Figures
 //! go to `--out` (target/bench/coldstart.json) for bench/report.py.
 //!
-//! `make coldstart` runs it. To compare a build setting, build the functions elsewhere and add
-//! them as a variant, e.g. AWS-LC's jitter entropy (off in .cargo/config.toml):
+//! `make coldstart` runs it alone. To compare a build setting, build the functions elsewhere and
+//! add them as a variant, e.g. AWS-LC's jitter entropy (off in .cargo/config.toml):
 //!
 //! ```sh
 //! AWS_LC_SYS_NO_JITTER_ENTROPY=0 CARGO_TARGET_DIR=target/jitter \
@@ -43,8 +49,8 @@ use stack::{Stack, TLS_READY, Tls};
 
 /// How long a start may take before the run counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
-const RECEIVER_EVENT: &str = include_str!("../../../events/apigw-github-push.json");
-const DISPATCHER_EVENT: &str = include_str!("../../../events/sqs-batch-one.json");
+const RECEIVER_EVENT: &str = include_str!("../../../../events/apigw-github-push.json");
+const DISPATCHER_EVENT: &str = include_str!("../../../../events/sqs-batch-one.json");
 
 #[derive(Debug, Parser)]
 #[command(about = "Cold start, peak RSS and artifact size of the release bootstraps")]
@@ -52,19 +58,35 @@ struct Args {
     /// Timed starts per function (each function's first start, untimed, warms the page cache).
     #[arg(long, default_value_t = 21)]
     runs: usize,
-    /// The folder with the release binaries.
-    #[arg(long, default_value = "target/release")]
-    bins: PathBuf,
+    /// The folder with the bootstraps (default: the one this benchmark was built into).
+    #[arg(long)]
+    bins: Option<PathBuf>,
     /// Also measure the receiver and dispatcher built elsewhere, as LABEL=DIR
     /// (e.g. `nojitter=target/nojitter/release`); their figures are named `receiver-LABEL`.
     #[arg(long = "variant", value_name = "LABEL=DIR")]
     variants: Vec<String>,
-    /// Where the figures go.
-    #[arg(long, default_value = "target/bench/coldstart.json")]
-    out: PathBuf,
+    /// Where the figures go (default: target/bench/coldstart.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Talk plain HTTP to moto (no TLS handshake, no certificate bundle to read).
     #[arg(long)]
     no_tls: bool,
+    /// Passed by `cargo bench` to every benchmark; nothing to do.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// Where the bootstraps are and where the figures go, absolute.
+struct Paths {
+    bins: PathBuf,
+    out: PathBuf,
+}
+
+/// The folder this benchmark was built into (`target/release/deps/coldstart-…` → `target/release`):
+/// the bootstraps are there.
+fn build_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.to_path_buf())
 }
 
 /// Which program a measured binary is.
@@ -125,10 +147,25 @@ struct Sample {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    // Absolute: the functions run in their own folder.
-    let tls_dir = std::env::current_dir()
-        .unwrap_or_default()
-        .join(args.out.parent().unwrap_or(Path::new(".")))
+    // Absolute paths: cargo runs a benchmark in its package's folder, the functions run in theirs.
+    let Some(build) = build_dir() else {
+        eprintln!("coldstart: cannot tell where this benchmark was built");
+        return ExitCode::FAILURE;
+    };
+    let here = std::env::current_dir().unwrap_or_default();
+    let paths = Paths {
+        out: here.join(args.out.clone().unwrap_or_else(|| {
+            build
+                .parent()
+                .unwrap_or(&build)
+                .join("bench/coldstart.json")
+        })),
+        bins: here.join(args.bins.clone().unwrap_or(build)),
+    };
+    let tls_dir = paths
+        .out
+        .parent()
+        .unwrap_or(Path::new("."))
         .join("coldstart-tls");
     let tls = if args.no_tls {
         None
@@ -152,7 +189,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args, tls)) {
+    match runtime.block_on(run(args, paths, tls)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("coldstart: {e}");
@@ -179,7 +216,7 @@ fn rerun_with(tls: &Tls) -> ExitCode {
     }
 }
 
-async fn run(args: Args, tls: Option<Tls>) -> Result<(), String> {
+async fn run(args: Args, paths: Paths, tls: Option<Tls>) -> Result<(), String> {
     if args.runs == 0 {
         return Err("--runs must be at least 1".to_owned());
     }
@@ -188,14 +225,14 @@ async fn run(args: Args, tls: Option<Tls>) -> Result<(), String> {
     let api = RuntimeApi::start()
         .await
         .map_err(|e| format!("starting the Runtime API: {e}"))?;
-    let log_dir = args
+    let log_dir = paths
         .out
         .parent()
         .unwrap_or(Path::new("."))
         .join("coldstart-logs");
     std::fs::create_dir_all(&log_dir).map_err(|e| format!("{}: {e}", log_dir.display()))?;
 
-    let mut builds = vec![(String::new(), args.bins.clone())];
+    let mut builds = vec![(String::new(), paths.bins.clone())];
     for variant in &args.variants {
         let (label, dir) = variant
             .split_once('=')
@@ -211,7 +248,7 @@ async fn run(args: Args, tls: Option<Tls>) -> Result<(), String> {
             }
             let binary = dir.join(kind.binary()).canonicalize().map_err(|e| {
                 format!(
-                    "{}: {e} (cargo build --release -p hookpost-receiver -p hookpost-dispatcher -p hookpost-bench-hello)",
+                    "{}: {e} (`make coldstart` builds the bootstraps)",
                     dir.join(kind.binary()).display()
                 )
             })?;
@@ -246,18 +283,18 @@ async fn run(args: Args, tls: Option<Tls>) -> Result<(), String> {
     }
     let took = started.elapsed();
 
-    let report = report(&functions, &args, tls.is_some(), &stack)?;
+    let report = report(&functions, &args, &paths, tls.is_some(), &stack)?;
     print_table(&report);
-    if let Some(dir) = args.out.parent() {
+    if let Some(dir) = paths.out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    std::fs::write(&args.out, text + "\n").map_err(|e| format!("{}: {e}", args.out.display()))?;
+    std::fs::write(&paths.out, text + "\n").map_err(|e| format!("{}: {e}", paths.out.display()))?;
     println!(
         "coldstart: {} starts in {:.1}s; figures in {}",
         functions.len() * (args.runs + 1),
         took.as_secs_f64(),
-        args.out.display()
+        paths.out.display()
     );
     Ok(())
 }
@@ -613,7 +650,13 @@ fn zipped_size(binary: &Path, zip: &Path) -> Result<u64, String> {
         .map_err(|e| format!("{}: {e}", zip.display()))
 }
 
-fn report(functions: &[Function], args: &Args, tls: bool, stack: &Stack) -> Result<Value, String> {
+fn report(
+    functions: &[Function],
+    args: &Args,
+    paths: &Paths,
+    tls: bool,
+    stack: &Stack,
+) -> Result<Value, String> {
     let hello = functions
         .iter()
         .find(|f| f.kind == Kind::Hello)
@@ -624,7 +667,7 @@ fn report(functions: &[Function], args: &Args, tls: bool, stack: &Stack) -> Resu
     let (hello_init_cpu, _) =
         median_p90(hello.samples.iter().map(|s| millis(s.init_cpu)).collect());
     let hello_rss = peak(hello) as f64;
-    let zip_dir = args
+    let zip_dir = paths
         .out
         .parent()
         .unwrap_or(Path::new("."))
@@ -702,7 +745,7 @@ fn report(functions: &[Function], args: &Args, tls: bool, stack: &Stack) -> Resu
     Ok(json!({
         "figures": figures,
         "context": {
-            "tool": "bench/coldstart (make coldstart)",
+            "tool": "bench/tools/benches/coldstart (make bench, make coldstart)",
             "runs": args.runs,
             "init": "spawn of the release bootstrap -> its first GET /2018-06-01/runtime/invocation/next on a mock Runtime API on 127.0.0.1; median, nearest-rank p90",
             "first_invoke": "event handed out -> POST .../response; receiver: signed GitHub push (DynamoDB GetItem + PutItem, SQS SendMessage); dispatcher: one SQS record delivered to a subscriber on 127.0.0.1",

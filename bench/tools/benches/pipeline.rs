@@ -29,7 +29,7 @@
 //!   dispatcher's handling of the batch and `DeleteMessageBatch`;
 //! - `idle/*`: the same, one event at a time.
 //!
-//! Run with `make bench`, or `cargo bench -p hookpost-cli --bench pipeline`. Loopback only.
+//! Run with `make bench`, or `cargo bench -p hookpost-bench-tools --bench pipeline`. Loopback only.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -61,7 +61,7 @@ use tokio::sync::Notify;
 const SOURCE_ID: &str = "github-bench";
 const SECRET: &str = "bench-secret-0123456789abcdefghi";
 /// The sample event's body (a GitHub push, 317 bytes) is what every event carries.
-const SAMPLE_EVENT: &str = include_str!("../../events/apigw-github-push.json");
+const SAMPLE_EVENT: &str = include_str!("../../../events/apigw-github-push.json");
 /// Events sent (and waited for) before measuring: connections and moto's code paths warm up.
 const WARM_UP_EVENTS: usize = 20;
 /// How long the last events may take to arrive before the run counts as failed.
@@ -120,9 +120,11 @@ impl Settings {
 
 async fn run() -> Result<(), String> {
     let settings = Settings::from_env()?;
+    // bench/tools → the workspace.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("the cli crate has no parent folder")?
+        .ancestors()
+        .nth(2)
+        .ok_or("bench/tools has no workspace folder above it")?
         .to_path_buf();
     let mut moto = Moto::spawn(&root).await?;
     let result = measure(&root, &settings, &moto).await;
@@ -1046,7 +1048,7 @@ impl Run<'_> {
                 .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
                 .unwrap_or_default(),
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-            "command": "cargo bench -p hookpost-cli --bench pipeline",
+            "command": "make bench (cargo bench -p hookpost-bench-tools --bench pipeline)",
         });
         print_summary(&figures);
         json!({ "figures": figures, "context": context })

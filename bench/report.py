@@ -77,8 +77,8 @@ NOT_JUDGED = {
 # Figures measured outside criterion in the same `make bench` run, each tool writing
 # {"figures": [{"name", "value", "unit"}], "context": {...}} under target/bench/:
 #   python-handler  bench/baselines/bench_receiver.py: the Python receiver baseline
-#   coldstart       bench/coldstart: init time, first invocation, peak RSS, artifact sizes
-#   pipeline        cli/benches/pipeline.rs: the whole local pipeline through moto
+#   coldstart       bench/tools/benches/coldstart: init time, first invocation, peak RSS, artifact sizes
+#   pipeline        bench/tools/benches/pipeline.rs: the whole local pipeline through moto
 EXTERNAL = ("python-handler", "coldstart", "pipeline")
 # The Rust handler must be at least this many times faster than the Python baseline (1 KiB).
 PYTHON_GOAL = 8.0
@@ -508,7 +508,7 @@ def external_sections(records: list[dict], external: dict[str, dict]) -> list[st
             if len(parts) == 3 and parts[1] not in names:
                 names.append(parts[1])
         lines += [
-            "### Cold start, memory and artifacts (`bench/coldstart`)",
+            "### Cold start, memory and artifacts (`bench/tools/benches/coldstart`)",
             "",
             "Init = spawn of the release `bootstrap` → its first `GET /runtime/invocation/next` on a",
             "mock Runtime API on 127.0.0.1, with production configuration against moto; first",
@@ -535,7 +535,7 @@ def external_sections(records: list[dict], external: dict[str, dict]) -> list[st
     if pipeline:
         ctx = pipeline.get("context", {})
         lines += [
-            "### The whole local pipeline (`cli/benches/pipeline.rs`)",
+            "### The whole local pipeline (`bench/tools/benches/pipeline.rs`)",
             "",
             f"{ctx.get('events', '?')} signed events posted {ctx.get('concurrency', '?')} at a time "
             f"through `hookpost local up` (moto {ctx.get('moto', '?')}), then "

@@ -1080,10 +1080,15 @@ async fn explain_duplicate(
     Explanation::Unknown(history)
 }
 
-/// Messages that two invocations were handling at the same time: SQS (here moto, whose
-/// `ReceiveMessage` takes no lock between its visibility check and marking the message received)
-/// handed one message out twice. Standard queues promise at-least-once, so the dispatcher must
-/// cope; the run counts them so that a duplicate they cause is told apart from a bug.
+/// Messages that SQS handed to two invocations at once (here moto, whose `ReceiveMessage` takes no
+/// lock between its visibility check and marking the message received). Standard queues promise
+/// at-least-once, so the dispatcher must cope; the run counts them so that a duplicate they cause
+/// is told apart from a bug.
+///
+/// Two handlings of one message merely overlapping is not enough: the dispatcher delays a failed
+/// record's retry while the rest of its batch goes on, and the journal knows only when the whole
+/// batch ended. A retry comes back after at least the retry delay (whole seconds, at least one
+/// here), so two receives of one message less than [`AT_ONCE`] apart are the same receive twice.
 fn concurrent_receives<'a>(handlings: impl IntoIterator<Item = &'a Handling>) -> Vec<String> {
     let mut by_message: HashMap<&str, Vec<&Handling>> = HashMap::new();
     for h in handlings {
@@ -1095,12 +1100,16 @@ fn concurrent_receives<'a>(handlings: impl IntoIterator<Item = &'a Handling>) ->
             hs.iter().enumerate().any(|(i, a)| {
                 hs[i + 1..]
                     .iter()
-                    .any(|b| a.started < b.ended && b.started < a.ended)
+                    .any(|b| a.started.max(b.started) - a.started.min(b.started) < AT_ONCE)
             })
         })
         .map(|(id, _)| id.to_owned())
         .collect()
 }
+
+/// Receives of one message closer together than this were one receive handed out twice; the
+/// shortest retry delay (`RETRY_DELAYS`, jittered by ±20 % and rounded to whole seconds) is 1 s.
+const AT_ONCE: Duration = Duration::from_millis(500);
 
 /// Why a subscriber was called again for an event it had acknowledged.
 enum Explanation {

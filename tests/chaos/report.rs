@@ -67,7 +67,7 @@ pub struct Inputs<'a> {
     pub duplicates: Vec<Duplicate>,
     pub gone_disabled: bool,
     pub gone_reason: Option<String>,
-    /// Invocations the pollers stopped at the function timeout.
+    /// Messages in invocations the pollers stopped at the function timeout.
     pub invocations_cut: usize,
     /// SQS messages handed to two invocations at once.
     pub concurrent_receives: usize,
@@ -404,7 +404,7 @@ impl Report {
         );
         row("deliveries with a bad signature", f.unverified.to_string());
         row(
-            "invocations stopped at the function timeout",
+            "messages in invocations stopped at the function timeout",
             f.invocations_cut.to_string(),
         );
         row(

@@ -9,24 +9,10 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use serde::{Deserialize, Serialize};
+
+pub use hookpost_shared::deployment::StackNames;
 
 use crate::template::{StackSpec, ids};
-
-/// The physical names the handlers and the CLI work with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StackNames {
-    pub sources_table: String,
-    pub subscriptions_table: String,
-    pub deliveries_table: String,
-    pub delivery_ids_table: String,
-    /// Empty in the state file of a local stack started before the archive existed.
-    #[serde(default)]
-    pub events_table: String,
-    pub bodies_bucket: String,
-    pub ingest_queue_url: String,
-    pub dead_letter_queue_url: String,
-}
 
 /// Creating a resource failed.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod deployment;
 pub mod envelope;
 pub mod secret;
 pub mod signature;

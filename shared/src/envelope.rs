@@ -153,6 +153,11 @@ pub struct Replay {
     /// Only these subscriptions; empty means every one that wants the event.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subscriptions: Vec<String>,
+    /// A recovery (`hookpost events replay --since`): delivered under the event's own records, so
+    /// a subscription that already has the event is skipped, and a second recovery of the same
+    /// window sends nothing twice.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recover: bool,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +171,15 @@ impl Replay {
         Self {
             id: format!("rpl_{}", uuid::Uuid::now_v7().simple()),
             subscriptions,
+            recover: false,
+        }
+    }
+
+    /// A recovery of an event for `subscriptions` that miss it: see [`Replay::recover`].
+    pub fn recovery(subscriptions: Vec<String>) -> Self {
+        Self {
+            recover: true,
+            ..Self::new(subscriptions)
         }
     }
 
@@ -188,9 +202,14 @@ impl Replay {
         Ok(value.to_string())
     }
 
-    /// The key of this replay's delivery records: `{event_id}#{replay id}`.
+    /// The key of this replay's delivery records: `{event_id}#{replay id}`, or the event's own
+    /// for a recovery.
     pub fn delivery_key(&self, event_id: &str) -> String {
-        format!("{event_id}#{}", self.id)
+        if self.recover {
+            event_id.to_owned()
+        } else {
+            format!("{event_id}#{}", self.id)
+        }
     }
 
     /// Whether the replay is meant for `subscription_id`.

@@ -35,6 +35,20 @@ pub struct Subscription {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     pub created_at: String,
+    /// The most recent delivery attempt, kept on the item by the dispatcher so that showing a
+    /// subscription never reads the deliveries table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_delivery: Option<LastDelivery>,
+}
+
+/// A subscription's most recent delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastDelivery {
+    pub event_id: String,
+    /// When it was attempted (RFC 3339).
+    pub at: String,
+    /// `delivered`, `gone` or `failing`.
+    pub status: String,
 }
 
 fn all_events() -> Vec<String> {
@@ -68,6 +82,7 @@ impl Subscription {
             timeout_seconds: None,
             headers: BTreeMap::new(),
             created_at: created_at.into(),
+            last_delivery: None,
         }
     }
 

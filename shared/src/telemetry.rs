@@ -60,6 +60,31 @@ pub fn init() {
     drop(result);
 }
 
+/// Logging for a command-line tool: to stderr, so `--output json` on stdout stays parseable;
+/// `RUST_LOG` sets the level (default: Hookpost's own notes and everyone's warnings); colour only
+/// on a terminal and never with `NO_COLOR` set (<https://no-color.org>).
+pub fn init_for_terminal() {
+    use std::io::IsTerminal as _;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|level| EnvFilter::try_new(level).ok())
+        .unwrap_or_else(|| {
+            EnvFilter::new("warn,hookpost_operations=info,hookpost_local=info,hookpost_cli=info")
+        });
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let result = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_target(false)
+        .without_time()
+        .finish()
+        .with(secret_safe())
+        .try_init();
+    drop(result);
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};

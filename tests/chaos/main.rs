@@ -827,6 +827,7 @@ async fn subscribe(
             timeout_seconds: None,
             headers: Default::default(),
             created_at: rfc3339(SystemTime::now()),
+            last_delivery: None,
         })
         .await
         .expect("PutItem");

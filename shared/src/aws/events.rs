@@ -28,6 +28,57 @@ impl DynamoEvents {
             table: table.into(),
         }
     }
+
+    /// A source's events received in `[from, until]` (RFC 3339; `until` open when absent), oldest
+    /// first, that `keep` accepts: the index is read page by page until `want` are kept or the
+    /// window is exhausted.
+    pub async fn window(
+        &self,
+        source: &SourceId,
+        from: &str,
+        until: Option<&str>,
+        want: usize,
+        keep: impl Fn(&ArchivedEvent) -> bool,
+    ) -> Result<Vec<ArchivedEvent>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(EVENTS_BY_SOURCE_INDEX)
+            .expression_attribute_values(":s", s(source.as_str()))
+            .expression_attribute_values(":from", s(from));
+        query = match until {
+            Some(until) => query
+                .key_condition_expression("source_id = :s AND received_at BETWEEN :from AND :until")
+                .expression_attribute_values(":until", s(until)),
+            None => query.key_condition_expression("source_id = :s AND received_at >= :from"),
+        };
+        let page_size = i32::try_from(want.clamp(10, 1000)).unwrap_or(1000);
+        let mut kept = Vec::new();
+        let mut start = None;
+        loop {
+            let out = query
+                .clone()
+                .limit(page_size)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            for item in out.items() {
+                let event: ArchivedEvent = from_item("Query", item)?;
+                if keep(&event) {
+                    kept.push(event);
+                    if kept.len() >= want {
+                        return Ok(kept);
+                    }
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(kept);
+            }
+        }
+    }
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {

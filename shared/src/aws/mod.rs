@@ -20,7 +20,7 @@ pub use delivery_ids::{DynamoDeliveryIds, STALE_CLAIM_SECONDS};
 pub use events::{DynamoEvents, EVENTS_BY_SOURCE_INDEX};
 pub use queue::{SqsQueue, is_fifo_url};
 pub use sources::DynamoSources;
-pub use subscriptions::DynamoSubscriptions;
+pub use subscriptions::{DynamoSubscriptions, SUBSCRIPTIONS_BY_ID_INDEX};
 
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{

@@ -1,5 +1,5 @@
 //! Subscriptions in DynamoDB: keyed by `source_id` (partition) and `subscription_id` (sort), so a
-//! source's subscriptions are one `Query`.
+//! source's subscriptions are one `Query`; the `by_id` index finds one by its id alone.
 
 use aws_sdk_dynamodb::Client;
 use std::time::SystemTime;
@@ -11,6 +11,9 @@ use crate::clock::rfc3339;
 use crate::source::SourceId;
 use crate::store::{StoreError, SubscriptionStore};
 use crate::subscription::Subscription;
+
+/// The subscriptions table's index on `subscription_id` (template.yaml).
+pub const SUBSCRIPTIONS_BY_ID_INDEX: &str = "by_id";
 
 /// The subscriptions table.
 #[derive(Debug, Clone)]
@@ -53,13 +56,177 @@ impl DynamoSubscriptions {
         items.into_iter().map(|i| from_item("Scan", i)).collect()
     }
 
-    /// Finds a subscription by id alone (ids are unique across sources).
+    /// Every subscription of one source.
+    pub async fn list_for(&self, source: &SourceId) -> Result<Vec<Subscription>, StoreError> {
+        self.subscriptions_for(source).await
+    }
+
+    /// Finds a subscription by id alone (ids are unique across sources): the `by_id` index gives
+    /// its source, then a consistent read gives the item as it is now.
     pub async fn find(&self, subscription_id: &str) -> Result<Option<Subscription>, StoreError> {
-        Ok(self
-            .list_all()
-            .await?
-            .into_iter()
-            .find(|s| s.subscription_id == subscription_id))
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(SUBSCRIPTIONS_BY_ID_INDEX)
+            .key_condition_expression("subscription_id = :id")
+            .expression_attribute_values(":id", AttributeValue::S(subscription_id.to_owned()))
+            .projection_expression("source_id")
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let Some(source) = out
+            .items()
+            .first()
+            .and_then(|item| item.get("source_id"))
+            .and_then(|v| v.as_s().ok())
+        else {
+            return Ok(None);
+        };
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("source_id", AttributeValue::S(source.clone()))
+            .key(
+                "subscription_id",
+                AttributeValue::S(subscription_id.to_owned()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        out.item
+            .as_ref()
+            .map(|i| from_item("GetItem", i.clone()))
+            .transpose()
+    }
+
+    /// Replaces a subscription's secrets (a rotation) and nothing else, so state the dispatcher
+    /// writes meanwhile (failure streak, last delivery) is kept. `Ok(false)` when it is gone.
+    pub async fn set_secrets(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+        secrets: &[crate::secret::Secret],
+    ) -> Result<bool, StoreError> {
+        let values = secrets
+            .iter()
+            .map(|s| AttributeValue::S(s.expose().to_owned()))
+            .collect();
+        self.update_existing(
+            source,
+            subscription_id,
+            "SET secrets = :secrets",
+            vec![(":secrets", AttributeValue::L(values))],
+        )
+        .await
+    }
+
+    /// Records a delivery attempt as the subscription's last one, unless a later one is recorded.
+    pub async fn set_last_delivery(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+        last: &crate::subscription::LastDelivery,
+    ) -> Result<(), StoreError> {
+        let value = to_item("UpdateItem", last)?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("source_id", AttributeValue::S(source.as_str().to_owned()))
+            .key(
+                "subscription_id",
+                AttributeValue::S(subscription_id.to_owned()),
+            )
+            .update_expression("SET last_delivery = :last")
+            // Attempts of a batch finish in any order: an older one never replaces a newer.
+            .condition_expression(
+                "attribute_exists(subscription_id) AND \
+                 (attribute_not_exists(last_delivery) OR last_delivery.#at <= :at)",
+            )
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":last", AttributeValue::M(value))
+            .expression_attribute_values(":at", AttributeValue::S(last.at.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
+    /// Sets what a subscription delivers and how (URL, event types, headers, timeout), keeping
+    /// its secrets and state. `Ok(false)` when it is gone.
+    pub async fn set_delivery_options(&self, s: &Subscription) -> Result<bool, StoreError> {
+        let headers = s
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), AttributeValue::S(v.clone())))
+            .collect();
+        let types = s
+            .event_types
+            .iter()
+            .map(|t| AttributeValue::S(t.clone()))
+            .collect();
+        let mut values = vec![
+            (":url", AttributeValue::S(s.url.clone())),
+            (":types", AttributeValue::L(types)),
+            (":headers", AttributeValue::M(headers)),
+        ];
+        let expression = match s.timeout_seconds {
+            Some(t) => {
+                values.push((":timeout", AttributeValue::N(t.to_string())));
+                "SET #url = :url, event_types = :types, headers = :headers, timeout_seconds = :timeout"
+            }
+            None => "SET #url = :url, event_types = :types, headers = :headers REMOVE timeout_seconds",
+        };
+        self.update_existing(&s.source_id, &s.subscription_id, expression, values)
+            .await
+    }
+
+    async fn update_existing(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+        expression: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("source_id", AttributeValue::S(source.as_str().to_owned()))
+            .key(
+                "subscription_id",
+                AttributeValue::S(subscription_id.to_owned()),
+            )
+            .update_expression(expression)
+            .condition_expression("attribute_exists(subscription_id)");
+        if expression.contains("#url") {
+            update = update.expression_attribute_names("#url", "url");
+        }
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
     }
 
     /// Sets a subscription's state; re-enabling clears the recorded reason and the failure streak,

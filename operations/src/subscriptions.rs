@@ -1,0 +1,366 @@
+//! Subscriptions: where a source's events are delivered. Every per-item operation is a keyed
+//! read (the `by_id` index, then the item); "last delivery" is read from the subscription item,
+//! where the dispatcher keeps it, never from the deliveries table.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use hookpost_shared::clock::rfc3339;
+use hookpost_shared::secret::SigningKey;
+use hookpost_shared::source::SourceId;
+use hookpost_shared::subscription::{
+    LastDelivery, Subscription, new_subscription_id, parse_target_url,
+};
+use serde::Serialize;
+
+use crate::page::slice_after;
+use crate::sources::{Removed, Revealed, Rotation, retire_all_but_newest};
+use crate::{Kind, OpError, Operations, Page, PageRequest};
+
+const LIST: &str = "subscriptions";
+
+/// Headers a subscription may not set: the signature, the framing and the identity of the
+/// request are Hookpost's.
+const RESERVED_HEADER_PREFIX: &str = "webhook-";
+
+/// A subscription as shown to operators: secrets are counted, header values are not shown (they
+/// often carry credentials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubscriptionView {
+    pub subscription_id: String,
+    pub source_id: String,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<String>,
+    /// When its running streak of failures began; absent while it succeeds.
+    pub failing_since: Option<String>,
+    pub timeout_seconds: Option<u64>,
+    pub secrets: usize,
+    /// The names of its custom headers.
+    pub headers: Vec<String>,
+    pub created_at: String,
+    pub last_delivery: Option<LastDelivery>,
+}
+
+impl From<&Subscription> for SubscriptionView {
+    fn from(s: &Subscription) -> Self {
+        Self {
+            subscription_id: s.subscription_id.clone(),
+            source_id: s.source_id.as_str().to_owned(),
+            url: s.url.clone(),
+            event_types: s.event_types.clone(),
+            enabled: s.enabled,
+            disabled_reason: s.disabled_reason.clone(),
+            disabled_at: s.disabled_at.clone(),
+            failing_since: s.failing_since.clone(),
+            timeout_seconds: s.timeout_seconds,
+            secrets: s.secrets.len(),
+            headers: s.headers.keys().cloned().collect(),
+            created_at: s.created_at.clone(),
+            last_delivery: s.last_delivery.clone(),
+        }
+    }
+}
+
+/// What creating a subscription needs; the URL, types and headers are checked here.
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
+    pub source_id: SourceId,
+    pub url: String,
+    /// Event-type filters (`push`, `invoice.*`, `*`).
+    pub event_types: Vec<String>,
+    pub headers: BTreeMap<String, String>,
+    pub timeout_seconds: Option<u64>,
+}
+
+/// A change to a subscription's delivery: each field present replaces the current one.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionChanges {
+    pub url: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub headers: Option<BTreeMap<String, String>>,
+    /// `Some(None)` removes the subscription's own timeout.
+    pub timeout_seconds: Option<Option<u64>>,
+}
+
+/// A created subscription and its `whsec_` secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreatedSubscription {
+    #[serde(flatten)]
+    pub subscription: SubscriptionView,
+    pub secret: Revealed,
+}
+
+/// A header as `Name: value`, checked: a valid name, lower-cased, and not one of Hookpost's own.
+pub fn parse_header(header: &str) -> Result<(String, String), String> {
+    let (name, value) = header
+        .split_once(':')
+        .ok_or_else(|| format!("`{header}`: write headers as `Name: value`"))?;
+    let name = name.trim().to_ascii_lowercase();
+    check_header(&name, value.trim())?;
+    Ok((name, value.trim().to_owned()))
+}
+
+fn check_header(name: &str, value: &str) -> Result<(), String> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    {
+        return Err(format!("`{name}` is not a header name"));
+    }
+    if name.starts_with(RESERVED_HEADER_PREFIX) {
+        return Err(format!(
+            "`{name}`: webhook-* headers are Hookpost's signature headers"
+        ));
+    }
+    if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        return Err(format!("the value of {name} has control characters"));
+    }
+    Ok(())
+}
+
+fn checked_headers(
+    headers: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, OpError> {
+    headers
+        .into_iter()
+        .map(|(name, value)| {
+            let name = name.trim().to_ascii_lowercase();
+            check_header(&name, &value).map_err(|e| OpError::invalid("headers", e))?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+fn checked_types(types: Vec<String>) -> Result<Vec<String>, OpError> {
+    let joined = types.join(",");
+    hookpost_shared::subscription::parse_event_filters(&joined)
+        .map_err(|e| OpError::invalid("events", e))
+}
+
+fn checked_url(url: &str) -> Result<String, OpError> {
+    parse_target_url(url)
+        .map(|u| u.to_string())
+        .map_err(|e| OpError::invalid("url", e))
+}
+
+fn checked_timeout(timeout: Option<u64>) -> Result<Option<u64>, OpError> {
+    match timeout {
+        Some(0) => Err(OpError::invalid(
+            "timeout_seconds",
+            "must be at least 1 second",
+        )),
+        t => Ok(t),
+    }
+}
+
+fn new_secret() -> Result<SigningKey, OpError> {
+    SigningKey::generate().map_err(|e| {
+        OpError::Unavailable(hookpost_shared::store::StoreError::new(
+            "generating a secret",
+            format!("no randomness: {e}"),
+        ))
+    })
+}
+
+impl Operations {
+    /// Subscriptions, of one source or of all, in (source, id) order.
+    pub async fn list_subscriptions(
+        &self,
+        source: Option<&SourceId>,
+        page: &PageRequest,
+    ) -> Result<Page<SubscriptionView>, OpError> {
+        let scope = source.map(|s| format!("source={s}")).unwrap_or_default();
+        let after = page.after(LIST, &scope)?;
+        let table = self.subscriptions_table();
+        let mut all = match source {
+            Some(source) => table.list_for(source).await?,
+            None => table.list_all().await?,
+        };
+        all.sort_by(|a, b| {
+            (&a.source_id, &a.subscription_id).cmp(&(&b.source_id, &b.subscription_id))
+        });
+        let views = all.iter().map(SubscriptionView::from).collect();
+        Ok(slice_after(
+            views,
+            after.as_deref(),
+            page.limit,
+            LIST,
+            &scope,
+            |s: &SubscriptionView| format!("{}\n{}", s.source_id, s.subscription_id),
+        ))
+    }
+
+    pub(crate) async fn subscription(&self, id: &str) -> Result<Subscription, OpError> {
+        self.subscriptions_table()
+            .find(id)
+            .await?
+            .ok_or_else(|| OpError::not_found(Kind::Subscription, id))
+    }
+
+    pub async fn get_subscription(&self, id: &str) -> Result<SubscriptionView, OpError> {
+        Ok(SubscriptionView::from(&self.subscription(id).await?))
+    }
+
+    /// Subscribes a URL to a source's events; the `whsec_` secret is in the answer and nowhere
+    /// else.
+    pub async fn add_subscription(
+        &self,
+        new: NewSubscription,
+    ) -> Result<CreatedSubscription, OpError> {
+        let url = checked_url(&new.url)?;
+        let event_types = checked_types(new.event_types)?;
+        let headers = checked_headers(new.headers)?;
+        let timeout_seconds = checked_timeout(new.timeout_seconds)?;
+        self.source(&new.source_id).await?;
+        let secret = new_secret()?.to_whsec();
+        let subscription = Subscription {
+            event_types,
+            timeout_seconds,
+            headers,
+            ..Subscription::new(
+                new.source_id,
+                new_subscription_id(),
+                url,
+                vec![secret.clone()],
+                rfc3339(SystemTime::now()),
+            )
+        };
+        self.subscriptions_table().put(&subscription).await?;
+        Ok(CreatedSubscription {
+            subscription: SubscriptionView::from(&subscription),
+            secret: Revealed::new(&secret),
+        })
+    }
+
+    /// Changes where and what a subscription delivers; its secrets and state stay.
+    pub async fn update_subscription(
+        &self,
+        id: &str,
+        changes: SubscriptionChanges,
+    ) -> Result<SubscriptionView, OpError> {
+        let mut s = self.subscription(id).await?;
+        if let Some(url) = changes.url {
+            s.url = checked_url(&url)?;
+        }
+        if let Some(types) = changes.event_types {
+            s.event_types = checked_types(types)?;
+        }
+        if let Some(headers) = changes.headers {
+            s.headers = checked_headers(headers)?;
+        }
+        if let Some(timeout) = changes.timeout_seconds {
+            s.timeout_seconds = checked_timeout(timeout)?;
+        }
+        if !self.subscriptions_table().set_delivery_options(&s).await? {
+            return Err(OpError::not_found(Kind::Subscription, id));
+        }
+        Ok(SubscriptionView::from(&s))
+    }
+
+    /// Enables (clearing the reason and the failure streak) or disables a subscription.
+    pub async fn set_subscription_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        reason: Option<&str>,
+    ) -> Result<SubscriptionView, OpError> {
+        let found = self.subscription(id).await?;
+        self.subscriptions_table()
+            .set_enabled(&found.source_id, id, enabled, reason)
+            .await?;
+        self.get_subscription(id).await
+    }
+
+    pub async fn remove_subscription(&self, id: &str) -> Result<Removed, OpError> {
+        let found = self.subscription(id).await?;
+        if !self
+            .subscriptions_table()
+            .delete(&found.source_id, id)
+            .await?
+        {
+            return Err(OpError::not_found(Kind::Subscription, id));
+        }
+        Ok(Removed {
+            id: id.to_owned(),
+            removed: true,
+        })
+    }
+
+    /// Adds a new `whsec_` secret (deliveries are signed with each), or with `finish` retires all
+    /// but the newest.
+    pub async fn rotate_subscription_secret(
+        &self,
+        id: &str,
+        finish: bool,
+    ) -> Result<Rotation, OpError> {
+        let mut found = self.subscription(id).await?;
+        let (retired, added) = if finish {
+            (retire_all_but_newest(&mut found.secrets), None)
+        } else {
+            let secret = new_secret()?.to_whsec();
+            found.secrets.push(secret.clone());
+            (0, Some(Revealed::new(&secret)))
+        };
+        if !self
+            .subscriptions_table()
+            .set_secrets(&found.source_id, id, &found.secrets)
+            .await?
+        {
+            return Err(OpError::not_found(Kind::Subscription, id));
+        }
+        Ok(Rotation {
+            id: id.to_owned(),
+            retired,
+            secrets: found.secrets.len(),
+            secret: added,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_lower_cased_and_checked() {
+        assert_eq!(
+            parse_header("X-Team: payments").expect("valid"),
+            ("x-team".to_owned(), "payments".to_owned())
+        );
+        for bad in [
+            "no colon",
+            ": empty name",
+            "bad name: x",
+            "Webhook-Id: mine",
+            "x-a: line\nbreak",
+        ] {
+            assert!(parse_header(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_view_never_carries_secrets_or_header_values() {
+        let mut s = Subscription::new(
+            SourceId::parse("gh").expect("id"),
+            "sub_1",
+            "https://example.com/hook",
+            vec![hookpost_shared::secret::Secret::new("whsec_c2VjcmV0")],
+            "2026-01-01T00:00:00Z",
+        );
+        s.headers.insert("authorization".into(), "Bearer t0ken".into());
+        let json = serde_json::to_string(&SubscriptionView::from(&s)).expect("json");
+        assert!(!json.contains("whsec_c2VjcmV0"));
+        assert!(!json.contains("t0ken"));
+        assert!(json.contains("authorization"));
+    }
+
+    #[test]
+    fn a_zero_timeout_is_refused_naming_the_field() {
+        let err = checked_timeout(Some(0)).expect_err("refused");
+        assert!(matches!(err, OpError::Invalid { ref field, .. } if field == "timeout_seconds"));
+    }
+}

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use aws_config::SdkConfig;
+use hookpost_local::{Emulator, LocalOptions, LocalStack, LocalState, emulator, template};
 use hookpost_shared::aws::{
     DeliveryRecord, DynamoClient, DynamoDeliveries, DynamoEvents, DynamoSources,
     DynamoSubscriptions, LatestDelivery, SqsClient,
 };
-use hookpost_local::{Emulator, LocalOptions, LocalStack, LocalState, emulator, template};
 use hookpost_shared::clock::{rfc3339, unix_seconds};
 use hookpost_shared::deployment::StackNames;
 use hookpost_shared::secret::{Secret, SigningKey};

@@ -21,8 +21,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::error::LocalError;
 use crate::emulator::Emulator;
+use crate::error::LocalError;
 use crate::front;
 use crate::poller::{AwsDispatcher, Poller};
 use crate::provision::provision;

@@ -108,7 +108,11 @@ mod tests {
         assert_eq!(handlings[0].event_id.as_deref(), Some("evt_1"));
         assert_eq!(handlings[1].event_id, None);
         assert_eq!(handlings[1].receive_count, Some(3));
-        assert!(handlings.iter().all(|h| h.started == started && h.ended == ended));
+        assert!(
+            handlings
+                .iter()
+                .all(|h| h.started == started && h.ended == ended)
+        );
         assert_eq!(journal.cuts(), 0);
     }
 

@@ -8,20 +8,20 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use hookpost_local::{LocalOptions, LocalStack};
 use hookpost_cli::signing::provider_headers;
-use hookpost_shared::deployment::StackNames;
-use hookpost_testkit::{Reply, Subscriber};
+use hookpost_local::{LocalOptions, LocalStack};
 use hookpost_shared::aws::{
     DeliveryRecord, DynamoClient, DynamoDeliveries, DynamoEvents, DynamoSubscriptions,
 };
 use hookpost_shared::clock::rfc3339;
+use hookpost_shared::deployment::StackNames;
 use hookpost_shared::envelope::Envelope;
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::Provider;
 use hookpost_shared::source::SourceId;
 use hookpost_shared::store::EventArchive;
 use hookpost_shared::subscription::{Subscription, new_subscription_id};
+use hookpost_testkit::{Reply, Subscriber};
 
 use crate::support::{self, PATIENCE};
 

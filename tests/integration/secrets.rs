@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hookpost_cli::signing::provider_headers;
-use hookpost_testkit::Subscriber;
 use hookpost_shared::aws::{DynamoClient, DynamoDeliveries};
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::{Check, Provider, SchemeOptions, TimePolicy};
 use hookpost_shared::source::{Source, SourceId};
 use hookpost_shared::subscription::Subscription;
+use hookpost_testkit::Subscriber;
 
 use tracing_subscriber::prelude::*;
 

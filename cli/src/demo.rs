@@ -4,16 +4,16 @@
 //! the Standard Webhooks signature independently, sends the signed sample `events/apigw-github-push.json`
 //! and prints: accepted → queued → delivered → signature verified by the subscriber.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use hookpost_local::subscriber::start_subscribed;
 use hookpost_local::{Emulator, LocalOptions, LocalStack};
+use hookpost_operations::Operations;
+use hookpost_operations::sources::NewSource;
 use hookpost_receiver::HttpApiEvent;
-use hookpost_shared::aws::{DynamoClient, DynamoDeliveries, DynamoSources};
-use hookpost_shared::clock::rfc3339;
 use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::Provider;
-use hookpost_shared::source::{Source, SourceId};
+use hookpost_shared::source::SourceId;
 
 use crate::CliError;
 
@@ -66,18 +66,21 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
         ),
     );
 
+    let ops = Operations::new(
+        &stack.sdk,
+        names.clone(),
+        Some(stack.state.receiver_url.clone()),
+    );
     let source_id =
         SourceId::parse(SAMPLE_GITHUB_SOURCE).map_err(|e| CliError::Failed(e.to_string()))?;
-    DynamoSources::new(DynamoClient::new(&stack.sdk), &names.sources_table)
-        .create(&Source {
-            source_id: source_id.clone(),
-            provider: Provider::Github,
-            secrets: vec![Secret::new(SAMPLE_GITHUB_SECRET)],
-            tolerance_seconds: None,
-            options: Default::default(),
-            created_at: rfc3339(SystemTime::now()),
-        })
-        .await?;
+    ops.add_source(NewSource {
+        source_id: source_id.clone(),
+        provider: Provider::Github,
+        secret: Some(Secret::new(SAMPLE_GITHUB_SECRET)),
+        tolerance_seconds: None,
+        options: Default::default(),
+    })
+    .await?;
     step(0, "source", &format!("{SAMPLE_GITHUB_SOURCE} (github)"));
 
     let (subscriber, subscription_id) = start_subscribed(&stack.sdk, names, &source_id).await?;
@@ -99,7 +102,7 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
     let url = format!("{}{SAMPLE_GITHUB_SOURCE}", stack.state.receiver_url);
-    let (status, text) = crate::commands::post(&url, &headers, body.clone()).await?;
+    let (status, text) = post(&url, &headers, body.clone()).await?;
     if status != 202 {
         return Err(CliError::Failed(format!(
             "the receiver answered {status}: {text}"
@@ -126,7 +129,7 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
             DELIVERY_TIMEOUT.as_secs()
         )));
     };
-    let attempt = recorded_attempt(stack, &event_id, &subscription_id).await;
+    let attempt = recorded_attempt(&ops, &event_id, &subscription_id).await;
     step(
         3,
         "delivered",
@@ -158,13 +161,9 @@ async fn trace(stack: &LocalStack, step: &impl Fn(u8, &str, &str)) -> Result<(),
 
 /// The delivery record's summary, once the dispatcher has written it. Reads are retried: moto
 /// applies an `UpdateItem` clause by clause, so a read can see a half-written item.
-async fn recorded_attempt(stack: &LocalStack, event_id: &str, subscription_id: &str) -> String {
-    let deliveries = DynamoDeliveries::new(
-        DynamoClient::new(&stack.sdk),
-        &stack.state.names.deliveries_table,
-    );
+async fn recorded_attempt(ops: &Operations, event_id: &str, subscription_id: &str) -> String {
     for _ in 0..50 {
-        if let Ok(records) = deliveries.for_event(event_id).await
+        if let Ok(records) = ops.deliveries_of(event_id).await
             && let Some(r) = records
                 .iter()
                 .find(|r| r.subscription_id == subscription_id)
@@ -174,4 +173,22 @@ async fn recorded_attempt(stack: &LocalStack, event_id: &str, subscription_id: &
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     ", no delivery record yet".to_owned()
+}
+
+/// POSTs the sample as API Gateway received it; the status and the answer's text.
+async fn post(
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<(u16, String), CliError> {
+    let mut request = reqwest::Client::new().post(url).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| CliError::Failed(format!("posting to {url}: {e}")))?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await.unwrap_or_default()))
 }

@@ -1,211 +1,178 @@
-//! `hookpost events`: accepted events from the archive (the events table), by source, type and
-//! time, and replaying one onto the ingest queue.
+//! `hookpost events`: accepted events from the archive, replaying one, and recovering a window
+//! (every event in it re-delivered to the subscriptions that miss it).
 
-use std::time::{Duration, SystemTime};
+use clap::Subcommand;
+use hookpost_operations::events::{EventFilter, EventSummary, Recover, RecoverReport};
+use hookpost_operations::{Operations, PageRequest};
+use hookpost_shared::source::SourceId;
 
-use hookpost_shared::clock::rfc3339;
-use hookpost_shared::envelope::{Envelope, Replay};
-use hookpost_shared::store::{ArchivedEvent, EventArchive, EventQueue};
-use hookpost_shared::subscription::{Subscription, parse_event_filters};
-use serde_json::{Value, json};
+use crate::output::{Output, or_dash, print_table, table};
+use crate::{CliError, parse};
 
-use crate::CliError;
-use crate::args::{EventsCommand, Global, Output};
-use crate::commands::{Target, parse_source_id};
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Accepted events, oldest first, from the archive.
+    #[command(
+        after_help = "Examples:\n  hookpost --local events list --source github-main --since 1h\n  hookpost --local events list --type 'pull_request.*' --since 2026-11-22T00:00:00Z"
+    )]
+    List {
+        #[arg(long, value_parser = parse::source_id)]
+        source: Option<SourceId>,
+        /// Received at or after: RFC 3339, or a duration ago (`90m`, `24h`, `7days`).
+        #[arg(long, default_value = "24h", value_parser = parse::instant)]
+        since: String,
+        /// Received at or before: RFC 3339, or a duration ago.
+        #[arg(long, value_parser = parse::instant)]
+        until: Option<String>,
+        /// Event-type filters (`push`, `invoice.*`).
+        #[arg(long = "type", value_parser = parse::event_filters)]
+        event_type: Option<parse::EventTypes>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+    },
+    /// One archived event with its envelope.
+    #[command(after_help = "Example:\n  hookpost --local events show evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e")]
+    Show { event_id: String },
+    /// Replay one event (to every subscription that wants it, or to those named), or recover a
+    /// window with --since: every archived event in it re-delivered to the subscriptions that
+    /// did not get it.
+    #[command(
+        after_help = "Examples:\n  hookpost --local events replay evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e\n  hookpost --local events replay --since 2026-11-22T02:00:00Z --until 2026-11-22T04:00:00Z --subscription sub_0192f1c4a7b87c4e\n  hookpost --local events replay --since 2h --source github-main --rate 20 --dry-run"
+    )]
+    Replay {
+        /// The event to replay; omit it to recover a window with --since.
+        #[arg(required_unless_present = "since", conflicts_with_all = ["since", "until", "source", "event_type", "rate", "dry_run", "include_delivered"])]
+        event_id: Option<String>,
+        /// Only this subscription (repeatable for one event; one for a window).
+        #[arg(long = "subscription")]
+        subscriptions: Vec<String>,
+        /// Recover: the window's start (RFC 3339, or a duration ago).
+        #[arg(long, value_parser = parse::instant)]
+        since: Option<String>,
+        /// Recover: the window's end (default: now).
+        #[arg(long, value_parser = parse::instant, requires = "since")]
+        until: Option<String>,
+        /// Recover: only this source's events.
+        #[arg(long, value_parser = parse::source_id, requires = "since")]
+        source: Option<SourceId>,
+        /// Recover: only these event types.
+        #[arg(long = "type", value_parser = parse::event_filters, requires = "since")]
+        event_type: Option<parse::EventTypes>,
+        /// Recover: at most N events queued a second.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000), requires = "since")]
+        rate: Option<u32>,
+        /// Recover: count what would be re-delivered; queue nothing.
+        #[arg(long, requires = "since")]
+        dry_run: bool,
+        /// Recover: also re-deliver the events the named subscription already has.
+        #[arg(long, requires_all = ["since", "subscriptions"])]
+        include_delivered: bool,
+    },
+}
 
-pub async fn run(global: &Global, command: EventsCommand) -> Result<(), CliError> {
-    let target = Target::resolve(global).await?;
-    let archive = target.events();
+pub async fn run(ops: &Operations, output: Output, command: EventsCommand) -> Result<(), CliError> {
     match command {
         EventsCommand::List {
             source,
             since,
+            until,
             event_type,
             limit,
         } => {
-            let since = parse_since(&since, SystemTime::now())?;
-            let filters = event_type
-                .as_deref()
-                .map(parse_event_filters)
-                .transpose()
-                .map_err(CliError::Usage)?;
-            let sources = match source {
-                Some(name) => vec![parse_source_id(&name)?],
-                None => target
-                    .sources()
-                    .list()
-                    .await?
-                    .into_iter()
-                    .map(|s| s.source_id)
-                    .collect(),
+            let filter = EventFilter {
+                source,
+                event_types: event_type.map(|t| t.0),
+                since: Some(since),
+                until,
             };
-            // The type filter is applied after the query: read more than asked, within reason.
-            let fetch = if filters.is_some() {
-                (limit as usize).saturating_mul(10).min(10_000)
-            } else {
-                limit as usize
-            };
-            let mut events = Vec::new();
-            for source in &sources {
-                events.extend(archive.list(source, Some(&since), fetch).await?);
+            let wanted = limit as usize;
+            let mut events: Vec<EventSummary> = Vec::new();
+            let mut page = Some(PageRequest::first(
+                wanted.min(hookpost_operations::page::MAX_LIMIT),
+            )?);
+            while let Some(request) = page.filter(|_| events.len() < wanted) {
+                let got = ops.list_events(&filter, &request).await?;
+                events.extend(got.items);
+                page = request.next(got.next_cursor);
             }
-            if let Some(filters) = &filters {
-                events.retain(|e| {
-                    hookpost_shared::subscription::event_types_match(
-                        filters,
-                        e.event_type.as_deref(),
-                    )
-                });
-            }
-            events.sort_by(|a, b| a.received_at.cmp(&b.received_at));
-            events.truncate(limit as usize);
-            match global.output {
-                Output::Json => {
-                    let rows: Vec<_> = events.iter().map(summary).collect();
-                    println!("{}", Value::Array(rows));
+            events.truncate(wanted);
+            output.show(&events, |events| {
+                let mut t = table(["EVENT", "SOURCE", "TYPE", "RECEIVED"]);
+                for e in events {
+                    t.add_row([
+                        e.event_id.clone(),
+                        e.source_id.clone(),
+                        or_dash(e.event_type.as_deref()),
+                        e.received_at.clone(),
+                    ]);
                 }
-                Output::Table => {
-                    println!("{:<40} {:<20} {:<24} RECEIVED", "EVENT", "SOURCE", "TYPE");
-                    for e in &events {
-                        println!(
-                            "{:<40} {:<20} {:<24} {}",
-                            e.event_id,
-                            e.source_id.as_str(),
-                            e.event_type.as_deref().unwrap_or("-"),
-                            e.received_at
-                        );
-                    }
-                }
-            }
+                print_table(&t);
+            })
         }
         EventsCommand::Show { event_id } => {
-            let event = find(&archive, &event_id).await?;
-            let envelope: Value = serde_json::from_str(&event.envelope).unwrap_or(Value::Null);
-            match global.output {
-                Output::Json => {
-                    let mut row = summary(&event);
-                    row["envelope"] = envelope;
-                    println!("{row}");
-                }
-                Output::Table => println!(
+            let event = ops.get_event(&event_id).await?;
+            output.show(&event, |e| {
+                println!(
                     "{}",
-                    serde_json::to_string_pretty(&envelope).unwrap_or_default()
-                ),
-            }
+                    serde_json::to_string_pretty(&e.envelope).unwrap_or_default()
+                );
+            })
         }
         EventsCommand::Replay {
-            event_id,
+            event_id: Some(event_id),
             subscriptions,
+            ..
         } => {
-            let event = find(&archive, &event_id).await?;
-            let envelope = Envelope::decode(&event.envelope).map_err(|e| {
-                CliError::Failed(format!("the archived event cannot be replayed: {e}"))
-            })?;
-            if !subscriptions.is_empty() {
-                let known: Vec<Subscription> = target
-                    .subscriptions()
-                    .list_all()
-                    .await?
-                    .into_iter()
-                    .filter(|s| s.source_id == envelope.source_id)
-                    .collect();
-                for id in &subscriptions {
-                    if !known.iter().any(|s| &s.subscription_id == id) {
-                        return Err(CliError::Usage(format!(
-                            "{id} is not a subscription of {}: see `hookpost subscriptions list \
-                             --source {}`",
-                            envelope.source_id, envelope.source_id
-                        )));
-                    }
-                }
+            let queued = ops.replay_event(&event_id, subscriptions).await?;
+            output.show(&queued, |q| {
+                println!("queued replay {} of {}", q.replay_id, q.event_id);
+                println!("follow it with: hookpost deliveries '{}'", q.deliveries_key);
+            })
+        }
+        EventsCommand::Replay {
+            event_id: None,
+            subscriptions,
+            since,
+            until,
+            source,
+            event_type,
+            rate,
+            dry_run,
+            include_delivered,
+        } => {
+            if subscriptions.len() > 1 {
+                return Err(CliError::Usage(
+                    "a recovery takes one --subscription (or none: every subscription)".to_owned(),
+                ));
             }
-            let replay = Replay::new(subscriptions);
-            let message = replay
-                .mark(&event.envelope)
-                .map_err(|e| CliError::Failed(e.to_string()))?;
-            let queue = hookpost_shared::aws::SqsQueue::new(
-                hookpost_shared::aws::SqsClient::new(&target.sdk),
-                &target.names.ingest_queue_url,
-            );
-            // In ordered mode a replay takes its place in the source's order like a new event.
-            queue
-                .enqueue_in_group(message, envelope.source_id.as_str(), &replay.id)
-                .await?;
-            let key = replay.delivery_key(&event.event_id);
-            match global.output {
-                Output::Json => println!(
-                    "{}",
-                    json!({
-                        "event_id": event.event_id,
-                        "replay_id": replay.id,
-                        "subscriptions": replay.subscriptions,
-                        "deliveries_key": key,
-                    })
-                ),
-                Output::Table => {
-                    println!("queued replay {} of {}", replay.id, event.event_id);
-                    println!("follow it with: hookpost deliveries '{key}'");
-                }
-            }
+            let request = Recover {
+                filter: EventFilter {
+                    source,
+                    event_types: event_type.map(|t| t.0),
+                    since,
+                    until,
+                },
+                subscription: subscriptions.into_iter().next(),
+                include_delivered,
+                rate,
+                dry_run,
+            };
+            let bar = output.progress("events");
+            let report = ops.recover(&request, &bar).await;
+            bar.finish();
+            output.show(&report?, print_recovery)
         }
     }
-    Ok(())
 }
 
-async fn find(
-    archive: &hookpost_shared::aws::DynamoEvents,
-    event_id: &str,
-) -> Result<ArchivedEvent, CliError> {
-    archive.get(event_id).await?.ok_or_else(|| {
-        CliError::Failed(format!(
-            "no archived event {event_id}: it was never accepted, or it is older than the \
-             retention period (DeliveryRetentionDays)"
-        ))
-    })
-}
-
-fn summary(e: &ArchivedEvent) -> Value {
-    json!({
-        "event_id": e.event_id,
-        "source_id": e.source_id.as_str(),
-        "event_type": e.event_type,
-        "received_at": e.received_at,
-    })
-}
-
-/// `--since`: an RFC 3339 instant, or a duration before `now` (`30m`, `24h`, `7days`).
-pub fn parse_since(text: &str, now: SystemTime) -> Result<String, CliError> {
-    if let Ok(at) = humantime::parse_rfc3339_weak(text) {
-        return Ok(rfc3339(at));
-    }
-    let ago: Duration = humantime::parse_duration(text).map_err(|_| {
-        CliError::Usage(format!(
-            "--since `{text}`: give an RFC 3339 time (2026-11-22T08:00:00Z) or a duration (90m, 24h, 7days)"
-        ))
-    })?;
-    Ok(rfc3339(
-        now.checked_sub(ago).unwrap_or(SystemTime::UNIX_EPOCH),
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_takes_an_instant_or_a_duration_ago() {
-        let now = humantime::parse_rfc3339("2026-11-22T12:00:00Z").expect("instant");
-        assert_eq!(
-            parse_since("2h", now).expect("duration"),
-            rfc3339(humantime::parse_rfc3339("2026-11-22T10:00:00Z").expect("instant"))
-        );
-        assert_eq!(
-            parse_since("2026-11-21T08:30:00Z", now).expect("instant"),
-            rfc3339(humantime::parse_rfc3339("2026-11-21T08:30:00Z").expect("instant"))
-        );
-        assert!(matches!(
-            parse_since("yesterday-ish", now),
-            Err(CliError::Usage(_))
-        ));
+fn print_recovery(r: &RecoverReport) {
+    let verb = if r.dry_run { "would queue" } else { "queued" };
+    println!(
+        "{verb} {} of {} event(s) in the window: {} delivery(ies)",
+        r.events_queued, r.events_scanned, r.deliveries
+    );
+    for (subscription, count) in &r.by_subscription {
+        println!("  {subscription}  {count}");
     }
 }

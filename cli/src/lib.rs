@@ -1,42 +1,67 @@
-//! `hookpost`, the operator's tool: sources, subscriptions, the dead-letter queue, signing test
-//! webhooks, and the whole stack on one machine (`hookpost local up`, `hookpost demo`).
+//! `hookpost`, the operator's tool: a thin face over the operations core
+//! (`hookpost-operations`) and the local stack (`hookpost-local`). One module per command group,
+//! each depending only on the core and on the small shared modules below it:
+//!
+//! - [`cli`]: the root of the command line (global flags, the groups).
+//! - [`sources`], [`subscriptions`], [`events`], [`deliveries`], [`dlq`]: the operations.
+//! - [`sign`]: `sign`, `send` and `verify`; [`local`]: `local up`; [`demo`]: `demo`.
+//! - [`target`]: which deployment a command talks to; [`output`]: JSON, tables, progress;
+//!   [`parse`] and [`scheme`]: flag values checked by clap; [`signing`]: provider headers;
+//!   [`cloudformation`]: a deployed stack's outputs; [`error`]: the one error type and its exit
+//!   codes.
 
-pub mod args;
+pub mod cli;
 pub mod cloudformation;
-pub mod commands;
+pub mod deliveries;
 pub mod demo;
 pub mod dlq;
+pub mod error;
 pub mod events;
+pub mod local;
+pub mod output;
+pub mod parse;
+pub mod scheme;
+pub mod sign;
 pub mod signing;
+pub mod sources;
+pub mod subscriptions;
+pub mod target;
 
-use hookpost_shared::store::StoreError;
+pub use error::CliError;
 
-/// Why a command failed; each says what to do next.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// The command line or its inputs are wrong (exit code 2).
-    #[error("{0}")]
-    Usage(String),
-    /// The operation failed (exit code 1).
-    #[error("{0}")]
-    Failed(String),
-    /// A checked request is not valid (exit code 1); the reason was already printed.
-    #[error("the request is not valid ({0})")]
-    Invalid(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Local(#[from] hookpost_local::LocalError),
-    #[error(transparent)]
-    Subscriber(#[from] hookpost_local::subscriber::SubscriberError),
-}
+use cli::{Cli, Command};
+use target::Target;
 
-impl CliError {
-    /// The documented exit code: 2 for bad usage, 1 for everything else.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Usage(_) => 2,
-            _ => 1,
+/// Runs one command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let global = &cli.global;
+    let output = global.output;
+    match cli.command {
+        Command::Local(command) => local::run(command).await,
+        Command::Demo => demo::run().await,
+        Command::Sign(args) => sign::sign(output, &args),
+        Command::Verify(args) => sign::verify(output, &args),
+        Command::Send(args) => {
+            let base = match &args.url {
+                Some(url) => url.clone(),
+                None => Target::resolve(global).await?.receiver_url.ok_or_else(|| {
+                    CliError::Usage("pass --url with the receiver's base URL".to_owned())
+                })?,
+            };
+            sign::send(output, &base, &args).await
+        }
+        Command::Sources(command) => {
+            sources::run(&Target::resolve(global).await?.ops, output, command).await
+        }
+        Command::Subscriptions(command) => {
+            subscriptions::run(&Target::resolve(global).await?.ops, output, command).await
+        }
+        Command::Events(command) => {
+            events::run(&Target::resolve(global).await?.ops, output, command).await
+        }
+        Command::Dlq(command) => dlq::run(&Target::resolve(global).await?.ops, output, command).await,
+        Command::Deliveries { event_id } => {
+            deliveries::run(&Target::resolve(global).await?.ops, output, &event_id).await
         }
     }
 }

@@ -1,15 +1,15 @@
-//! The `hookpost` binary: parse, run, map the error to an exit code.
+//! The `hookpost` binary: logs to stderr, parse, run, map the error to an exit code.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use hookpost_cli::args::Cli;
+use hookpost_cli::cli::Cli;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    hookpost_shared::telemetry::init();
+    hookpost_shared::telemetry::init_for_terminal();
     let cli = Cli::parse();
-    match hookpost_cli::commands::run(&cli.global, cli.command).await {
+    match hookpost_cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hookpost: {e}");

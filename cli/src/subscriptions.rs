@@ -1,0 +1,246 @@
+//! `hookpost subscriptions`: where a source's events are delivered, their state and last
+//! delivery, and their `whsec_` secrets.
+
+use std::collections::BTreeMap;
+
+use clap::Subcommand;
+use hookpost_operations::subscriptions::{
+    CreatedSubscription, NewSubscription, SubscriptionChanges, SubscriptionView,
+};
+use hookpost_operations::{Operations, PageRequest};
+use hookpost_shared::source::SourceId;
+use serde::Serialize;
+
+use crate::output::{Output, ago, or_dash, print_table, table};
+use crate::sources::RotationFields;
+use crate::{CliError, parse};
+
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionsCommand {
+    /// Subscribe a URL to a source's events; prints the id and the `whsec_` secret (once).
+    #[command(
+        after_help = "Example:\n  hookpost --local subscriptions add --source github-main --url https://example.com/hook --events 'push,pull_request.*'"
+    )]
+    Add {
+        #[arg(long, value_parser = parse::source_id)]
+        source: SourceId,
+        #[arg(long)]
+        url: String,
+        /// Event types: exact names, prefix wildcards (`invoice.*`) or `*`.
+        #[arg(long, default_value = "*", value_parser = parse::event_filters)]
+        events: parse::EventTypes,
+        /// Extra header sent with every delivery, `Name: value` (repeatable).
+        #[arg(long = "header", value_parser = parse::header)]
+        headers: Vec<(String, String)>,
+        /// Time limit of one delivery attempt, in seconds; capped by the deployment's
+        /// AttemptTimeoutSeconds (default: that limit).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        timeout_seconds: Option<u64>,
+    },
+    /// Change where and what a subscription delivers; its secrets and state stay.
+    #[command(
+        after_help = "Example:\n  hookpost --local subscriptions update sub_0192f1c4a7b87c4e --events 'invoice.*'"
+    )]
+    Update {
+        id: String,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, value_parser = parse::event_filters)]
+        events: Option<parse::EventTypes>,
+        /// Replaces every custom header (repeatable); `--clear-headers` removes them all.
+        #[arg(long = "header", value_parser = parse::header)]
+        headers: Vec<(String, String)>,
+        #[arg(long, conflicts_with = "headers")]
+        clear_headers: bool,
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        timeout_seconds: Option<u64>,
+    },
+    /// List subscriptions: state, last delivery and failure streak.
+    #[command(after_help = "Example:\n  hookpost --local subscriptions list --source github-main")]
+    List {
+        #[arg(long, value_parser = parse::source_id)]
+        source: Option<SourceId>,
+    },
+    /// Show one subscription (its secrets are never shown).
+    Show { id: String },
+    /// Add a new `whsec_` secret (deliveries are signed with every secret) and print it (once);
+    /// `--finish` retires all but the newest once the subscriber verifies with it.
+    #[command(
+        after_help = "Example:\n  hookpost --local subscriptions rotate-secret sub_0192f1c4a7b87c4e\n  hookpost --local subscriptions rotate-secret sub_0192f1c4a7b87c4e --finish"
+    )]
+    RotateSecret {
+        id: String,
+        /// Retire every secret but the newest.
+        #[arg(long)]
+        finish: bool,
+    },
+    /// Delete a subscription.
+    Remove { id: String },
+    /// Re-enable a subscription (disabled after 410 Gone, a failure streak or by hand); its
+    /// failure streak starts over.
+    #[command(after_help = "Example:\n  hookpost --local subscriptions enable sub_0192f1c4a7b87c4e")]
+    Enable { id: String },
+    /// Stop deliveries to a subscription until it is enabled again.
+    #[command(
+        after_help = "Example:\n  hookpost --local subscriptions disable sub_0192f1c4a7b87c4e --reason 'endpoint moving'"
+    )]
+    Disable {
+        id: String,
+        /// Why, shown by `subscriptions list`.
+        #[arg(long, default_value = "disabled by an operator")]
+        reason: String,
+    },
+}
+
+/// A subscription as the CLI prints it: the view, with its last delivery also flat.
+#[derive(Debug, Serialize)]
+struct Row {
+    #[serde(flatten)]
+    view: SubscriptionView,
+    last_attempt_at: Option<String>,
+    last_status: Option<String>,
+    last_event_id: Option<String>,
+}
+
+impl From<SubscriptionView> for Row {
+    fn from(view: SubscriptionView) -> Self {
+        let last = view.last_delivery.clone();
+        Self {
+            last_attempt_at: last.as_ref().map(|l| l.at.clone()),
+            last_status: last.as_ref().map(|l| l.status.clone()),
+            last_event_id: last.map(|l| l.event_id),
+            view,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct SubscriptionRotation {
+    subscription_id: String,
+    #[serde(flatten)]
+    rotation: RotationFields,
+}
+
+pub async fn run(
+    ops: &Operations,
+    output: Output,
+    command: SubscriptionsCommand,
+) -> Result<(), CliError> {
+    match command {
+        SubscriptionsCommand::Add {
+            source,
+            url,
+            events,
+            headers,
+            timeout_seconds,
+        } => {
+            let created = ops
+                .add_subscription(NewSubscription {
+                    source_id: source,
+                    url,
+                    event_types: events.0,
+                    headers: headers.into_iter().collect(),
+                    timeout_seconds,
+                })
+                .await?;
+            output.show(&created, print_created)
+        }
+        SubscriptionsCommand::Update {
+            id,
+            url,
+            events,
+            headers,
+            clear_headers,
+            timeout_seconds,
+        } => {
+            let headers: BTreeMap<_, _> = headers.into_iter().collect();
+            let changes = SubscriptionChanges {
+                url,
+                event_types: events.map(|e| e.0),
+                headers: (clear_headers || !headers.is_empty()).then_some(headers),
+                timeout_seconds: timeout_seconds.map(Some),
+            };
+            let updated = Row::from(ops.update_subscription(&id, changes).await?);
+            output.show(&updated, |row| print_rows(std::slice::from_ref(row)))
+        }
+        SubscriptionsCommand::List { source } => {
+            let mut rows = Vec::new();
+            let mut page = Some(PageRequest::first(hookpost_operations::page::MAX_LIMIT)?);
+            while let Some(request) = page {
+                let got = ops.list_subscriptions(source.as_ref(), &request).await?;
+                rows.extend(got.items.into_iter().map(Row::from));
+                page = request.next(got.next_cursor);
+            }
+            output.show(&rows, |rows| print_rows(rows))
+        }
+        SubscriptionsCommand::Show { id } => {
+            let rows = [Row::from(ops.get_subscription(&id).await?)];
+            output.show(&rows, |rows| print_rows(rows))
+        }
+        SubscriptionsCommand::RotateSecret { id, finish } => {
+            let rotation = ops.rotate_subscription_secret(&id, finish).await?;
+            let shown = SubscriptionRotation {
+                subscription_id: rotation.id.clone(),
+                rotation: rotation.into(),
+            };
+            output.show(&shown, |r| r.rotation.print(&r.subscription_id))
+        }
+        SubscriptionsCommand::Remove { id } => {
+            let removed = ops.remove_subscription(&id).await?;
+            output.show(
+                &serde_json::json!({ "subscription_id": removed.id, "removed": removed.removed }),
+                |_| println!("removed {}", removed.id),
+            )
+        }
+        SubscriptionsCommand::Enable { id } => {
+            let row = Row::from(ops.set_subscription_enabled(&id, true, None).await?);
+            output.show(&row, |r| println!("enabled {}", r.view.subscription_id))
+        }
+        SubscriptionsCommand::Disable { id, reason } => {
+            let row = Row::from(ops.set_subscription_enabled(&id, false, Some(&reason)).await?);
+            output.show(&row, |r| println!("disabled {}", r.view.subscription_id))
+        }
+    }
+}
+
+fn print_created(created: &CreatedSubscription) {
+    println!("subscription {}", created.subscription.subscription_id);
+    println!("url          {}", created.subscription.url);
+    println!("secret       {}", created.secret.expose());
+    println!("Verify deliveries with this Standard Webhooks secret; it is not shown again.");
+}
+
+/// Subscriptions with their last delivery and failure streak (secrets are never shown).
+fn print_rows(rows: &[Row]) {
+    let mut t = table([
+        "SUBSCRIPTION",
+        "SOURCE",
+        "STATE",
+        "EVENTS",
+        "LAST DELIVERY",
+        "FAILING FOR",
+        "URL",
+    ]);
+    for row in rows {
+        let s = &row.view;
+        let state = match (&s.enabled, &s.disabled_reason) {
+            (true, _) => "enabled".to_owned(),
+            (false, Some(reason)) => format!("disabled: {reason}"),
+            (false, None) => "disabled".to_owned(),
+        };
+        let last = s
+            .last_delivery
+            .as_ref()
+            .map(|l| format!("{} {}", l.status, ago(&l.at)));
+        t.add_row([
+            s.subscription_id.clone(),
+            s.source_id.clone(),
+            state,
+            s.event_types.join(","),
+            or_dash(last),
+            or_dash(s.failing_since.as_deref().map(ago)),
+            s.url.clone(),
+        ]);
+    }
+    print_table(&t);
+}

@@ -1,0 +1,117 @@
+//! Which deployment a command talks to: the local stack (`--local`), a CloudFormation stack's
+//! outputs (`--stack NAME` / `HOOKPOST_STACK`), or the `HOOKPOST_*` variables — as an
+//! [`Operations`] handle on it.
+
+use aws_config::SdkConfig;
+use hookpost_local::LocalState;
+use hookpost_operations::Operations;
+use hookpost_shared::deployment::StackNames;
+
+use crate::CliError;
+use crate::cli::Global;
+
+/// The variables that name a deployment without `--stack`, with the field each fills.
+pub const VARIABLES: [&str; 8] = [
+    "HOOKPOST_SOURCES_TABLE",
+    "HOOKPOST_SUBSCRIPTIONS_TABLE",
+    "HOOKPOST_DELIVERIES_TABLE",
+    "HOOKPOST_DELIVERY_IDS_TABLE",
+    "HOOKPOST_EVENTS_TABLE",
+    "HOOKPOST_BODIES_BUCKET",
+    "HOOKPOST_INGEST_QUEUE_URL",
+    "HOOKPOST_DEAD_LETTER_QUEUE_URL",
+];
+
+/// A resolved deployment.
+#[derive(Debug)]
+pub struct Target {
+    pub ops: Operations,
+    /// The receiver's base URL (`…/webhooks/`), when known.
+    pub receiver_url: Option<String>,
+}
+
+impl Target {
+    pub async fn resolve(global: &Global) -> Result<Self, CliError> {
+        let (sdk, names, receiver_url) = resolve_parts(global).await?;
+        Ok(Self {
+            ops: Operations::new(&sdk, names, receiver_url.clone()),
+            receiver_url,
+        })
+    }
+}
+
+async fn resolve_parts(
+    global: &Global,
+) -> Result<(SdkConfig, StackNames, Option<String>), CliError> {
+    if global.local {
+        let state = LocalState::load(&LocalState::path()).map_err(CliError::Failed)?;
+        let sdk = hookpost_local::emulator::sdk_config_for(&state.endpoint_url, &state.region).await;
+        return Ok((sdk, state.names, Some(state.receiver_url)));
+    }
+    let sdk = sdk_config(global).await;
+    if let Some(stack) = global.stack.as_deref().filter(|s| !s.is_empty()) {
+        let deployed = crate::cloudformation::describe(&sdk, stack)
+            .await
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+        return Ok((sdk, deployed.names, Some(deployed.webhook_base_url)));
+    }
+    let names = names_from(|name| std::env::var(name).ok())?;
+    Ok((sdk, names, std::env::var("HOOKPOST_RECEIVER_URL").ok()))
+}
+
+/// The deployment named by the `HOOKPOST_*` variables; the first missing one is named.
+fn names_from(var: impl Fn(&str) -> Option<String>) -> Result<StackNames, CliError> {
+    let get = |name: &'static str| {
+        var(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+            CliError::Usage(format!(
+                "{name} is not set: pass --stack NAME (the deployed CloudFormation stack), \
+                 --local for the local stack, or export the stack's outputs as the HOOKPOST_* \
+                 variables (docs/deploying.md, \"Using the CLI\")"
+            ))
+        })
+    };
+    let [sources, subscriptions, deliveries, delivery_ids, events, bodies, ingest, dead_letters] =
+        VARIABLES;
+    Ok(StackNames {
+        sources_table: get(sources)?,
+        subscriptions_table: get(subscriptions)?,
+        deliveries_table: get(deliveries)?,
+        delivery_ids_table: get(delivery_ids)?,
+        events_table: get(events)?,
+        bodies_bucket: get(bodies)?,
+        ingest_queue_url: get(ingest)?,
+        dead_letter_queue_url: get(dead_letters)?,
+    })
+}
+
+/// The SDK configuration of the environment, with `--region` and `--profile` applied.
+async fn sdk_config(global: &Global) -> SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = &global.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(profile) = &global.profile {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_missing_variable_is_named() {
+        let err = names_from(|name| (name != "HOOKPOST_EVENTS_TABLE").then(|| "x".to_owned()))
+            .expect_err("one is missing");
+        assert!(err.to_string().starts_with("HOOKPOST_EVENTS_TABLE is not set"), "{err}");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn all_eight_variables_name_a_deployment() {
+        let names = names_from(|name| Some(name.to_lowercase())).expect("complete");
+        assert_eq!(names.events_table, "hookpost_events_table");
+        assert_eq!(names.dead_letter_queue_url, "hookpost_dead_letter_queue_url");
+    }
+}

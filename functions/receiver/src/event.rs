@@ -66,7 +66,7 @@ pub struct InvalidBase64;
 impl HttpApiEvent {
     /// An event as API Gateway would build it for `method` on `/webhooks/{source}`: what the local
     /// stack hands the receiver, so it runs the deployed path. The headers are put as API Gateway
-    /// puts them (see [`as_api_gateway_sends`]).
+    /// puts them: a repeated header's values joined with commas, no `cookie` header.
     pub fn new(method: &str, source: &str, query: Option<&str>, headers: HeaderMap) -> Self {
         let headers = as_api_gateway_sends(headers);
         Self {

@@ -6,9 +6,9 @@
 //! What API Gateway documents about the event, and the builder does
 //! (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html>):
 //! header names are lower-case; a repeated header appears once, its values combined with commas;
-//! cookies are not in `headers` but in the `cookies` member. What it does not document is which
-//! content types count as binary: it only says binary bodies are base64-encoded and marked
-//! `isBase64Encoded`. The builder sends as text only a UTF-8 body of a `text/*`,
+//! cookie headers go to the `cookies` member (and, as events captured from AWS show, not to
+//! `headers`). What it does not list is which content types count as binary: a binary body is
+//! base64-encoded and marked `isBase64Encoded`. The builder sends as text only a UTF-8 body of a `text/*`,
 //! `application/json`, `application/xml` or `application/javascript` type, and base64-encodes
 //! everything else, including a body without a `Content-Type`: the split ministack checked
 //! against AWS (<https://github.com/ministackorg/ministack/pull/766>). The receiver decodes
@@ -17,13 +17,12 @@
 //! API Gateway's own limits (10 KiB of request line and headers, the route's method) are not
 //! applied here, so tests can reach the receiver's own checks behind them.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use hookpost_receiver::{ApiGatewayV2httpResponse, HttpApiEvent, Receiver};
 use hookpost_shared::store::{BodyStore, DeliveryIds, EventQueue, SourceStore};
 use http::HeaderMap;
 use serde_json::{Value, json};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 
 /// Content types API Gateway passes as text (by prefix of the lower-case media type).
 const TEXT_TYPES: [&str; 4] = [
@@ -111,7 +110,10 @@ impl ApiEvent {
             .map(str::to_ascii_lowercase)
             .is_some_and(|t| TEXT_TYPES.iter().any(|p| t.trim_start().starts_with(p)));
         let path = format!("/webhooks/{}", self.source);
-        let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
+        let user_agent = headers
+            .get("user-agent")
+            .cloned()
+            .unwrap_or_else(|| Value::from(""));
         let mut payload = json!({
             "version": "2.0",
             "routeKey": "POST /webhooks/{source}",

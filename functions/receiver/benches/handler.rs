@@ -263,6 +263,10 @@ fn handler(c: &mut Criterion) {
             b.to_async(&runtime)
                 .iter(|| async { invoke(&receiver, black_box(&event)).await })
         });
+        let via_lambda_http =
+            lambda_http::request::from_str(&event).expect("an API Gateway v2 event");
+        let answer = runtime.block_on(receiver.handle_event(from_lambda_http(via_lambda_http)));
+        assert_eq!(answer.status_code, 202, "accepted through lambda_http too");
         group.bench_function(BenchmarkId::new("handler-lambda-http", label), |b| {
             b.to_async(&runtime).iter(|| async {
                 let request = lambda_http::request::from_str(black_box(&event))

@@ -15,11 +15,10 @@ use hookpost_shared::signature::{
     DigestEncoding, GenericHmac, HmacAlgorithm, Provider, SchemeOptions,
 };
 use hookpost_shared::source::{Source, SourceId};
-use lambda_http::Body;
 use p256::ecdsa::signature::DigestSigner as _;
 use sha2::{Digest as _, Sha256};
 
-use crate::support;
+use crate::support::{self, Answer, ApiEvent, invoke};
 
 /// A body every JSON provider can read its event type and delivery id from.
 fn json_body(now: i64) -> Vec<u8> {
@@ -151,9 +150,8 @@ async fn every_provider_signed_request_is_queued_once_and_its_redelivery_is_a_du
             .await
             .expect("PutItem");
 
-        let first = receiver
-            .handle(support::api_request(&id, &headers, &body))
-            .await;
+        let request = ApiEvent::post(&id).headers(&headers).body(&body);
+        let first = invoke(&receiver, request.event()).await;
         let (status, event_id) = accepted_event(&first);
         // Discord interactions must be answered with a deferred response, the event id in a header.
         let expected = if provider == Provider::Discord {
@@ -161,7 +159,7 @@ async fn every_provider_signed_request_is_queued_once_and_its_redelivery_is_a_du
         } else {
             202
         };
-        assert_eq!(status, expected, "{provider}: {:?}", first.body());
+        assert_eq!(status, expected, "{provider}: {}", first.json());
         queued += 1;
         assert_eq!(
             support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await,
@@ -169,19 +167,10 @@ async fn every_provider_signed_request_is_queued_once_and_its_redelivery_is_a_du
             "{provider} is queued once"
         );
 
-        let again = receiver
-            .handle(support::api_request(&id, &headers, &body))
-            .await;
-        assert_eq!(
-            again.status().as_u16(),
-            200,
-            "{provider}: {:?}",
-            again.body()
-        );
+        let again = invoke(&receiver, request.event()).await;
+        assert_eq!(again.status, 200, "{provider}: {}", again.json());
         if provider != Provider::Discord {
-            let repeat: serde_json::Value =
-                serde_json::from_slice(again.body().as_ref()).expect("json");
-            assert_eq!(repeat["duplicate"], true, "{provider}");
+            assert_eq!(again.json()["duplicate"], true, "{provider}");
         }
         assert_eq!(
             accepted_event(&again).1,
@@ -206,15 +195,13 @@ async fn every_provider_signed_request_is_queued_once_and_its_redelivery_is_a_du
 }
 
 /// The status and the event id an accepted request was answered with.
-fn accepted_event(response: &lambda_http::Response<Body>) -> (u16, String) {
-    let from_header = response
-        .headers()
+fn accepted_event(answer: &Answer) -> (u16, String) {
+    let from_header = answer
+        .headers
         .get(hookpost_receiver::EVENT_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let from_body = serde_json::from_slice::<serde_json::Value>(response.body().as_ref())
-        .ok()
-        .and_then(|v| v["event_id"].as_str().map(str::to_owned));
+    let from_body = answer.json()["event_id"].as_str().map(str::to_owned);
     let event_id = from_header.or(from_body).unwrap_or_default();
-    (response.status().as_u16(), event_id)
+    (answer.status, event_id)
 }

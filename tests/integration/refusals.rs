@@ -7,17 +7,8 @@ use hookpost_cli::signing::provider_headers;
 use hookpost_shared::clock::SystemClock;
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::Provider;
-use lambda_http::Body;
 
-use crate::support;
-
-fn code(response: &lambda_http::Response<Body>) -> String {
-    let json: serde_json::Value = serde_json::from_slice(response.body().as_ref()).expect("json");
-    json["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
+use crate::support::{self, ApiEvent, invoke};
 
 #[tokio::test]
 async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_leave_the_queue_empty()
@@ -46,15 +37,16 @@ async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_l
         &Default::default(),
     )
     .expect("signs");
-    let tampered = receiver
-        .handle(support::api_request(
-            "gh",
-            &signed,
-            br#"{"action":"closed"}"#,
-        ))
-        .await;
+    let tampered = invoke(
+        &receiver,
+        ApiEvent::post("gh")
+            .headers(&signed)
+            .body(br#"{"action":"closed"}"#)
+            .event(),
+    )
+    .await;
     assert_eq!(
-        (tampered.status().as_u16(), code(&tampered)),
+        (tampered.status, tampered.code()),
         (401, "invalid_signature".into())
     );
 
@@ -67,11 +59,13 @@ async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_l
         &Default::default(),
     )
     .expect("signs");
-    let wrong = receiver
-        .handle(support::api_request("gh", &wrong, body))
-        .await;
+    let wrong = invoke(
+        &receiver,
+        ApiEvent::post("gh").headers(&wrong).body(body).event(),
+    )
+    .await;
     assert_eq!(
-        (wrong.status().as_u16(), code(&wrong)),
+        (wrong.status, wrong.code()),
         (401, "invalid_signature".into())
     );
 
@@ -84,19 +78,23 @@ async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_l
         &Default::default(),
     )
     .expect("signs");
-    let stale = receiver
-        .handle(support::api_request("sw", &stale, body))
-        .await;
+    let stale = invoke(
+        &receiver,
+        ApiEvent::post("sw").headers(&stale).body(body).event(),
+    )
+    .await;
     assert_eq!(
-        (stale.status().as_u16(), code(&stale)),
+        (stale.status, stale.code()),
         (401, "timestamp_out_of_tolerance".into())
     );
 
-    let unknown = receiver
-        .handle(support::api_request("nobody", &signed, body))
-        .await;
+    let unknown = invoke(
+        &receiver,
+        ApiEvent::post("nobody").headers(&signed).body(body).event(),
+    )
+    .await;
     assert_eq!(
-        (unknown.status().as_u16(), code(&unknown)),
+        (unknown.status, unknown.code()),
         (404, "unknown_source".into())
     );
 
@@ -105,10 +103,12 @@ async fn a_tampered_body_a_wrong_secret_and_a_stale_timestamp_each_get_401_and_l
         0
     );
 
-    let accepted = receiver
-        .handle(support::api_request("gh", &signed, body))
-        .await;
-    assert_eq!(accepted.status().as_u16(), 202);
+    let accepted = invoke(
+        &receiver,
+        ApiEvent::post("gh").headers(&signed).body(body).event(),
+    )
+    .await;
+    assert_eq!(accepted.status, 202);
     assert_eq!(
         support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await,
         1
@@ -132,12 +132,14 @@ async fn a_queue_that_refuses_the_event_gets_503_never_2xx() {
         &Default::default(),
     )
     .expect("signs");
-    let response = receiver
-        .handle(support::api_request("gh", &signed, body))
-        .await;
+    let response = invoke(
+        &receiver,
+        ApiEvent::post("gh").headers(&signed).body(body).event(),
+    )
+    .await;
     assert_eq!(
-        (response.status().as_u16(), code(&response)),
+        (response.status, response.code()),
         (503, "enqueue_failed".into())
     );
-    assert!(response.headers().contains_key("retry-after"));
+    assert!(response.headers.contains_key("retry-after"));
 }

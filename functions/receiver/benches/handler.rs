@@ -11,7 +11,8 @@
 //! its key), as it would in production.
 //!
 //! `handler-lambda-http` is the same handler behind `lambda_http`'s conversion of the event into an
-//! `http::Request` (what the function used before: `lambda_http::run`). `parse-event`,
+//! `http::Request` (what the function used before: `lambda_http::run`), the request's parts moved
+//! back into an `HttpApiEvent` (lambda_http is a dev-dependency, for this row only). `parse-event`,
 //! `json-string` and `encode-envelope` time steps on their own, to show where the time goes:
 //! `json-string` is reading the body out of the event's JSON string and writing it back into the
 //! envelope's, the part of the work any JSON-in, JSON-out receiver does whatever its language. No tracing subscriber is installed, so log lines cost next to nothing here;
@@ -194,6 +195,35 @@ async fn invoke(receiver: &Receiver<OneSource, &Fakes, &Fakes, &Fakes>, event: &
     serde_json::to_vec(&response).expect("the response serialises")
 }
 
+/// The `http::Request` lambda_http made of the event, handed back to the receiver as an event:
+/// its parts moved, the text body taken as it is, nothing copied. What the receiver did with
+/// such a request when it ran behind `lambda_http::run`.
+fn from_lambda_http(request: lambda_http::Request) -> HttpApiEvent {
+    use lambda_http::RequestExt as _;
+    let source = request
+        .path_parameters_ref()
+        .and_then(|p| p.first("source"))
+        .unwrap_or_default()
+        .to_owned();
+    let (parts, body) = request.into_parts();
+    let event = HttpApiEvent::new(
+        parts.method.as_str(),
+        &source,
+        parts.uri.query(),
+        parts.headers,
+    );
+    match body {
+        lambda_http::Body::Text(text) => {
+            let mut event = event;
+            event.body = Some(text);
+            event.is_base64_encoded = Some(false);
+            event
+        }
+        lambda_http::Body::Binary(bytes) => event.with_body(bytes),
+        other => event.with_body(other.as_ref().to_vec()),
+    }
+}
+
 /// Checks one run end to end before timing it: accepted, queued, and the body intact (inline, or
 /// stored aside when it does not fit a message).
 fn check_once(runtime: &tokio::runtime::Runtime, fakes: &Fakes, event: &str, body: &str) {
@@ -233,11 +263,15 @@ fn handler(c: &mut Criterion) {
             b.to_async(&runtime)
                 .iter(|| async { invoke(&receiver, black_box(&event)).await })
         });
+        let via_lambda_http =
+            lambda_http::request::from_str(&event).expect("an API Gateway v2 event");
+        let answer = runtime.block_on(receiver.handle_event(from_lambda_http(via_lambda_http)));
+        assert_eq!(answer.status_code, 202, "accepted through lambda_http too");
         group.bench_function(BenchmarkId::new("handler-lambda-http", label), |b| {
             b.to_async(&runtime).iter(|| async {
                 let request = lambda_http::request::from_str(black_box(&event))
                     .expect("an API Gateway v2 event");
-                receiver.handle(request).await
+                receiver.handle_event(from_lambda_http(request)).await
             })
         });
         group.bench_function(BenchmarkId::new("raw-hmac-sha256", label), |b| {

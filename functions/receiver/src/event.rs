@@ -65,8 +65,10 @@ pub struct InvalidBase64;
 
 impl HttpApiEvent {
     /// An event as API Gateway would build it for `method` on `/webhooks/{source}`: what the local
-    /// stack hands the receiver, so it runs the deployed path.
+    /// stack hands the receiver, so it runs the deployed path. The headers are put as API Gateway
+    /// puts them: a repeated header's values joined with commas, no `cookie` header.
     pub fn new(method: &str, source: &str, query: Option<&str>, headers: HeaderMap) -> Self {
+        let headers = as_api_gateway_sends(headers);
         Self {
             request_context: Some(RequestContext {
                 http: Some(HttpDescription {
@@ -129,6 +131,31 @@ impl HttpApiEvent {
             Ok(body.into_bytes())
         }
     }
+}
+
+/// `headers` as payload format 2.0 carries them: a repeated header once, its values joined with
+/// commas, and no `cookie` header (API Gateway moves cookies to the event's `cookies` member,
+/// which the receiver does not read). Names are already lower-case in a `HeaderMap`, as API
+/// Gateway sends them.
+/// <https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html>
+fn as_api_gateway_sends(mut headers: HeaderMap) -> HeaderMap {
+    headers.remove(http::header::COOKIE);
+    if headers.len() == headers.keys_len() {
+        return headers;
+    }
+    let mut joined = HeaderMap::with_capacity(headers.keys_len());
+    for name in headers.keys() {
+        let values: Vec<&[u8]> = headers
+            .get_all(name)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        // Valid values joined by a comma are a valid value.
+        if let Ok(value) = HeaderValue::from_bytes(&values.join(&b","[..])) {
+            joined.insert(name.clone(), value);
+        }
+    }
+    joined
 }
 
 /// The request headers, as API Gateway sends them (lower-case names, a repeated header's values
@@ -337,6 +364,21 @@ mod tests {
         let values: Vec<_> = headers.map().get_all("x-a").iter().collect();
         assert_eq!(values, ["1", "2"]);
         assert!(headers.map().get("x-b").is_none());
+    }
+
+    #[test]
+    fn an_event_built_for_the_local_stack_joins_repeated_headers_and_drops_cookies() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-a", HeaderValue::from_static("1"));
+        headers.append("x-a", HeaderValue::from_static("2"));
+        headers.append("x-b", HeaderValue::from_static("3"));
+        headers.append("cookie", HeaderValue::from_static("session=s"));
+        let event = HttpApiEvent::new("POST", "gh", None, headers);
+        let map = event.headers.as_ref().expect("headers").map();
+        let values: Vec<_> = map.get_all("x-a").iter().collect();
+        assert_eq!(values, ["1,2"]);
+        assert_eq!(map["x-b"], "3");
+        assert!(map.get("cookie").is_none());
     }
 
     #[test]

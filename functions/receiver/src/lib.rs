@@ -19,12 +19,11 @@ use hookpost_shared::envelope::{
 use hookpost_shared::signature::{Handshake, Inbound, VerifyError};
 use hookpost_shared::source::SourceId;
 use hookpost_shared::store::{BodyStore, Claim, DeliveryIds, EventQueue, SourceStore};
-use lambda_http::{Body, Request, RequestExt, Response};
 use sha2::{Digest as _, Sha256};
 use tracing::{info, warn};
 
+pub use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 pub use event::{Headers, HttpApiEvent, InvalidBase64};
-pub use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 pub use refusal::Refusal;
 
 /// The largest body accepted by default: what a Lambda invocation can carry (6 MB, request
@@ -147,30 +146,6 @@ where
                     self.accept(source_id, &headers, event.query(), body).await
                 }
             },
-        };
-        api_response(respond(result))
-    }
-
-    /// Handles one request shaped as `lambda_http` shapes it.
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        let raw_id = request
-            .path_parameters_ref()
-            .and_then(|p| p.first("source"))
-            .map(str::to_owned);
-        let result = match source_of(Some(request.method().as_str()), raw_id.as_deref()) {
-            Err(refusal) => Err(refusal),
-            Ok(source_id) => {
-                let (parts, body) = request.into_parts();
-                // lambda_http has already decoded a body API Gateway marked `isBase64Encoded`.
-                let body = match body {
-                    Body::Empty => Vec::new(),
-                    Body::Text(text) => text.into_bytes(),
-                    Body::Binary(bytes) => bytes,
-                    other => other.as_ref().to_vec(),
-                };
-                self.accept(source_id, &parts.headers, parts.uri.query(), body)
-                    .await
-            }
         };
         respond(result)
     }
@@ -354,8 +329,8 @@ fn source_of(method: Option<&str>, raw_id: Option<&str>) -> Result<SourceId, Ref
     SourceId::parse(raw_id.unwrap_or_default()).map_err(|_| Refusal::UnknownSource)
 }
 
-/// The HTTP answer to an accepted or refused request.
-fn respond(result: Result<Accepted, Refusal>) -> Response<Body> {
+/// The answer to an accepted or refused request, as API Gateway expects it back.
+fn respond(result: Result<Accepted, Refusal>) -> ApiGatewayV2httpResponse {
     match result {
         Ok(
             Accepted::Queued {
@@ -369,7 +344,7 @@ fn respond(result: Result<Accepted, Refusal>) -> Response<Body> {
         ) => {
             let mut response = text_response(reply.content_type, reply.body);
             if let Ok(value) = http::HeaderValue::from_str(&event_id) {
-                response.headers_mut().insert(EVENT_ID_HEADER, value);
+                response.headers.insert(EVENT_ID_HEADER, value);
             }
             response
         }
@@ -392,27 +367,12 @@ fn respond(result: Result<Accepted, Refusal>) -> Response<Body> {
     }
 }
 
-/// A response in the form API Gateway's payload format 2.0 expects back.
-fn api_response(response: Response<Body>) -> ApiGatewayV2httpResponse {
-    let (parts, body) = response.into_parts();
-    let mut out = ApiGatewayV2httpResponse::default();
-    out.status_code = i64::from(parts.status.as_u16());
-    out.headers = parts.headers;
-    out.is_base64_encoded = matches!(body, Body::Binary(_));
-    out.body = (!matches!(body, Body::Empty)).then_some(body);
-    out
-}
-
 /// The header that carries the event id when the body is a provider-specific reply.
 pub const EVENT_ID_HEADER: &str = "hookpost-event-id";
 
-fn text_response(content_type: &'static str, body: String) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body));
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static(content_type),
-    );
-    response
+/// A provider-specific reply or handshake answer: 200 with the provider's content type.
+fn text_response(content_type: &'static str, body: String) -> ApiGatewayV2httpResponse {
+    refusal::text_response(http::StatusCode::OK, content_type, body)
 }
 
 /// The key a provider delivery id is remembered under: per source, hashed when long.

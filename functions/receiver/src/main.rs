@@ -11,7 +11,7 @@ use hookpost_shared::aws::{
 use hookpost_shared::cache::CachedSources;
 use hookpost_shared::clock::SystemClock;
 use hookpost_shared::config::{optional, required};
-use lambda_http::lambda_runtime::{self, Error, LambdaEvent, service_fn};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -1,8 +1,9 @@
 //! Every way the receiver says no, mapped to HTTP in one place: a stable machine-readable code and
 //! a message that tells the sender what to fix. Internal failures say nothing about internals.
 
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use aws_lambda_events::encodings::Body;
 use hookpost_shared::signature::VerifyError;
-use lambda_http::{Body, Response};
 use serde_json::json;
 
 /// Why a request was not accepted. A refusal enqueues nothing.
@@ -64,12 +65,13 @@ impl Refusal {
         }
     }
 
-    pub fn into_response(self) -> Response<Body> {
+    /// The answer API Gateway sends back for this refusal.
+    pub fn into_response(self) -> ApiGatewayV2httpResponse {
         let mut response = json_response(
             self.status(),
             &json!({ "error": { "code": self.code(), "message": self.to_string() } }),
         );
-        let headers = response.headers_mut();
+        let headers = &mut response.headers;
         match self {
             Refusal::EnqueueFailed | Refusal::Unavailable | Refusal::InFlight => {
                 headers.insert(
@@ -87,12 +89,25 @@ impl Refusal {
 }
 
 /// A JSON response with the given status.
-pub(crate) fn json_response(status: http::StatusCode, body: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
+pub(crate) fn json_response(
+    status: http::StatusCode,
+    body: &serde_json::Value,
+) -> ApiGatewayV2httpResponse {
+    text_response(status, "application/json", body.to_string())
+}
+
+/// A response with a text body, in the form API Gateway's payload format 2.0 expects back.
+pub(crate) fn text_response(
+    status: http::StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> ApiGatewayV2httpResponse {
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = i64::from(status.as_u16());
+    response.headers.insert(
         http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
+        http::HeaderValue::from_static(content_type),
     );
+    response.body = Some(Body::Text(body));
     response
 }

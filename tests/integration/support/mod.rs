@@ -2,6 +2,8 @@
 //! command starts moto's server), a fresh stack per test (queues and tables from template.yaml
 //! under a unique prefix, so tests never share state), and the handlers wired to real SDK clients.
 
+mod apigw;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -19,6 +21,8 @@ use hookpost_shared::source::{Source, SourceId};
 use hookpost_testkit::{Subscriber, start_subscribed};
 
 pub use hookpost_testkit::{drain, queue_depth};
+
+pub use apigw::{Answer, ApiEvent, invoke, read, read_text};
 
 /// How long a test waits for something asynchronous before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -151,26 +155,4 @@ pub async fn post(
 
 pub fn now() -> i64 {
     SystemClock.unix_seconds()
-}
-
-/// An API Gateway request for `POST /webhooks/{source}`, as lambda_http hands it to the receiver.
-pub fn api_request(
-    source: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> lambda_http::Request {
-    use lambda_http::RequestExt as _;
-    let mut builder = http::Request::builder()
-        .method("POST")
-        .uri(format!("https://hooks.example.com/webhooks/{source}"));
-    for (k, v) in headers {
-        builder = builder.header(k, v);
-    }
-    builder
-        .body(lambda_http::Body::Binary(body.to_vec()))
-        .expect("request")
-        .with_path_parameters(std::collections::HashMap::from([(
-            "source".to_owned(),
-            source.to_owned(),
-        )]))
 }

@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
-
-use crate::stack::StackNames;
+use hookpost_shared::deployment::StackNames;
 
 /// The outputs the CLI needs, as template.yaml names them.
 pub mod outputs {
@@ -192,7 +191,7 @@ mod tests {
 
     #[test]
     fn the_template_declares_every_output_the_cli_reads() {
-        let template = crate::template::BUNDLED;
+        let template = hookpost_local::template::BUNDLED;
         for name in [
             outputs::WEBHOOK_BASE_URL,
             outputs::INGEST_QUEUE_URL,

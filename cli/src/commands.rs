@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use aws_config::SdkConfig;
+use hookpost_local::{Emulator, LocalOptions, LocalStack, LocalState, emulator, template};
 use hookpost_shared::aws::{
     DeliveryRecord, DynamoClient, DynamoDeliveries, DynamoEvents, DynamoSources,
     DynamoSubscriptions, LatestDelivery, SqsClient,
 };
 use hookpost_shared::clock::{rfc3339, unix_seconds};
+use hookpost_shared::deployment::StackNames;
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::{Check, Inbound, TimePolicy};
 use hookpost_shared::source::{Source, SourceId};
@@ -22,10 +24,8 @@ use crate::args::{
     Command, Global, LocalCommand, Output, SignArgs, SourcesCommand, SubscriptionsCommand,
     VerifyArgs,
 };
-use crate::local::{Emulator, LocalOptions, LocalStack, LocalState, emulator};
 use crate::signing::{Headers, provider_headers};
-use crate::stack::StackNames;
-use crate::{CliError, demo, template};
+use crate::{CliError, demo};
 
 /// Where commands send their calls.
 #[derive(Debug)]

@@ -6,6 +6,8 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use hookpost_local::subscriber::start_subscribed;
+use hookpost_local::{Emulator, LocalOptions, LocalStack};
 use hookpost_receiver::HttpApiEvent;
 use hookpost_shared::aws::{DynamoClient, DynamoDeliveries, DynamoSources};
 use hookpost_shared::clock::rfc3339;
@@ -14,8 +16,6 @@ use hookpost_shared::signature::Provider;
 use hookpost_shared::source::{Source, SourceId};
 
 use crate::CliError;
-use crate::local::{Emulator, LocalOptions, LocalStack};
-use crate::subscriber::start_subscribed;
 
 /// The signed sample, an API Gateway HTTP API request as `cargo lambda invoke` takes it.
 pub const GITHUB_SAMPLE: &str = include_str!("../../events/apigw-github-push.json");

@@ -7,11 +7,7 @@ pub mod commands;
 pub mod demo;
 pub mod dlq;
 pub mod events;
-pub mod local;
 pub mod signing;
-pub mod stack;
-pub mod subscriber;
-pub mod template;
 
 use hookpost_shared::store::StoreError;
 
@@ -30,7 +26,9 @@ pub enum CliError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Local(#[from] local::LocalError),
+    Local(#[from] hookpost_local::LocalError),
+    #[error(transparent)]
+    Subscriber(#[from] hookpost_local::subscriber::SubscriberError),
 }
 
 impl CliError {

@@ -18,4 +18,3 @@ pub struct StackNames {
     pub ingest_queue_url: String,
     pub dead_letter_queue_url: String,
 }
-

@@ -24,11 +24,13 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use futures_util::StreamExt as _;
-use hookpost_cli::local::emulator::sdk_config_for;
-use hookpost_cli::local::{Handling, Journal, Poller, aws_dispatcher, http as local_http};
 use hookpost_cli::signing::provider_headers;
-use hookpost_cli::stack::{StackNames, provision};
-use hookpost_cli::template::{self, EventSourceSpec};
+use hookpost_local::emulator::sdk_config_for;
+use hookpost_local::front;
+use hookpost_local::poller::Poller;
+use hookpost_local::provision::provision;
+use hookpost_local::stack::aws_dispatcher;
+use hookpost_local::template::{self, EventSourceSpec};
 use hookpost_receiver::{DEFAULT_SOURCE_CACHE_TTL, Receiver};
 use hookpost_shared::aws::{
     DynamoClient, DynamoDeliveries, DynamoDeliveryIds, DynamoSources, DynamoSubscriptions,
@@ -36,6 +38,7 @@ use hookpost_shared::aws::{
 };
 use hookpost_shared::cache::CachedSources;
 use hookpost_shared::clock::{SystemClock, rfc3339};
+use hookpost_shared::deployment::StackNames;
 use hookpost_shared::envelope::Envelope;
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::standard_webhooks::{self, STANDARD_HEADERS};
@@ -43,6 +46,7 @@ use hookpost_shared::signature::{Provider, SchemeOptions};
 use hookpost_shared::source::{Source, SourceId};
 use hookpost_shared::store::{Claim, DeliveryIds as _, SubscriptionStore as _};
 use hookpost_shared::subscription::{Subscription, event_types_match, new_subscription_id};
+use hookpost_testkit::{Handling, Journal};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -280,7 +284,7 @@ async fn run_wave(
     let receiver_url = format!(
         "http://{}{}",
         listener.local_addr().expect("bound"),
-        local_http::WEBHOOK_PREFIX
+        front::WEBHOOK_PREFIX
     );
     // As the deployed functions wire them: the receiver's warm source cache, the dispatcher's
     // warm subscription cache.
@@ -295,7 +299,7 @@ async fn run_wave(
         Arc::new(SystemClock),
         hookpost_receiver::Config::default(),
     ));
-    let mut tasks = vec![tokio::spawn(local_http::serve(
+    let mut tasks = vec![tokio::spawn(front::serve(
         listener,
         receiver,
         watcher.clone(),
@@ -317,17 +321,17 @@ async fn run_wave(
     let queue_arn = queue_arn(&direct, &names.ingest_queue_url).await;
     let journal = Arc::new(Journal::default());
     for _ in 0..POLLERS {
-        let poller = Poller {
-            client: SqsClient::new(&faulted),
-            queue_url: names.ingest_queue_url.clone(),
-            queue_arn: queue_arn.clone(),
-            region: region(),
-            spec: EventSourceSpec {
+        let poller = Poller::new(
+            SqsClient::new(&faulted),
+            names.ingest_queue_url.clone(),
+            queue_arn.clone(),
+            region(),
+            EventSourceSpec {
                 function_timeout_seconds: FUNCTION_TIMEOUT_SECONDS,
                 ..spec.event_source.clone()
             },
-            journal: Some(Arc::clone(&journal)),
-        };
+        )
+        .with_observer(journal.observer());
         tasks.push(tokio::spawn(
             poller.run(Arc::clone(&dispatcher), watcher.clone()),
         ));

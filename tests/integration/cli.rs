@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 
 use aws_sdk_cloudformation::types::Parameter;
-use hookpost_cli::local::LocalStack;
-use hookpost_cli::stack::StackNames;
+use hookpost_local::LocalStack;
+use hookpost_shared::deployment::StackNames;
 use hookpost_shared::signature::Provider;
 use serde_json::Value;
 

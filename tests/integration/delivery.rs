@@ -8,20 +8,20 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use hookpost_cli::local::{LocalOptions, LocalStack};
 use hookpost_cli::signing::provider_headers;
-use hookpost_cli::stack::StackNames;
-use hookpost_cli::subscriber::{Reply, Subscriber};
+use hookpost_local::{LocalOptions, LocalStack};
 use hookpost_shared::aws::{
     DeliveryRecord, DynamoClient, DynamoDeliveries, DynamoEvents, DynamoSubscriptions,
 };
 use hookpost_shared::clock::rfc3339;
+use hookpost_shared::deployment::StackNames;
 use hookpost_shared::envelope::Envelope;
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::Provider;
 use hookpost_shared::source::SourceId;
 use hookpost_shared::store::EventArchive;
 use hookpost_shared::subscription::{Subscription, new_subscription_id};
+use hookpost_testkit::{Reply, Subscriber};
 
 use crate::support::{self, PATIENCE};
 
@@ -252,7 +252,7 @@ async fn a_subscriber_that_stalls_past_its_timeout_is_retried_and_then_gets_the_
 async fn a_redirect_is_not_followed_and_the_event_is_retried_at_the_subscribed_url() {
     let stack = stack(5, "1s").await;
     let (sdk, names) = (&stack.sdk, &stack.state.names);
-    let (elsewhere, _) = Subscriber::start().await.expect("binds 127.0.0.1");
+    let elsewhere = Subscriber::start().await.expect("binds 127.0.0.1");
     let (subscriber, subscription_id) = support::add_subscriber(sdk, names, SOURCE).await;
     subscriber.then_reply([Reply::status(307).header("location", &elsewhere.url)]);
 

@@ -155,7 +155,7 @@ fn as_refs(headers: &[(String, String)]) -> Vec<(&str, &[u8])> {
 /// The status and error code of a receiver response.
 /// The status, the refusal code (empty if none) and the `Allow` header of an answer.
 async fn answer(
-    receiver: &hookpost_cli::local::AwsReceiver,
+    receiver: &hookpost_local::stack::AwsReceiver,
     input: Input,
 ) -> (u16, String, Option<http::HeaderValue>) {
     let (status, headers, body) = match input {
@@ -228,7 +228,7 @@ fn event_request(event: &str) -> HttpApiEvent {
 /// wrong, row by row, so one run shows every failing row.
 async fn run(
     r: &support::Resources,
-    receiver: &hookpost_cli::local::AwsReceiver,
+    receiver: &hookpost_local::stack::AwsReceiver,
     rows: Vec<Row>,
 ) -> Vec<String> {
     let mut wrong = Vec::new();
@@ -254,7 +254,7 @@ async fn run(
 
 async fn hostile_stack() -> (
     support::Resources,
-    hookpost_cli::local::AwsReceiver,
+    hookpost_local::stack::AwsReceiver,
     SigningKey,
 ) {
     let r = support::resources().await;
@@ -832,7 +832,7 @@ fn raw_post(target: &str, extra: &str, body: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn path_tricks_over_real_http_on_loopback_are_refused_and_queue_nothing() {
-    // The loopback front of `hookpost local up` (cli/src/local/http.rs), served here without the
+    // The loopback front of `hookpost local up` (local/src/front.rs), served here without the
     // poller so the ingest queue can be read: the raw request line reaches it as written (no
     // client normalises `..`).
     let (r, receiver, _) = hostile_stack().await;
@@ -841,7 +841,7 @@ async fn path_tricks_over_real_http_on_loopback_are_refused_and_queue_nothing() 
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(hookpost_cli::local::http::serve(
+    let server = tokio::spawn(hookpost_local::front::serve(
         listener,
         Arc::new(receiver),
         stopped,

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hookpost_cli::local::{LocalOptions, LocalStack};
 use hookpost_cli::signing::provider_headers;
-use hookpost_cli::subscriber::{Received, Reply};
+use hookpost_local::{LocalOptions, LocalStack};
 use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::Provider;
+use hookpost_testkit::{Received, Reply};
 
 use crate::support::{self, PATIENCE};
 

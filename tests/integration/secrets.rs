@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hookpost_cli::signing::provider_headers;
-use hookpost_cli::subscriber::Subscriber;
 use hookpost_shared::aws::{DynamoClient, DynamoDeliveries};
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::{Check, Provider, SchemeOptions, TimePolicy};
 use hookpost_shared::source::{Source, SourceId};
 use hookpost_shared::subscription::Subscription;
+use hookpost_testkit::Subscriber;
 
 use tracing_subscriber::prelude::*;
 
@@ -82,12 +82,12 @@ fn leak_forms(secret: &Secret) -> Vec<String> {
 
 async fn subscribe(
     sdk: &aws_config::SdkConfig,
-    names: &hookpost_cli::stack::StackNames,
+    names: &hookpost_shared::deployment::StackNames,
     source: &str,
     key: &SigningKey,
 ) -> Subscriber {
     let source = SourceId::parse(source).expect("valid");
-    hookpost_cli::subscriber::start_subscribed_with(sdk, names, &source, key)
+    hookpost_testkit::start_subscribed_with(sdk, names, &source, key)
         .await
         .expect("subscriber on 127.0.0.1, subscription stored")
         .0

@@ -40,10 +40,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use hookpost_cli::local::{Emulator, LocalOptions, LocalStack};
-use hookpost_cli::stack::StackNames;
+use hookpost_local::{Emulator, LocalOptions, LocalStack};
 use hookpost_shared::aws::{DynamoClient, DynamoSources, DynamoSubscriptions};
 use hookpost_shared::clock::rfc3339;
+use hookpost_shared::deployment::StackNames;
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::{Provider, github};
 use hookpost_shared::source::{Source, SourceId};

@@ -6,18 +6,19 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use aws_sdk_sqs::types::QueueAttributeName;
-use hookpost_cli::local::{
-    AwsDispatcher, AwsReceiver, Emulator, LocalOptions, LocalStack, aws_dispatcher, aws_receiver,
-};
-use hookpost_cli::stack::{StackNames, provision};
-use hookpost_cli::subscriber::{Subscriber, start_subscribed};
-use hookpost_cli::template;
-use hookpost_shared::aws::{DynamoClient, DynamoSources, SqsClient};
+use hookpost_local::poller::AwsDispatcher;
+use hookpost_local::provision::provision;
+use hookpost_local::stack::{AwsReceiver, aws_dispatcher, aws_receiver};
+use hookpost_local::{Emulator, LocalOptions, LocalStack, template};
+use hookpost_shared::aws::{DynamoClient, DynamoSources};
 use hookpost_shared::clock::{Clock, SystemClock, rfc3339};
+use hookpost_shared::deployment::StackNames;
 use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::Provider;
 use hookpost_shared::source::{Source, SourceId};
+use hookpost_testkit::{Subscriber, start_subscribed};
+
+pub use hookpost_testkit::{drain, queue_depth};
 
 /// How long a test waits for something asynchronous before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -122,46 +123,13 @@ pub fn dispatcher(sdk: &SdkConfig, names: &StackNames) -> AwsDispatcher {
     aws_dispatcher(sdk, names, config).expect("dispatcher")
 }
 
-/// Messages in a queue, visible or in flight.
-pub async fn queue_depth(sdk: &SdkConfig, url: &str) -> usize {
-    let attributes = SqsClient::new(sdk)
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .expect("GetQueueAttributes")
-        .attributes
-        .unwrap_or_default();
-    [
-        QueueAttributeName::ApproximateNumberOfMessages,
-        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-    ]
-    .iter()
-    .map(|name| {
-        attributes
-            .get(name)
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0)
-    })
-    .sum()
-}
-
 /// Waits until `check` holds, polling; false if it never did within [`PATIENCE`].
-pub async fn eventually<F, Fut>(mut check: F) -> bool
+pub async fn eventually<F, Fut>(check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
+    hookpost_testkit::eventually(PATIENCE, check).await
 }
 
 /// Posts `body` with `headers` to `url`; the status and the JSON answer.
@@ -183,34 +151,6 @@ pub async fn post(
 
 pub fn now() -> i64 {
     SystemClock.unix_seconds()
-}
-
-/// Receives and deletes every message of a queue; their bodies.
-pub async fn drain(sdk: &SdkConfig, url: &str) -> Vec<String> {
-    let sqs = SqsClient::new(sdk);
-    let mut bodies = Vec::new();
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return bodies;
-        }
-        for m in messages {
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle.unwrap_or_default())
-                .send()
-                .await
-                .expect("DeleteMessage");
-            bodies.push(m.body.unwrap_or_default());
-        }
-    }
 }
 
 /// An API Gateway request for `POST /webhooks/{source}`, as lambda_http hands it to the receiver.

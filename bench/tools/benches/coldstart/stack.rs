@@ -9,12 +9,13 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
 use hookpost_cli::demo::{SAMPLE_GITHUB_SECRET, SAMPLE_GITHUB_SOURCE};
-use hookpost_cli::local::Emulator;
-use hookpost_cli::stack::{StackNames, provision};
-use hookpost_cli::subscriber::{Subscriber, start_subscribed};
-use hookpost_cli::template::{self, BUNDLED};
+use hookpost_local::Emulator;
+use hookpost_local::provision::provision;
+use hookpost_local::subscriber::{Subscriber, start_subscribed};
+use hookpost_local::template::{self, BUNDLED};
 use hookpost_shared::aws::{DynamoClient, DynamoSources};
 use hookpost_shared::clock::rfc3339;
+use hookpost_shared::deployment::StackNames;
 use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::Provider;
 use hookpost_shared::source::{Source, SourceId};

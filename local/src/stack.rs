@@ -1,16 +1,9 @@
-//! `hookpost local up`: the whole pipeline on one machine. Queues and tables come from
-//! template.yaml; the receiver handler is served on loopback as the HTTP API route; the
-//! dispatcher handler runs behind a poller that behaves like Lambda's SQS event source mapping.
-//!
-//! Production code has no local branch: the handlers are the deployed ones, wired to the real SDK
-//! clients, which talk to whatever emulator the endpoint names.
-
-pub mod emulator;
-pub mod http;
-pub mod poller;
+//! A local stack, started and stopped as one: queues, tables and bucket from template.yaml on the
+//! emulator, the receiver handler behind the loopback front (the HTTP API route), the dispatcher
+//! handler behind a poller that behaves like Lambda's SQS event source mapping. Also the wiring
+//! of both handlers to the AWS adapters, as the deployed functions wire them.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,37 +16,18 @@ use hookpost_shared::aws::{
 };
 use hookpost_shared::clock::{Clock, SystemClock};
 use hookpost_shared::delivery::RetrySchedule;
-use serde::{Deserialize, Serialize};
+use hookpost_shared::deployment::StackNames;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use emulator::Emulator;
-pub use poller::{AwsDispatcher, Handling, Journal, Poller};
-
-use crate::stack::{StackNames, provision};
+use crate::emulator::Emulator;
+use crate::error::LocalError;
+use crate::front;
+use crate::poller::{AwsDispatcher, Poller};
+use crate::provision::provision;
+use crate::state::LocalState;
 use crate::template::{self, StackSpec};
-
-/// Where `hookpost local up` records the running stack for `hookpost --local …`.
-pub const STATE_FILE: &str = ".hookpost/local.json";
-
-/// Why the local stack could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum LocalError {
-    #[error(
-        "moto's server was not found: run `make venv` first (it installs moto into .venv), \
-         or set AWS_ENDPOINT_URL to a running LocalStack or moto server"
-    )]
-    MotoNotFound,
-    #[error("{0}")]
-    Io(String),
-    #[error(transparent)]
-    Template(#[from] template::TemplateError),
-    #[error(transparent)]
-    Provision(#[from] crate::stack::ProvisionError),
-    #[error("invalid option: {0}")]
-    Option(String),
-}
 
 /// How to run the local stack.
 #[derive(Debug, Clone)]
@@ -82,40 +56,6 @@ impl Default for LocalOptions {
             prefix: "hookpost-local".to_owned(),
             parameters: BTreeMap::new(),
         }
-    }
-}
-
-/// What `hookpost --local …` needs to reach a running local stack.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LocalState {
-    pub endpoint_url: String,
-    pub region: String,
-    /// `http://127.0.0.1:PORT/webhooks/`: append the source id.
-    pub receiver_url: String,
-    pub names: StackNames,
-}
-
-impl LocalState {
-    pub fn path() -> PathBuf {
-        PathBuf::from(STATE_FILE)
-    }
-
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|_| {
-            format!(
-                "no local stack is running (no {}): start one with `hookpost local up`",
-                path.display()
-            )
-        })?;
-        serde_json::from_str(&text).map_err(|e| format!("{} is unreadable: {e}", path.display()))
-    }
-
-    pub fn save(&self, path: &Path) -> Result<(), String> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 
@@ -161,22 +101,21 @@ impl LocalStack {
         let receiver = Arc::new(aws_receiver(&sdk, &names, Arc::new(SystemClock)));
 
         let (shutdown, watcher) = watch::channel(false);
-        let poller = Poller {
-            client: SqsClient::new(&sdk),
-            queue_arn: queue_arn(&sdk, &names.ingest_queue_url).await?,
-            queue_url: names.ingest_queue_url.clone(),
-            region: emulator.region().to_owned(),
-            spec: spec.event_source.clone(),
-            journal: None,
-        };
+        let poller = Poller::new(
+            SqsClient::new(&sdk),
+            names.ingest_queue_url.clone(),
+            queue_arn(&sdk, &names.ingest_queue_url).await?,
+            emulator.region().to_owned(),
+            spec.event_source.clone(),
+        );
         let tasks = vec![
-            tokio::spawn(http::serve(listener, receiver, watcher.clone())),
+            tokio::spawn(front::serve(listener, receiver, watcher.clone())),
             tokio::spawn(poller.run(dispatcher, watcher)),
         ];
         let state = LocalState {
             endpoint_url: emulator.endpoint_url().to_owned(),
             region: emulator.region().to_owned(),
-            receiver_url: format!("http://127.0.0.1:{port}{}", http::WEBHOOK_PREFIX),
+            receiver_url: format!("http://127.0.0.1:{port}{}", front::WEBHOOK_PREFIX),
             names,
         };
         Ok(Self {

@@ -6,9 +6,13 @@
 //! flight is dropped, nothing of it is deleted, and its messages come back after their visibility
 //! timeout.
 //!
+//! An [`Observer`] can be told about each invocation once it ended: which messages, their receive
+//! counts, when, and whether it was cut.
+//!
 //! What the mapping does: <https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html>.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -30,83 +34,91 @@ pub type AwsDispatcher =
 /// Long-poll wait per receive: short, so shutdown is prompt.
 const WAIT_SECONDS: i32 = 1;
 
+/// Told about every invocation once it ended (see [`Poller::with_observer`]).
+pub type Observer = Arc<dyn Fn(&Invocation<'_>) + Send + Sync>;
+
 /// Polls `queue_url` and feeds the dispatcher until `shutdown` turns true.
-#[derive(Debug)]
 pub struct Poller {
-    pub client: Client,
-    pub queue_url: String,
-    pub queue_arn: String,
-    pub region: String,
-    pub spec: EventSourceSpec,
-    /// Where each invocation is written down, when someone wants to read them afterwards.
-    pub journal: Option<Arc<Journal>>,
+    client: Client,
+    queue_url: String,
+    queue_arn: String,
+    region: String,
+    spec: EventSourceSpec,
+    observer: Option<Observer>,
 }
 
-/// The invocations of one or more pollers: which message each handled, when, and whether it was
-/// cut at the function timeout. A test reads it to tell how a message came to be handled twice.
-#[derive(Debug, Default)]
-pub struct Journal {
-    handlings: Mutex<Vec<Handling>>,
-}
-
-/// One message's part in one invocation.
+/// One invocation of the dispatcher, as the poller saw it.
 #[derive(Debug, Clone)]
-pub struct Handling {
-    pub message_id: String,
-    /// The envelope's event id, when the body is an envelope.
-    pub event_id: Option<String>,
-    /// SQS's `ApproximateReceiveCount` for this receive.
-    pub receive_count: Option<u32>,
+pub struct Invocation<'a> {
+    /// The batch, in the order it was handed over.
+    pub messages: Vec<Handed<'a>>,
     pub started: Instant,
     pub ended: Instant,
     /// Stopped at the function timeout, as Lambda stops it: nothing of the batch was deleted.
     pub cut: bool,
 }
 
-impl Journal {
-    /// Every handling so far, in the order the invocations ended.
-    pub fn handlings(&self) -> Vec<Handling> {
-        self.lock().clone()
-    }
+/// One message of an invocation's batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Handed<'a> {
+    pub message_id: &'a str,
+    pub body: &'a str,
+    /// SQS's `ApproximateReceiveCount` for this receive.
+    pub receive_count: Option<u32>,
+}
 
-    /// Invocations stopped at the function timeout (counted per message).
-    pub fn cuts(&self) -> usize {
-        self.lock().iter().filter(|h| h.cut).count()
-    }
-
-    fn record(&self, messages: &[Message], started: Instant, cut: bool) {
-        #[derive(serde::Deserialize)]
-        struct Ids {
-            event_id: String,
-        }
-        let ended = Instant::now();
-        let handlings = messages.iter().map(|m| Handling {
-            message_id: m.message_id.clone().unwrap_or_default(),
-            event_id: m
-                .body
-                .as_deref()
-                .and_then(|b| serde_json::from_str::<Ids>(b).ok())
-                .map(|ids| ids.event_id),
-            receive_count: m
+impl<'a> Handed<'a> {
+    fn of(message: &'a Message) -> Self {
+        Self {
+            message_id: message.message_id.as_deref().unwrap_or_default(),
+            body: message.body.as_deref().unwrap_or_default(),
+            receive_count: message
                 .attributes
                 .as_ref()
                 .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                 .and_then(|n| n.parse().ok()),
-            started,
-            ended,
-            cut,
-        });
-        self.lock().extend(handlings);
+        }
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Handling>> {
-        self.handlings
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+impl fmt::Debug for Poller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Poller")
+            .field("queue_url", &self.queue_url)
+            .field("queue_arn", &self.queue_arn)
+            .field("region", &self.region)
+            .field("spec", &self.spec)
+            .field("observed", &self.observer.is_some())
+            .finish_non_exhaustive()
     }
 }
 
 impl Poller {
+    /// A poller of `queue_url` (whose ARN and region go into each event, as Lambda's do) with the
+    /// mapping's settings from `spec`.
+    pub fn new(
+        client: Client,
+        queue_url: String,
+        queue_arn: String,
+        region: String,
+        spec: EventSourceSpec,
+    ) -> Self {
+        Self {
+            client,
+            queue_url,
+            queue_arn,
+            region,
+            spec,
+            observer: None,
+        }
+    }
+
+    /// Tells `observer` about every invocation once it ended, cut or not.
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     pub async fn run(self, dispatcher: Arc<AwsDispatcher>, mut shutdown: watch::Receiver<bool>) {
         loop {
             let batch = tokio::select! {
@@ -132,8 +144,13 @@ impl Poller {
                 dispatcher.handle(event, Some(SystemTime::now() + timeout)),
             )
             .await;
-            if let Some(journal) = &self.journal {
-                journal.record(&messages, started, handled.is_err());
+            if let Some(observer) = &self.observer {
+                observer(&Invocation {
+                    messages: messages.iter().map(Handed::of).collect(),
+                    started,
+                    ended: Instant::now(),
+                    cut: handled.is_err(),
+                });
             }
             match handled {
                 Ok(response) => self.delete_succeeded(&messages, &response).await,

@@ -1,5 +1,5 @@
-//! The resources a Hookpost stack is made of, by name, and creating them on an AWS-protocol
-//! emulator from the template's [`StackSpec`].
+//! A Hookpost stack's queues, tables and bucket, created on an AWS-protocol emulator from the
+//! template's [`StackSpec`] and named for the handlers as [`StackNames`].
 
 use std::collections::BTreeMap;
 
@@ -9,8 +9,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-
-pub use hookpost_shared::deployment::StackNames;
+use hookpost_shared::deployment::StackNames;
 
 use crate::template::{StackSpec, ids};
 

@@ -10,7 +10,7 @@ use aws_credential_types::Credentials;
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
-use super::LocalError;
+use crate::error::LocalError;
 
 /// The region the local stack uses when the environment names none.
 pub const DEFAULT_REGION: &str = "us-east-1";

@@ -1,0 +1,44 @@
+//! The state file `hookpost local up` writes and `hookpost --local …` reads: where the running
+//! local stack's emulator, receiver and resources are.
+
+use std::path::{Path, PathBuf};
+
+use hookpost_shared::deployment::StackNames;
+use serde::{Deserialize, Serialize};
+
+/// Where `hookpost local up` records the running stack for `hookpost --local …`.
+pub const STATE_FILE: &str = ".hookpost/local.json";
+
+/// What `hookpost --local …` needs to reach a running local stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalState {
+    pub endpoint_url: String,
+    pub region: String,
+    /// `http://127.0.0.1:PORT/webhooks/`: append the source id.
+    pub receiver_url: String,
+    pub names: StackNames,
+}
+
+impl LocalState {
+    pub fn path() -> PathBuf {
+        PathBuf::from(STATE_FILE)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|_| {
+            format!(
+                "no local stack is running (no {}): start one with `hookpost local up`",
+                path.display()
+            )
+        })?;
+        serde_json::from_str(&text).map_err(|e| format!("{} is unreadable: {e}", path.display()))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}

@@ -124,34 +124,10 @@ fn as_refs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
         .collect()
 }
 
-<<<<<<< HEAD
-/// The status and error code of a receiver response.
-/// The status, the refusal code (empty if none) and the `Allow` header of an answer.
-async fn answer(
-    receiver: &hookpost_local::stack::AwsReceiver,
-    input: Input,
-) -> (u16, String, Option<http::HeaderValue>) {
-    let (status, headers, body) = match input {
-        Input::Request(request) => {
-            let (parts, body) = receiver.handle(request).await.into_parts();
-            (parts.status.as_u16(), parts.headers, body.as_ref().to_vec())
-        }
-        Input::Event(event) => {
-            let response = receiver.handle_event(event).await;
-            let body = response.body.map(|b| b.as_ref().to_vec());
-            let status = u16::try_from(response.status_code).expect("an HTTP status");
-            (status, response.headers, body.unwrap_or_default())
-        }
-    };
-    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    let code = json["error"]["code"].as_str().unwrap_or_default();
-    (status, code.to_owned(), headers.get("allow").cloned())
-=======
 /// A request to `gh` as API Gateway hands it to the function, to edit into an event of another
 /// shape.
 fn github_payload(headers: &[(&str, &str)], body: &[u8]) -> serde_json::Value {
     ApiEvent::post("gh").headers(headers).body(body).payload()
->>>>>>> recv
 }
 
 /// `payload` with `edit` applied to its members, read as the function reads it.

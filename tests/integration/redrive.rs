@@ -1,8 +1,8 @@
 //! Retries, the dead-letter queue and redrive, with SQS doing the counting for real.
 
-use hookpost_cli::commands::redrive_all;
 use hookpost_cli::signing::provider_headers;
-use hookpost_shared::aws::SqsClient;
+use hookpost_operations::dead_letters::Selection;
+use hookpost_operations::{NoProgress, Operations};
 use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::Provider;
 
@@ -53,14 +53,11 @@ async fn a_failing_subscriber_is_retried_into_the_dead_letter_queue_while_a_heal
 
     // The subscriber is fixed; redrive delivers to it alone.
     failing.answer_with(204);
-    let moved = redrive_all(
-        &SqsClient::new(sdk),
-        &names.dead_letter_queue_url,
-        &names.ingest_queue_url,
-    )
-    .await
-    .expect("redrive");
-    assert_eq!(moved, 1);
+    let moved = Operations::new(sdk, names.clone(), None)
+        .redrive(&Selection::All, None, &NoProgress)
+        .await
+        .expect("redrive");
+    assert_eq!(moved.moved, 1);
     let after = failing.wait_for(MAX_RECEIVES as usize + 1, PATIENCE).await;
     assert_eq!(after.len(), MAX_RECEIVES as usize + 1);
     assert_eq!(after.last().map(|d| d.answered), Some(204));

@@ -62,7 +62,9 @@ pub enum Command {
     #[command(subcommand)]
     Events(EventsCommand),
     /// Every delivery attempt of an event.
-    #[command(after_help = "Example:\n  hookpost --local deliveries evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e")]
+    #[command(
+        after_help = "Example:\n  hookpost --local deliveries evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e"
+    )]
     Deliveries {
         /// The event id the receiver answered with (or a replay's `{event_id}#{replay id}`).
         event_id: String,

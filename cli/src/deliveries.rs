@@ -17,7 +17,10 @@ pub(crate) fn print(event_id: &str, records: &[DeliveryRecord]) {
         println!("no delivery attempts recorded for {event_id}");
     }
     for r in records {
-        println!("{}  {}  {} attempt(s)", r.subscription_id, r.status, r.attempts);
+        println!(
+            "{}  {}  {} attempt(s)",
+            r.subscription_id, r.status, r.attempts
+        );
         let mut t = crate::output::table(["AT", "OUTCOME", "STATUS", "TIME", "ERROR"]);
         for a in &r.history {
             t.add_row([

@@ -29,7 +29,9 @@ pub enum DlqCommand {
         cursor: Option<String>,
     },
     /// One dead-lettered event: its envelope and its delivery history.
-    #[command(after_help = "Example:\n  hookpost --local dlq show evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e")]
+    #[command(
+        after_help = "Example:\n  hookpost --local dlq show evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e"
+    )]
     Show { event_id: String },
     /// Move dead-lettered events back to the ingest queue: all, the ones named, or the ones the
     /// filters match. Subscribers that already got an event are not called again.
@@ -221,7 +223,14 @@ fn print_list(rows: &[DeadLetter]) {
         println!("the dead-letter queue is empty");
         return;
     }
-    let mut t = table(["EVENT", "SOURCE", "TYPE", "AGE", "RECEIVES", "UNDELIVERED (LAST ERROR)"]);
+    let mut t = table([
+        "EVENT",
+        "SOURCE",
+        "TYPE",
+        "AGE",
+        "RECEIVES",
+        "UNDELIVERED (LAST ERROR)",
+    ]);
     for r in rows {
         let undelivered = match (&r.error, r.undelivered.is_empty()) {
             (Some(error), _) => format!("not an envelope: {error}"),

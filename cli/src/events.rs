@@ -32,7 +32,9 @@ pub enum EventsCommand {
         limit: u32,
     },
     /// One archived event with its envelope.
-    #[command(after_help = "Example:\n  hookpost --local events show evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e")]
+    #[command(
+        after_help = "Example:\n  hookpost --local events show evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e"
+    )]
     Show { event_id: String },
     /// Replay one event (to every subscription that wants it, or to those named), or recover a
     /// window with --since: every archived event in it re-delivered to the subscriptions that

@@ -59,7 +59,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Events(command) => {
             events::run(&Target::resolve(global).await?.ops, output, command).await
         }
-        Command::Dlq(command) => dlq::run(&Target::resolve(global).await?.ops, output, command).await,
+        Command::Dlq(command) => {
+            dlq::run(&Target::resolve(global).await?.ops, output, command).await
+        }
         Command::Deliveries { event_id } => {
             deliveries::run(&Target::resolve(global).await?.ops, output, &event_id).await
         }

@@ -14,7 +14,9 @@ use crate::{CliError, parse};
 #[derive(Debug, Subcommand)]
 pub enum SourcesCommand {
     /// Create a source and print the URL to give the provider, and its secret (once).
-    #[command(after_help = "Example:\n  hookpost --local sources add github-main --provider github")]
+    #[command(
+        after_help = "Example:\n  hookpost --local sources add github-main --provider github"
+    )]
     Add {
         /// Source id: letters, digits, `-` and `_`; the last segment of the webhook URL.
         #[arg(value_parser = parse::source_id)]
@@ -46,7 +48,12 @@ pub enum SourcesCommand {
         #[arg(value_parser = parse::source_id)]
         name: SourceId,
         /// The new secret, when the provider generates it; a strong one is generated otherwise.
-        #[arg(long, env = "HOOKPOST_SECRET", hide_env_values = true, conflicts_with = "finish")]
+        #[arg(
+            long,
+            env = "HOOKPOST_SECRET",
+            hide_env_values = true,
+            conflicts_with = "finish"
+        )]
         secret: Option<String>,
         /// Retire every secret but the newest.
         #[arg(long)]
@@ -59,7 +66,11 @@ pub enum SourcesCommand {
     },
 }
 
-pub async fn run(ops: &Operations, output: Output, command: SourcesCommand) -> Result<(), CliError> {
+pub async fn run(
+    ops: &Operations,
+    output: Output,
+    command: SourcesCommand,
+) -> Result<(), CliError> {
     match command {
         SourcesCommand::Add {
             name,
@@ -132,7 +143,14 @@ fn print_created(created: &CreatedSource) {
 }
 
 fn print_sources(list: &[SourceView]) {
-    let mut t = table(["SOURCE", "PROVIDER", "SECRETS", "TOLERANCE", "CREATED", "URL"]);
+    let mut t = table([
+        "SOURCE",
+        "PROVIDER",
+        "SECRETS",
+        "TOLERANCE",
+        "CREATED",
+        "URL",
+    ]);
     for s in list {
         t.add_row([
             s.source_id.clone(),

@@ -78,7 +78,9 @@ pub enum SubscriptionsCommand {
     Remove { id: String },
     /// Re-enable a subscription (disabled after 410 Gone, a failure streak or by hand); its
     /// failure streak starts over.
-    #[command(after_help = "Example:\n  hookpost --local subscriptions enable sub_0192f1c4a7b87c4e")]
+    #[command(
+        after_help = "Example:\n  hookpost --local subscriptions enable sub_0192f1c4a7b87c4e"
+    )]
     Enable { id: String },
     /// Stop deliveries to a subscription until it is enabled again.
     #[command(
@@ -197,7 +199,10 @@ pub async fn run(
             output.show(&row, |r| println!("enabled {}", r.view.subscription_id))
         }
         SubscriptionsCommand::Disable { id, reason } => {
-            let row = Row::from(ops.set_subscription_enabled(&id, false, Some(&reason)).await?);
+            let row = Row::from(
+                ops.set_subscription_enabled(&id, false, Some(&reason))
+                    .await?,
+            );
             output.show(&row, |r| println!("disabled {}", r.view.subscription_id))
         }
     }

@@ -45,7 +45,8 @@ async fn resolve_parts(
 ) -> Result<(SdkConfig, StackNames, Option<String>), CliError> {
     if global.local {
         let state = LocalState::load(&LocalState::path()).map_err(CliError::Failed)?;
-        let sdk = hookpost_local::emulator::sdk_config_for(&state.endpoint_url, &state.region).await;
+        let sdk =
+            hookpost_local::emulator::sdk_config_for(&state.endpoint_url, &state.region).await;
         return Ok((sdk, state.names, Some(state.receiver_url)));
     }
     let sdk = sdk_config(global).await;
@@ -70,8 +71,16 @@ fn names_from(var: impl Fn(&str) -> Option<String>) -> Result<StackNames, CliErr
             ))
         })
     };
-    let [sources, subscriptions, deliveries, delivery_ids, events, bodies, ingest, dead_letters] =
-        VARIABLES;
+    let [
+        sources,
+        subscriptions,
+        deliveries,
+        delivery_ids,
+        events,
+        bodies,
+        ingest,
+        dead_letters,
+    ] = VARIABLES;
     Ok(StackNames {
         sources_table: get(sources)?,
         subscriptions_table: get(subscriptions)?,
@@ -104,7 +113,11 @@ mod tests {
     fn the_first_missing_variable_is_named() {
         let err = names_from(|name| (name != "HOOKPOST_EVENTS_TABLE").then(|| "x".to_owned()))
             .expect_err("one is missing");
-        assert!(err.to_string().starts_with("HOOKPOST_EVENTS_TABLE is not set"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("HOOKPOST_EVENTS_TABLE is not set"),
+            "{err}"
+        );
         assert_eq!(err.exit_code(), 2);
     }
 
@@ -112,6 +125,9 @@ mod tests {
     fn all_eight_variables_name_a_deployment() {
         let names = names_from(|name| Some(name.to_lowercase())).expect("complete");
         assert_eq!(names.events_table, "hookpost_events_table");
-        assert_eq!(names.dead_letter_queue_url, "hookpost_dead_letter_queue_url");
+        assert_eq!(
+            names.dead_letter_queue_url,
+            "hookpost_dead_letter_queue_url"
+        );
     }
 }

@@ -57,8 +57,14 @@ impl DeadLetterFilter {
     fn scope(&self) -> String {
         format!(
             "source={}&type={}&since={}",
-            self.source.as_ref().map(SourceId::as_str).unwrap_or_default(),
-            self.event_types.as_ref().map(|t| t.join(",")).unwrap_or_default(),
+            self.source
+                .as_ref()
+                .map(SourceId::as_str)
+                .unwrap_or_default(),
+            self.event_types
+                .as_ref()
+                .map(|t| t.join(","))
+                .unwrap_or_default(),
             self.since.as_deref().unwrap_or_default(),
         )
     }
@@ -77,7 +83,10 @@ impl DeadLetterFilter {
                 .event_types
                 .as_deref()
                 .is_none_or(|t| event_types_match(t, e.event_type.as_deref()))
-            && self.since.as_deref().is_none_or(|s| e.received_at.as_str() >= s)
+            && self
+                .since
+                .as_deref()
+                .is_none_or(|s| e.received_at.as_str() >= s)
     }
 }
 
@@ -183,7 +192,11 @@ impl Held {
     }
 
     fn attribute(&self, name: MessageSystemAttributeName) -> Option<&str> {
-        self.message.attributes.as_ref()?.get(&name).map(String::as_str)
+        self.message
+            .attributes
+            .as_ref()?
+            .get(&name)
+            .map(String::as_str)
     }
 
     /// The list's order: when SQS first got the message, then its id.
@@ -215,7 +228,14 @@ impl Operations {
             .filter(|h| filter.matches(h.envelope.as_ref().ok()))
             .collect();
         matching.sort_by_key(Held::position);
-        let page = slice_after(matching, after.as_deref(), page.limit, LIST, &scope, Held::position);
+        let page = slice_after(
+            matching,
+            after.as_deref(),
+            page.limit,
+            LIST,
+            &scope,
+            Held::position,
+        );
         let items = futures_util::stream::iter(page.items.iter().map(|h| self.describe(h)))
             .buffered(DESCRIBE_CONCURRENCY)
             .collect::<Vec<_>>()
@@ -312,7 +332,11 @@ impl Operations {
         }
         let moved = self.move_messages(selection, rate, progress).await?;
         let missing = match selection {
-            Selection::Events(ids) => ids.iter().filter(|id| !moved.contains(*id)).cloned().collect(),
+            Selection::Events(ids) => ids
+                .iter()
+                .filter(|id| !moved.contains(*id))
+                .cloned()
+                .collect(),
             _ => Vec::new(),
         };
         Ok(RedriveReport {
@@ -526,9 +550,9 @@ impl Operations {
                     let key = held.key();
                     let selected = match selection {
                         Selection::All => true,
-                        Selection::Events(_) => {
-                            wanted.as_ref().is_some_and(|ids| ids.contains(key.as_str()))
-                        }
+                        Selection::Events(_) => wanted
+                            .as_ref()
+                            .is_some_and(|ids| ids.contains(key.as_str())),
                         Selection::Matching(filter) => filter.matches(held.envelope.as_ref().ok()),
                     };
                     if !selected {
@@ -596,7 +620,10 @@ impl Operations {
                 });
             }
         };
-        let records = self.deliveries_table().for_event(&envelope.event_id).await?;
+        let records = self
+            .deliveries_table()
+            .for_event(&envelope.event_id)
+            .await?;
         let (delivered, undelivered): (Vec<_>, Vec<_>) =
             records.into_iter().partition(|r| r.status == "delivered");
         Ok(DeadLetter {
@@ -646,13 +673,21 @@ mod tests {
     #[test]
     fn a_filter_matches_by_source_type_and_age_together() {
         let e = envelope("gh", Some("pull_request"), "2026-11-22T10:00:00.000Z");
-        let by = |source: Option<&str>, types: Option<&str>, since: Option<&str>| DeadLetterFilter {
-            source: source.map(|s| SourceId::parse(s).expect("id")),
-            event_types: types.map(|t| vec![t.to_owned()]),
-            since: since.map(str::to_owned),
-        };
+        let by =
+            |source: Option<&str>, types: Option<&str>, since: Option<&str>| DeadLetterFilter {
+                source: source.map(|s| SourceId::parse(s).expect("id")),
+                event_types: types.map(|t| vec![t.to_owned()]),
+                since: since.map(str::to_owned),
+            };
         assert!(by(None, None, None).matches(Some(&e)));
-        assert!(by(Some("gh"), Some("pull_request"), Some("2026-11-22T09:00:00.000Z")).matches(Some(&e)));
+        assert!(
+            by(
+                Some("gh"),
+                Some("pull_request"),
+                Some("2026-11-22T09:00:00.000Z")
+            )
+            .matches(Some(&e))
+        );
         assert!(!by(Some("stripe"), None, None).matches(Some(&e)));
         assert!(!by(None, Some("push"), None).matches(Some(&e)));
         assert!(!by(None, None, Some("2026-11-22T11:00:00.000Z")).matches(Some(&e)));

@@ -34,8 +34,14 @@ impl EventFilter {
     fn scope(&self) -> String {
         format!(
             "source={}&type={}&since={}&until={}",
-            self.source.as_ref().map(SourceId::as_str).unwrap_or_default(),
-            self.event_types.as_ref().map(|t| t.join(",")).unwrap_or_default(),
+            self.source
+                .as_ref()
+                .map(SourceId::as_str)
+                .unwrap_or_default(),
+            self.event_types
+                .as_ref()
+                .map(|t| t.join(","))
+                .unwrap_or_default(),
             self.since.as_deref().unwrap_or_default(),
             self.until.as_deref().unwrap_or_default(),
         )
@@ -231,7 +237,10 @@ impl Operations {
             OpError::Conflict(format!("the archived event cannot be replayed: {e}"))
         })?;
         if !subscriptions.is_empty() {
-            let known = self.subscriptions_table().list_for(&envelope.source_id).await?;
+            let known = self
+                .subscriptions_table()
+                .list_for(&envelope.source_id)
+                .await?;
             for id in &subscriptions {
                 if !known.iter().any(|s| &s.subscription_id == id) {
                     return Err(OpError::invalid(
@@ -257,9 +266,9 @@ impl Operations {
         envelope: &Envelope,
         replay: &Replay,
     ) -> Result<(), OpError> {
-        let message = replay
-            .mark(&event.envelope)
-            .map_err(|e| OpError::Conflict(format!("the archived event cannot be replayed: {e}")))?;
+        let message = replay.mark(&event.envelope).map_err(|e| {
+            OpError::Conflict(format!("the archived event cannot be replayed: {e}"))
+        })?;
         // In ordered mode a replay takes its place in the source's order like a new event.
         self.ingest_queue()
             .enqueue_in_group(message, envelope.source_id.as_str(), &replay.id)
@@ -295,10 +304,25 @@ impl Operations {
         let named = match &request.subscription {
             Some(id) => {
                 let s = self.subscription(id).await?;
-                if filter.source.as_ref().is_some_and(|src| *src != s.source_id) {
+                if !s.enabled {
                     return Err(OpError::invalid(
                         "subscription",
-                        format!("{id} is a subscription of {}, not of the source named", s.source_id),
+                        format!(
+                            "{id} is disabled, so the dispatcher would skip it: enable it first"
+                        ),
+                    ));
+                }
+                if filter
+                    .source
+                    .as_ref()
+                    .is_some_and(|src| *src != s.source_id)
+                {
+                    return Err(OpError::invalid(
+                        "subscription",
+                        format!(
+                            "{id} is a subscription of {}, not of the source named",
+                            s.source_id
+                        ),
                     ));
                 }
                 Some(s)
@@ -307,7 +331,10 @@ impl Operations {
         };
         // A named subscription narrows the window to its source.
         let filter = EventFilter {
-            source: named.as_ref().map(|s| s.source_id.clone()).or(filter.source.clone()),
+            source: named
+                .as_ref()
+                .map(|s| s.source_id.clone())
+                .or(filter.source.clone()),
             ..filter.clone()
         };
         let pause = request
@@ -329,7 +356,10 @@ impl Operations {
                     Some(s) => vec![s.clone()],
                     None => {
                         if !subscriptions_of.contains_key(&event.source_id) {
-                            let list = self.subscriptions_table().list_for(&event.source_id).await?;
+                            let list = self
+                                .subscriptions_table()
+                                .list_for(&event.source_id)
+                                .await?;
                             subscriptions_of.insert(event.source_id.clone(), list);
                         }
                         subscriptions_of[&event.source_id]

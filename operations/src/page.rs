@@ -147,7 +147,10 @@ pub(crate) fn slice_after<T>(
     key: impl Fn(&T) -> String,
 ) -> Page<T> {
     let mut rest: Vec<T> = match after {
-        Some(after) => sorted.into_iter().filter(|t| key(t).as_str() > after).collect(),
+        Some(after) => sorted
+            .into_iter()
+            .filter(|t| key(t).as_str() > after)
+            .collect(),
         None => sorted,
     };
     let next_cursor = (rest.len() > limit).then(|| {
@@ -169,7 +172,10 @@ mod tests {
     #[test]
     fn a_cursor_round_trips_for_its_own_list_and_filters() {
         let text = Cursor::new("sources", "", "gh").encode();
-        assert_eq!(Cursor::decode(&text, "sources", "").expect("own").after, "gh");
+        assert_eq!(
+            Cursor::decode(&text, "sources", "").expect("own").after,
+            "gh"
+        );
     }
 
     #[test]

@@ -117,9 +117,14 @@ impl Operations {
         let mut all = self.sources_table().list().await?;
         all.sort_by(|a, b| a.source_id.cmp(&b.source_id));
         let views = all.iter().map(|s| self.view_source(s)).collect();
-        Ok(slice_after(views, after.as_deref(), page.limit, LIST, "", |s: &SourceView| {
-            s.source_id.clone()
-        }))
+        Ok(slice_after(
+            views,
+            after.as_deref(),
+            page.limit,
+            LIST,
+            "",
+            |s: &SourceView| s.source_id.clone(),
+        ))
     }
 
     pub(crate) async fn source(&self, id: &SourceId) -> Result<Source, OpError> {

@@ -122,9 +122,7 @@ fn check_header(name: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn checked_headers(
-    headers: BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, OpError> {
+fn checked_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, OpError> {
     headers
         .into_iter()
         .map(|(name, value)| {
@@ -351,7 +349,8 @@ mod tests {
             vec![hookpost_shared::secret::Secret::new("whsec_c2VjcmV0")],
             "2026-01-01T00:00:00Z",
         );
-        s.headers.insert("authorization".into(), "Bearer t0ken".into());
+        s.headers
+            .insert("authorization".into(), "Bearer t0ken".into());
         let json = serde_json::to_string(&SubscriptionView::from(&s)).expect("json");
         assert!(!json.contains("whsec_c2VjcmV0"));
         assert!(!json.contains("t0ken"));

@@ -5,9 +5,11 @@
 //! - [`queue`]: a queue's depth, and draining it.
 //! - [`poll`]: waiting until something holds.
 //! - [`journal`]: the poller's invocations written down, for the chaos run.
+//! - [`proxy`]: a proxy before the emulator that counts the calls and injects faults.
 
 pub mod journal;
 pub mod poll;
+pub mod proxy;
 pub mod queue;
 pub mod subscriber;
 

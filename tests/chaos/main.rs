@@ -11,7 +11,6 @@
 //! (`throttle=0.02,error=0.02,drop=0.01,lost=0.005`) the fault shares. `make chaos` runs 10,000;
 //! `make test` runs 2,000. The figures are printed and written to `target/chaos/`.
 
-mod proxy;
 mod report;
 mod subscribers;
 
@@ -50,9 +49,9 @@ use hookpost_testkit::{Handling, Journal};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::proxy::{Fault, FaultKind, FaultProxy, FaultShares};
 use crate::report::{Duplicate, Report, SubscriberFigures};
 use crate::subscribers::{ChaosSubscriber, Kind};
+use hookpost_testkit::proxy::{Fault, FaultKind, FaultProxy, FaultShares};
 
 const DEFAULT_EVENTS: usize = 2000;
 /// Events per wave, each on a fresh stack: moto's DynamoDB `Query` reads every item of the table,

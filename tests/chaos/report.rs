@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::proxy::{Fault, FaultKind, FaultShares};
+use hookpost_testkit::proxy::{Fault, FaultKind, FaultShares};
 
 /// One subscriber's figures.
 #[derive(Debug, Clone, Default, Serialize)]

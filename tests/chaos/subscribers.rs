@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::proxy::random_unit;
+use hookpost_testkit::proxy::random_unit;
 
 /// How a subscriber answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -33,14 +33,14 @@ fn binary() -> PathBuf {
 }
 
 /// What one run of the binary printed and how it exited.
-struct Run {
-    code: i32,
-    json: Value,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) json: Value,
+    pub(crate) stderr: String,
 }
 
 /// Runs `hookpost --output json ARGS…` with `env`, stdin closed.
-async fn hookpost(env: &[(&str, String)], args: &[&str]) -> Run {
+pub(crate) async fn hookpost(env: &[(&str, String)], args: &[&str]) -> Run {
     let mut command = tokio::process::Command::new(binary());
     command
         .args(["--output", "json"])
@@ -60,7 +60,7 @@ async fn hookpost(env: &[(&str, String)], args: &[&str]) -> Run {
 }
 
 /// Runs and insists on exit code 0.
-async fn ok(env: &[(&str, String)], args: &[&str]) -> Value {
+pub(crate) async fn ok(env: &[(&str, String)], args: &[&str]) -> Value {
     let run = hookpost(env, args).await;
     assert_eq!(
         run.code, 0,
@@ -103,7 +103,7 @@ fn env_for(names: &StackNames, receiver_url: Option<&str>) -> Vec<(&'static str,
     env
 }
 
-fn stack_env(stack: &LocalStack) -> Vec<(&'static str, String)> {
+pub(crate) fn stack_env(stack: &LocalStack) -> Vec<(&'static str, String)> {
     let mut env = env_for(&stack.state.names, Some(&stack.state.receiver_url));
     env.push(("AWS_ENDPOINT_URL", stack.state.endpoint_url.clone()));
     env

@@ -6,6 +6,7 @@ mod cli;
 mod delivery;
 mod events;
 mod hostile;
+mod operations;
 mod ordered;
 mod pipeline;
 mod providers;

@@ -45,16 +45,6 @@ pub struct DeliveryRecord {
     pub history: Vec<AttemptEntry>,
 }
 
-/// A subscription's most recent delivery attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LatestDelivery {
-    pub event_id: String,
-    /// When it was attempted (RFC 3339).
-    pub at: String,
-    /// `delivered`, `gone` or `failing`.
-    pub status: String,
-}
-
 /// One attempt in a record's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptEntry {
@@ -73,52 +63,6 @@ impl DynamoDeliveries {
             client,
             table: table.into(),
         }
-    }
-
-    /// Each subscription's most recent attempt, across every event still in the table.
-    ///
-    /// The table is keyed by event, so this is a `Scan` of its three small attributes: it reads
-    /// the whole table (kept for `DeliveryRetentionDays`), which suits an operator's command, not
-    /// a hot path.
-    pub async fn latest_by_subscription(
-        &self,
-    ) -> Result<HashMap<String, LatestDelivery>, StoreError> {
-        let items: Vec<_> = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .projection_expression("event_id, subscription_id, last_attempt_at, #status")
-            .expression_attribute_names("#status", "status")
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| sdk_error("Scan", e))?;
-        let mut latest: HashMap<String, LatestDelivery> = HashMap::new();
-        for item in items {
-            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-            let (Some(subscription_id), Some(event_id), Some(at), Some(status)) = (
-                text("subscription_id"),
-                text("event_id"),
-                text("last_attempt_at"),
-                text("status"),
-            ) else {
-                continue;
-            };
-            // RFC 3339 instants in UTC with fixed precision sort as text.
-            if latest.get(&subscription_id).is_none_or(|l| l.at < at) {
-                latest.insert(
-                    subscription_id,
-                    LatestDelivery {
-                        event_id,
-                        at,
-                        status,
-                    },
-                );
-            }
-        }
-        Ok(latest)
     }
 
     /// Every delivery record of an event.

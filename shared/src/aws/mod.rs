@@ -15,7 +15,7 @@ pub use aws_sdk_dynamodb::Client as DynamoClient;
 pub use aws_sdk_s3::Client as S3Client;
 pub use aws_sdk_sqs::Client as SqsClient;
 pub use bodies::S3Bodies;
-pub use deliveries::{AttemptEntry, DeliveryRecord, DynamoDeliveries, LatestDelivery};
+pub use deliveries::{AttemptEntry, DeliveryRecord, DynamoDeliveries};
 pub use delivery_ids::{DynamoDeliveryIds, STALE_CLAIM_SECONDS};
 pub use events::{DynamoEvents, EVENTS_BY_SOURCE_INDEX};
 pub use queue::{SqsQueue, is_fifo_url};

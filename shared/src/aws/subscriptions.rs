@@ -187,7 +187,9 @@ impl DynamoSubscriptions {
                 values.push((":timeout", AttributeValue::N(t.to_string())));
                 "SET #url = :url, event_types = :types, headers = :headers, timeout_seconds = :timeout"
             }
-            None => "SET #url = :url, event_types = :types, headers = :headers REMOVE timeout_seconds",
+            None => {
+                "SET #url = :url, event_types = :types, headers = :headers REMOVE timeout_seconds"
+            }
         };
         self.update_existing(&s.source_id, &s.subscription_id, expression, values)
             .await

@@ -3,7 +3,8 @@
 //! apart by `X-Amz-Target`) that it answers with a throttling error or a 500, drops before
 //! forwarding, or forwards and then drops (the caller never learns that the call took effect).
 //! During an outage window every SQS `SendMessage` fails. Every fault is counted and kept with the
-//! request body, so the harness can say which events a fault touched.
+//! request body, so the harness can say which events a fault touched. With no faults
+//! ([`FaultShares::NONE`]) it only counts: which calls a command makes (`calls`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -33,6 +34,14 @@ pub struct FaultShares {
 }
 
 impl FaultShares {
+    /// No faults: every call is forwarded and counted.
+    pub const NONE: FaultShares = FaultShares {
+        throttle: 0.0,
+        error: 0.0,
+        drop: 0.0,
+        lost: 0.0,
+    };
+
     /// `throttle=0.02,error=0.02,drop=0.01,lost=0.005`; kinds left out keep `self`'s share.
     pub fn parse_over(mut self, text: &str) -> Result<Self, String> {
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {

@@ -194,12 +194,12 @@ fn environment(
     let function = resources
         .get(function_id)
         .ok_or_else(|| invalid(format!("no {function_id} resource")))?;
-    let variables = |function: Option<&Value>| {
+    fn variables(function: Option<&Value>) -> Option<&Mapping> {
         function
             .and_then(|f| f.get("Environment"))
             .and_then(|e| e.get("Variables"))
             .and_then(Value::as_mapping)
-    };
+    }
     let globals = variables(doc.get("Globals").and_then(|g| g.get("Function")));
     let own = variables(function.get("Properties"));
     let mut environment = BTreeMap::new();

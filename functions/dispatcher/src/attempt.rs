@@ -401,7 +401,11 @@ mod tests {
         let attempts = world.attempts();
         assert_eq!(attempts.len(), 2);
         for a in &attempts {
-            assert_eq!(a.outcome, AttemptOutcome::unsent(RetryReason::Blocked), "{a:?}");
+            assert_eq!(
+                a.outcome,
+                AttemptOutcome::unsent(RetryReason::Blocked),
+                "{a:?}"
+            );
             assert_eq!(a.outcome.label(), "blocked_target");
             let error = a.error.as_deref().unwrap_or_default();
             assert!(error.contains("loopback"), "{error}");

@@ -248,8 +248,8 @@ mod tests {
                 "{err}"
             );
         }
-        let unknown = Config::from_lookup(vars(&[("HOOKPOST_MAX_RECEIVE_COUNT", "0")]))
-            .expect("0 = unknown");
+        let unknown =
+            Config::from_lookup(vars(&[("HOOKPOST_MAX_RECEIVE_COUNT", "0")])).expect("0 = unknown");
         assert_eq!(unknown.max_receive_count, None);
     }
 

@@ -244,8 +244,7 @@ mod tests {
     use crate::test_support::*;
 
     #[tokio::test]
-    async fn a_failed_subscription_load_fails_the_records_and_is_tried_once_per_source_and_batch()
-    {
+    async fn a_failed_subscription_load_fails_the_records_and_is_tried_once_per_source_and_batch() {
         let world = World {
             fail_subscription_loads: true,
             ..World::default()

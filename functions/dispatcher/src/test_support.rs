@@ -190,7 +190,10 @@ impl World {
         }
     }
 
-    pub(crate) fn dispatcher(&self, config: Config) -> Dispatcher<&World, &World, &World, &World, &World> {
+    pub(crate) fn dispatcher(
+        &self,
+        config: Config,
+    ) -> Dispatcher<&World, &World, &World, &World, &World> {
         self.dispatcher_at(config, FixedClock::at_unix(NOW))
     }
 
@@ -439,4 +442,3 @@ pub(crate) fn verify(
 pub(crate) fn header<'a>(captured: &'a Captured, name: &str) -> Option<&'a str> {
     captured.headers.get(name).and_then(|v| v.to_str().ok())
 }
-

@@ -209,6 +209,26 @@ mod tests {
     }
 
     #[test]
+    fn every_retried_attempt_counts_as_retried_and_some_reasons_also_on_their_own() {
+        let mut m = BatchMetrics::default();
+        for reason in [
+            RetryReason::Blocked,
+            RetryReason::Timeout,
+            RetryReason::Misconfigured,
+            RetryReason::Connection,
+            RetryReason::Throttled,
+        ] {
+            m.attempt(&AttemptOutcome::unsent(reason), 1);
+        }
+
+        assert_eq!(
+            (m.retried, m.blocked, m.timeouts, m.misconfigured),
+            (5, 1, 1, 1)
+        );
+        assert_eq!((m.delivered, m.gone), (0, 0));
+    }
+
+    #[test]
     fn a_quiet_batch_still_reports_zero_counts() {
         let doc = parse(&BatchMetrics::default().to_emf("f", 0)[0]);
         assert_eq!(doc["Delivered"], 0);

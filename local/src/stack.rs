@@ -11,11 +11,9 @@ use aws_config::SdkConfig;
 use hookpost_dispatcher::Dispatcher;
 use hookpost_receiver::Receiver;
 use hookpost_shared::aws::{
-    DynamoClient, DynamoDeliveries, DynamoDeliveryIds, DynamoEvents, DynamoSources,
-    DynamoSubscriptions, S3Bodies, S3Client, SqsClient, SqsQueue,
+    DynamoClient, DynamoDeliveryIds, DynamoSources, S3Bodies, S3Client, SqsClient, SqsQueue,
 };
 use hookpost_shared::clock::{Clock, SystemClock};
-use hookpost_shared::delivery::RetrySchedule;
 use hookpost_shared::deployment::StackNames;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -138,47 +136,28 @@ impl LocalStack {
     }
 }
 
-/// The dispatcher as the template configures it.
+/// The dispatcher as the template configures it, with the local stack's own overrides.
 fn dispatcher(
     sdk: &SdkConfig,
     names: &StackNames,
     spec: &StackSpec,
 ) -> Result<AwsDispatcher, LocalError> {
-    let param = |name: &str| {
-        spec.parameters
-            .get(name)
-            .cloned()
-            .ok_or_else(|| LocalError::Option(format!("the template has no {name} parameter")))
-    };
-    let seconds = |name: &str| -> Result<u64, LocalError> {
-        param(name)?
-            .parse()
-            .map_err(|_| LocalError::Option(format!("{name} is not a whole number")))
-    };
-    let retry: RetrySchedule = param("RetryDelays")?
-        .parse()
-        .map_err(|e| LocalError::Option(format!("retry delays: {e}")))?;
+    let environment = &spec.dispatcher_environment;
+    let config = hookpost_dispatcher::Config::from_lookup(|name| environment.get(name).cloned())
+        .map_err(|e| LocalError::Option(format!("the template's dispatcher settings: {e}")))?;
     let config = hookpost_dispatcher::Config {
-        retry,
-        attempt_timeout: Duration::from_secs(seconds("AttemptTimeoutSeconds")?),
-        retention: Duration::from_secs(seconds("DeliveryRetentionDays")? * 24 * 3600),
-        allow_private_targets: match param("AllowPrivateTargets")?.as_str() {
-            "true" => true,
-            "false" => false,
-            other => {
-                return Err(LocalError::Option(format!(
-                    "AllowPrivateTargets must be true or false, not {other:?}"
-                )));
-            }
-        },
         // Subscriptions created a moment ago are seen by the next batch.
         subscription_cache: Duration::ZERO,
-        disable_after: Duration::from_secs(seconds("DisableAfterHours")? * 3600),
-        max_receive_count: Some(
-            u32::try_from(seconds("MaxReceiveCount")?)
-                .map_err(|_| LocalError::Option("MaxReceiveCount is too large".to_owned()))?,
-        ),
-        ..hookpost_dispatcher::Config::default()
+        // The ingest queue as provisioned dead-letters a record after this many receives.
+        max_receive_count: spec
+            .queues
+            .iter()
+            .find(|q| q.logical_id == template::ids::INGEST_QUEUE)
+            .and_then(|q| q.redrive.as_ref())
+            .map(|r| r.max_receive_count),
+        // Standard output is the operator's terminal here, not CloudWatch Logs.
+        metrics_function: None,
+        ..config
     };
     aws_dispatcher(sdk, names, config).map_err(|e| LocalError::Io(e.to_string()))
 }
@@ -189,15 +168,14 @@ pub fn aws_dispatcher(
     names: &StackNames,
     config: hookpost_dispatcher::Config,
 ) -> Result<AwsDispatcher, hookpost_dispatcher::DispatcherError> {
-    Dispatcher::new(
-        DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table),
-        DynamoDeliveries::new(DynamoClient::new(sdk), &names.deliveries_table),
-        SqsQueue::new(SqsClient::new(sdk), &names.ingest_queue_url),
-        S3Bodies::new(S3Client::new(sdk), &names.bodies_bucket),
-        DynamoEvents::new(DynamoClient::new(sdk), &names.events_table),
-        Arc::new(SystemClock),
-        config,
-    )
+    let resources = hookpost_dispatcher::Resources {
+        subscriptions_table: names.subscriptions_table.clone(),
+        deliveries_table: names.deliveries_table.clone(),
+        ingest_queue_url: names.ingest_queue_url.clone(),
+        bodies_bucket: names.bodies_bucket.clone(),
+        events_table: names.events_table.clone(),
+    };
+    Dispatcher::on_aws(sdk, &resources, config)
 }
 
 /// The receiver wired to the AWS adapters, as in the deployed function.

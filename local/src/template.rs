@@ -113,6 +113,8 @@ pub struct StackSpec {
     pub event_source: EventSourceSpec,
     /// Every parameter's value (overrides applied), e.g. `RetryDelays`.
     pub parameters: BTreeMap<String, String>,
+    /// The dispatcher function's environment, as [`function_environment`] gives it.
+    pub dispatcher_environment: BTreeMap<String, String>,
 }
 
 /// Parses `text` and resolves it with parameter `overrides` (name → value).
@@ -150,13 +152,84 @@ pub fn stack_spec(
     queues.sort_by_key(|q| q.redrive.is_some());
 
     let event_source = event_source(&ctx, resources)?;
+    let dispatcher_environment = environment(&ctx, &doc, ids::DISPATCHER_FUNCTION)?;
     Ok(StackSpec {
         queues,
         tables,
         buckets,
         event_source,
         parameters,
+        dispatcher_environment,
     })
+}
+
+/// The `Environment.Variables` of function `function_id` (over `Globals.Function`'s), with
+/// `!Ref Parameter` values taken from `parameters`, e.g. [`StackSpec::parameters`].
+///
+/// A variable that names a resource (`!Ref SubscriptionsTable`) is left out: its value is the
+/// resource's physical name, which only the caller knows once the resource exists. A variable set
+/// to `!Ref AWS::NoValue` is left out too, as CloudFormation does.
+pub fn function_environment(
+    text: &str,
+    function_id: &str,
+    parameters: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, TemplateError> {
+    let doc: Value = serde_norway::from_str(text)?;
+    let ctx = Resolver {
+        parameters,
+        conditions: doc.get("Conditions").and_then(Value::as_mapping),
+    };
+    environment(&ctx, &doc, function_id)
+}
+
+fn environment(
+    ctx: &Resolver<'_>,
+    doc: &Value,
+    function_id: &str,
+) -> Result<BTreeMap<String, String>, TemplateError> {
+    let resources = doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| invalid("no Resources section"))?;
+    let function = resources
+        .get(function_id)
+        .ok_or_else(|| invalid(format!("no {function_id} resource")))?;
+    fn variables(function: Option<&Value>) -> Option<&Mapping> {
+        function
+            .and_then(|f| f.get("Environment"))
+            .and_then(|e| e.get("Variables"))
+            .and_then(Value::as_mapping)
+    }
+    let globals = variables(doc.get("Globals").and_then(|g| g.get("Function")));
+    let own = variables(function.get("Properties"));
+    let mut environment = BTreeMap::new();
+    // SAM merges the global variables with the function's own, the function's winning.
+    for (name, value) in globals.into_iter().chain(own).flatten() {
+        let name = name
+            .as_str()
+            .ok_or_else(|| invalid(format!("{function_id}: a variable name is not a string")))?;
+        let path = format!("{function_id}.Environment.Variables.{name}");
+        if let Value::Tagged(tagged) = value
+            && tagged.tag == "Ref"
+            && let Some(resource) = tagged.value.as_str()
+            && resources.contains_key(resource)
+        {
+            environment.remove(name);
+            continue;
+        }
+        match ctx.resolve(value, &path)? {
+            Resolved::Text(text) => {
+                environment.insert(name.to_owned(), text);
+            }
+            Resolved::NoValue => {
+                environment.remove(name);
+            }
+            Resolved::ArnOf(_) => {
+                return Err(invalid(format!("{path}: expected a value, not an ARN")));
+            }
+        }
+    }
+    Ok(environment)
 }
 
 fn parameters(
@@ -550,6 +623,102 @@ mod tests {
             assert_eq!(attribute("FifoThroughputLimit"), Some("perMessageGroupId"));
         }
         assert!(spec.queues[1].redrive.is_some());
+    }
+
+    #[test]
+    fn the_dispatcher_environment_holds_the_parameters_it_refers_to() {
+        let overrides = BTreeMap::from([("RetryDelays".to_owned(), "1s,2s".to_owned())]);
+        let spec = stack_spec(BUNDLED, &overrides).expect("resolves");
+        let environment = &spec.dispatcher_environment;
+        assert_eq!(environment["HOOKPOST_RETRY_DELAYS"], "1s,2s");
+        assert_eq!(
+            environment["HOOKPOST_MAX_RECEIVE_COUNT"],
+            spec.parameters["MaxReceiveCount"]
+        );
+        assert_eq!(
+            environment["HOOKPOST_ATTEMPT_TIMEOUT_SECS"],
+            spec.parameters["AttemptTimeoutSeconds"]
+        );
+        // Resources are named by the caller, once they exist.
+        assert!(!environment.contains_key("HOOKPOST_SUBSCRIPTIONS_TABLE"));
+        assert_eq!(
+            function_environment(BUNDLED, ids::DISPATCHER_FUNCTION, &spec.parameters)
+                .expect("resolves"),
+            *environment
+        );
+    }
+
+    #[test]
+    fn the_bundled_dispatcher_environment_is_a_valid_dispatcher_configuration() {
+        let spec = bundled();
+        let environment = &spec.dispatcher_environment;
+        let config =
+            hookpost_dispatcher::Config::from_lookup(|name| environment.get(name).cloned())
+                .expect("valid");
+        assert_eq!(
+            config.retry,
+            spec.parameters["RetryDelays"].parse().expect("schedule")
+        );
+        let hours: u64 = spec.parameters["DisableAfterHours"].parse().expect("hours");
+        assert_eq!(config.disable_after.as_secs(), hours * 3600);
+    }
+
+    #[test]
+    fn a_functions_own_variables_win_over_the_global_ones_and_no_value_leaves_one_out() {
+        let text = r#"
+Parameters:
+  Level:
+    Type: String
+    Default: info
+Globals:
+  Function:
+    Environment:
+      Variables:
+        SHARED: global
+        LEVEL: !Ref Level
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          SHARED: own
+          TABLE: !Ref Table
+          GONE: !Ref AWS::NoValue
+          COUNT: 3
+"#;
+        let parameters = BTreeMap::from([("Level".to_owned(), "debug".to_owned())]);
+        let environment = function_environment(text, "Fn", &parameters).expect("resolves");
+        assert_eq!(
+            environment,
+            BTreeMap::from([
+                ("COUNT".to_owned(), "3".to_owned()),
+                ("LEVEL".to_owned(), "debug".to_owned()),
+                ("SHARED".to_owned(), "own".to_owned()),
+            ])
+        );
+    }
+
+    #[test]
+    fn an_environment_variable_the_template_cannot_resolve_is_named() {
+        let text = r#"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          URL: !Sub "https://${AWS::Region}.example"
+"#;
+        let err = function_environment(text, "Fn", &BTreeMap::new()).expect_err("refused");
+        assert!(
+            err.to_string().contains("Fn.Environment.Variables.URL"),
+            "{err}"
+        );
+        let missing = function_environment(text, "Other", &BTreeMap::new()).expect_err("none");
+        assert!(missing.to_string().contains("Other"), "{missing}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::time::SystemTime;
 
+use crate::delivery::AttemptOutcome;
 use crate::source::{Source, SourceId};
 use crate::subscription::Subscription;
 
@@ -132,10 +133,9 @@ pub struct AttemptRecord {
     pub subscription_id: String,
     pub source_id: SourceId,
     pub event_type: Option<String>,
-    /// `delivered`, `gone`, or the retry reason.
-    pub outcome: String,
-    pub delivered: bool,
-    pub status_code: Option<u16>,
+    /// What the attempt came to, its HTTP status included; stored by its
+    /// [label](AttemptOutcome::label).
+    pub outcome: AttemptOutcome,
     pub error: Option<String>,
     /// The first 2 KiB of the response body.
     pub response_snippet: Option<String>,

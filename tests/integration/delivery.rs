@@ -455,18 +455,17 @@ async fn with_private_targets_not_allowed_a_loopback_subscriber_is_never_called_
 /// delivered, or the next retry calls the subscriber again.
 #[tokio::test]
 async fn a_failed_attempt_recorded_after_a_success_leaves_the_delivery_delivered() {
+    use hookpost_shared::delivery::classify_status;
     use hookpost_shared::store::{AttemptRecord, DeliveryLog};
 
     let support::Resources { sdk, names } = support::resources().await;
     let deliveries = DynamoDeliveries::new(DynamoClient::new(&sdk), &names.deliveries_table);
-    let attempt = |outcome: &str, status_code: u16, at: &str| AttemptRecord {
+    let attempt = |status_code: u16, at: &str| AttemptRecord {
         event_id: "evt-twice".to_owned(),
         subscription_id: "sub-1".to_owned(),
         source_id: SourceId::parse(SOURCE).expect("valid"),
         event_type: Some("push".to_owned()),
-        outcome: outcome.to_owned(),
-        delivered: outcome == "delivered",
-        status_code: Some(status_code),
+        outcome: classify_status(status_code, None),
         error: None,
         response_snippet: None,
         duration_ms: 5,
@@ -475,7 +474,7 @@ async fn a_failed_attempt_recorded_after_a_success_leaves_the_delivery_delivered
     };
 
     deliveries
-        .record_attempt(&attempt("server_error", 500, "2026-11-23T10:00:00.000Z"))
+        .record_attempt(&attempt(500, "2026-11-23T10:00:00.000Z"))
         .await
         .expect("first failure recorded");
     assert!(
@@ -487,11 +486,11 @@ async fn a_failed_attempt_recorded_after_a_success_leaves_the_delivery_delivered
         "a failing record is not a delivery"
     );
     deliveries
-        .record_attempt(&attempt("delivered", 200, "2026-11-23T10:00:01.000Z"))
+        .record_attempt(&attempt(200, "2026-11-23T10:00:01.000Z"))
         .await
         .expect("success recorded");
     deliveries
-        .record_attempt(&attempt("server_error", 500, "2026-11-23T10:00:02.000Z"))
+        .record_attempt(&attempt(500, "2026-11-23T10:00:02.000Z"))
         .await
         .expect("late failure recorded");
 

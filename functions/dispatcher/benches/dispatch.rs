@@ -113,7 +113,7 @@ impl DeliveryLog for &Fakes {
     }
 
     async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
-        if attempt.delivered {
+        if attempt.outcome.is_delivered() {
             self.recorded.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())

@@ -4,6 +4,7 @@
 //!
 //! Spec: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
 
+use hookpost_shared::delivery::{AttemptOutcome, RetryReason};
 use serde_json::{Map, Value, json};
 
 /// The CloudWatch namespace of every Hookpost metric.
@@ -41,18 +42,22 @@ pub struct BatchMetrics {
 }
 
 impl BatchMetrics {
-    /// Counts one attempt by its recorded outcome label.
-    pub fn attempt(&mut self, outcome: &str, duration_ms: u64) {
+    /// Counts one attempt by its outcome.
+    pub fn attempt(&mut self, outcome: &AttemptOutcome, duration_ms: u64) {
         match outcome {
-            "delivered" => self.delivered += 1,
-            "gone" => self.gone += 1,
-            other => {
+            AttemptOutcome::Delivered { .. } => self.delivered += 1,
+            AttemptOutcome::Gone { .. } => self.gone += 1,
+            AttemptOutcome::Retry { reason, .. } => {
                 self.retried += 1;
-                match other {
-                    "blocked_target" => self.blocked += 1,
-                    "timeout" => self.timeouts += 1,
-                    "misconfigured" => self.misconfigured += 1,
-                    _ => {}
+                match reason {
+                    RetryReason::Blocked => self.blocked += 1,
+                    RetryReason::Timeout => self.timeouts += 1,
+                    RetryReason::Misconfigured => self.misconfigured += 1,
+                    RetryReason::Throttled
+                    | RetryReason::ServerError
+                    | RetryReason::Redirect
+                    | RetryReason::ClientError
+                    | RetryReason::Connection => {}
                 }
             }
         }
@@ -128,6 +133,8 @@ fn document(
 
 #[cfg(test)]
 mod tests {
+    use hookpost_shared::delivery::classify_status;
+
     use super::*;
 
     fn parse(line: &str) -> Value {
@@ -137,10 +144,10 @@ mod tests {
     #[test]
     fn a_batch_becomes_one_emf_document_with_every_count_and_the_latencies() {
         let mut m = BatchMetrics::default();
-        m.attempt("delivered", 12);
-        m.attempt("server_error", 30);
-        m.attempt("timeout", 1000);
-        m.attempt("gone", 5);
+        m.attempt(&classify_status(204, None), 12);
+        m.attempt(&classify_status(500, None), 30);
+        m.attempt(&AttemptOutcome::unsent(RetryReason::Timeout), 1000);
+        m.attempt(&classify_status(410, None), 5);
         m.retries = 1;
         m.disabled_subscriptions = 1;
 
@@ -185,7 +192,7 @@ mod tests {
     fn more_than_a_hundred_latencies_spill_into_further_documents() {
         let mut m = BatchMetrics::default();
         for ms in 0..250 {
-            m.attempt("delivered", ms);
+            m.attempt(&classify_status(200, None), ms);
         }
 
         let lines = m.to_emf("f", 0);
@@ -199,6 +206,26 @@ mod tests {
         let extra = parse(&lines[1]);
         assert_eq!(extra.get("Delivered"), None);
         assert_eq!(extra["Function"], "f");
+    }
+
+    #[test]
+    fn every_retried_attempt_counts_as_retried_and_some_reasons_also_on_their_own() {
+        let mut m = BatchMetrics::default();
+        for reason in [
+            RetryReason::Blocked,
+            RetryReason::Timeout,
+            RetryReason::Misconfigured,
+            RetryReason::Connection,
+            RetryReason::Throttled,
+        ] {
+            m.attempt(&AttemptOutcome::unsent(reason), 1);
+        }
+
+        assert_eq!(
+            (m.retried, m.blocked, m.timeouts, m.misconfigured),
+            (5, 1, 1, 1)
+        );
+        assert_eq!((m.delivered, m.gone), (0, 0));
     }
 
     #[test]

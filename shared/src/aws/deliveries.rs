@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::{from_item, sdk_error};
+use crate::delivery::AttemptOutcome;
 use crate::store::{AttemptRecord, DeliveryLog, StoreError};
 
 /// Set with `status` on a successful attempt and never changed after: a later failed attempt
@@ -126,19 +127,15 @@ impl DeliveryLog for DynamoDeliveries {
     }
 
     async fn record_attempt(&self, a: &AttemptRecord) -> Result<(), StoreError> {
-        let status = if a.delivered {
-            "delivered"
-        } else if a.outcome == "gone" {
-            "gone"
-        } else {
-            "failing"
-        };
+        let status = record_status(&a.outcome);
+        let outcome = a.outcome.label();
+        let status_code = a.outcome.status();
         let mut entry = HashMap::from([
             ("at".to_owned(), s(&a.attempted_at)),
-            ("outcome".to_owned(), s(&a.outcome)),
+            ("outcome".to_owned(), s(outcome)),
             ("duration_ms".to_owned(), n(a.duration_ms)),
         ]);
-        if let Some(code) = a.status_code {
+        if let Some(code) = status_code {
             entry.insert("status_code".to_owned(), n(code));
         }
         if let Some(error) = &a.error {
@@ -146,7 +143,7 @@ impl DeliveryLog for DynamoDeliveries {
         }
         let mut update = Update::default();
         update.set("source_id", s(a.source_id.as_str()));
-        if a.delivered {
+        if a.outcome.is_delivered() {
             update.set("#status", s(status));
             update.set(DELIVERED_MARK, s(status));
         } else {
@@ -158,11 +155,11 @@ impl DeliveryLog for DynamoDeliveries {
                 s(status),
             );
         }
-        update.set("last_outcome", s(&a.outcome));
+        update.set("last_outcome", s(outcome));
         update.set("last_duration_ms", n(a.duration_ms));
         update.set("last_attempt_at", s(&a.attempted_at));
         update.set("expires_at", n(a.expires_at));
-        update.set_or_remove("last_status_code", a.status_code.map(n));
+        update.set_or_remove("last_status_code", status_code.map(n));
         update.set_or_remove("last_error", a.error.as_deref().map(s));
         update.set_or_remove("last_response", a.response_snippet.as_deref().map(s));
         if let Some(event_type) = &a.event_type {
@@ -201,6 +198,15 @@ impl DeliveryLog for DynamoDeliveries {
     }
 }
 
+/// A record's `status` after an attempt with `outcome`: `delivered`, `gone` or `failing`.
+fn record_status(outcome: &AttemptOutcome) -> &'static str {
+    match outcome {
+        AttemptOutcome::Delivered { .. } => "delivered",
+        AttemptOutcome::Gone { .. } => "gone",
+        AttemptOutcome::Retry { .. } => "failing",
+    }
+}
+
 /// An `UpdateItem` expression being assembled: `SET` clauses, `REMOVE`d attributes and values.
 #[derive(Default)]
 struct Update {
@@ -227,5 +233,22 @@ impl Update {
     fn raw(&mut self, clause: &str, placeholder: &str, value: AttributeValue) {
         self.set.push(clause.to_owned());
         self.values.insert(placeholder.to_owned(), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::{RetryReason, classify_status};
+
+    #[test]
+    fn a_records_status_is_delivered_gone_or_failing() {
+        assert_eq!(record_status(&classify_status(204, None)), "delivered");
+        assert_eq!(record_status(&classify_status(410, None)), "gone");
+        assert_eq!(record_status(&classify_status(500, None)), "failing");
+        assert_eq!(
+            record_status(&AttemptOutcome::unsent(RetryReason::Misconfigured)),
+            "failing"
+        );
     }
 }

@@ -5,6 +5,6 @@ pub mod outcome;
 pub mod retry;
 pub mod ssrf;
 
-pub use outcome::{AttemptOutcome, classify_status};
+pub use outcome::{AttemptOutcome, RetryReason, classify_status};
 pub use retry::{RetrySchedule, visibility_after};
 pub use ssrf::{BlockedAddress, check_target};

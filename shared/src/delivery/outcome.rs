@@ -34,9 +34,13 @@ pub enum RetryReason {
     Connection,
     /// The target was refused before connecting (e.g. a private address).
     Blocked,
+    /// Nothing was sent: the subscription cannot be delivered to as configured (its secret, URL
+    /// or custom headers). Retried like the rest, so a fixed subscription gets the event.
+    Misconfigured,
 }
 
 impl RetryReason {
+    /// The name recorded in delivery records and logs; stored, so it never changes.
     pub fn as_str(self) -> &'static str {
         match self {
             RetryReason::Throttled => "throttled",
@@ -46,12 +50,22 @@ impl RetryReason {
             RetryReason::Timeout => "timeout",
             RetryReason::Connection => "connection_error",
             RetryReason::Blocked => "blocked_target",
+            RetryReason::Misconfigured => "misconfigured",
         }
     }
 }
 
 impl AttemptOutcome {
-    /// The short name recorded in delivery records and logs.
+    /// An attempt that never reached the network, for `reason`.
+    pub fn unsent(reason: RetryReason) -> Self {
+        AttemptOutcome::Retry {
+            status: None,
+            reason,
+            retry_after: None,
+        }
+    }
+
+    /// The short name recorded in delivery records and logs; stored, so it never changes.
     pub fn label(&self) -> &'static str {
         match self {
             AttemptOutcome::Delivered { .. } => "delivered",
@@ -63,6 +77,19 @@ impl AttemptOutcome {
     /// Whether the event still has to reach this subscription.
     pub fn needs_retry(&self) -> bool {
         matches!(self, AttemptOutcome::Retry { .. })
+    }
+
+    /// Whether the subscriber has the event.
+    pub fn is_delivered(&self) -> bool {
+        matches!(self, AttemptOutcome::Delivered { .. })
+    }
+
+    /// The HTTP status the subscriber answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            AttemptOutcome::Delivered { status } | AttemptOutcome::Gone { status } => Some(*status),
+            AttemptOutcome::Retry { status, .. } => *status,
+        }
     }
 }
 
@@ -124,6 +151,55 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn every_outcome_keeps_the_label_stored_in_delivery_records() {
+        let labels: Vec<&str> = [
+            AttemptOutcome::Delivered { status: 200 },
+            AttemptOutcome::Gone { status: 410 },
+        ]
+        .into_iter()
+        .chain(
+            [
+                RetryReason::Throttled,
+                RetryReason::ServerError,
+                RetryReason::Redirect,
+                RetryReason::ClientError,
+                RetryReason::Timeout,
+                RetryReason::Connection,
+                RetryReason::Blocked,
+                RetryReason::Misconfigured,
+            ]
+            .map(AttemptOutcome::unsent),
+        )
+        .map(|outcome| outcome.label())
+        .collect();
+        assert_eq!(
+            labels,
+            [
+                "delivered",
+                "gone",
+                "throttled",
+                "server_error",
+                "redirect",
+                "client_error",
+                "timeout",
+                "connection_error",
+                "blocked_target",
+                "misconfigured",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_status_is_the_answer_if_there_was_one() {
+        assert_eq!(classify_status(204, None).status(), Some(204));
+        assert_eq!(classify_status(410, None).status(), Some(410));
+        assert_eq!(classify_status(503, None).status(), Some(503));
+        assert_eq!(AttemptOutcome::unsent(RetryReason::Timeout).status(), None);
+        assert!(classify_status(204, None).is_delivered());
+        assert!(!classify_status(410, None).is_delivered());
     }
 
     #[test]

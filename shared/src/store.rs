@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use crate::delivery::AttemptOutcome;
 use crate::source::{Source, SourceId};
-use crate::subscription::Subscription;
+use crate::subscription::{LastDelivery, Subscription};
 
 /// A storage or queue call that failed. The message names the operation and the SDK's reason;
 /// it never carries request data.
@@ -77,6 +77,15 @@ pub trait SubscriptionStore: Send + Sync {
         subscription_id: &str,
         now: SystemTime,
     ) -> impl Future<Output = Result<SystemTime, StoreError>> + Send;
+
+    /// Keeps `last` on the subscription as its most recent attempt, unless a later one is kept
+    /// already (attempts of a batch finish in any order).
+    fn record_last_delivery(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+        last: &LastDelivery,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Ends the subscription's failure streak (a success). Callers only ask when one is running,
     /// so a healthy subscription costs no write.

@@ -11,7 +11,7 @@ use hookpost_shared::envelope::{Envelope, Replay};
 use hookpost_shared::store::{
     AttemptRecord, BodyStore, DeliveryLog, EventArchive, SubscriptionStore, Visibility,
 };
-use hookpost_shared::subscription::Subscription;
+use hookpost_shared::subscription::{LastDelivery, Subscription};
 use tracing::{info, warn};
 
 use crate::record::delivery_key;
@@ -102,6 +102,22 @@ where
         }
 
         let source = &envelope.source_id;
+        let status = record.outcome.record_status();
+        if self.last_deliveries.claim(subscription, status, now) {
+            let last = LastDelivery {
+                event_id: envelope.event_id.clone(),
+                at: record.attempted_at.clone(),
+                status: status.to_owned(),
+            };
+            if let Err(e) = self
+                .subscriptions
+                .record_last_delivery(source, subscription_id, &last)
+                .await
+            {
+                self.last_deliveries.forget(subscription_id);
+                warn!(subscription_id, error = %e, "keeping the last delivery failed");
+            }
+        }
         match record.outcome {
             AttemptOutcome::Delivered { .. } => {
                 self.end_streak(source, subscription, snapshot).await;
@@ -145,5 +161,25 @@ mod tests {
 
         assert!(failed_ids(&response).is_empty());
         assert_eq!(subscriber.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_attempt_is_kept_as_the_subscriptions_last_delivery() {
+        let up = Subscriber::start(Answer::Status(204)).await;
+        let down = Subscriber::start(Answer::Status(500)).await;
+        let world = World::with(vec![
+            subscription("sub_up", &up.url()),
+            subscription("sub_down", &down.url()),
+        ]);
+
+        world
+            .dispatcher(local_config())
+            .handle(batch(vec![record("m-1", "evt_1")]), None)
+            .await;
+
+        let kept = lock(&world.last_deliveries);
+        assert_eq!(kept["sub_up"].status, "delivered");
+        assert_eq!(kept["sub_up"].event_id, "evt_1");
+        assert_eq!(kept["sub_down"].status, "failing");
     }
 }

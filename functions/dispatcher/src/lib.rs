@@ -23,6 +23,7 @@ mod config;
 mod delivery;
 mod guard;
 mod lanes;
+mod last_delivery;
 pub mod metrics;
 mod record;
 mod snapshot;
@@ -80,6 +81,8 @@ pub struct Dispatcher<S, L, V, B, E> {
     http: reqwest::Client,
     /// Sources' subscriptions kept across the batches of a warm function.
     warm: Mutex<HashMap<SourceId, (Instant, Arc<SourceSnapshot>)>>,
+    /// The last deliveries this function wrote on subscription items.
+    last_deliveries: last_delivery::LastDeliveries,
 }
 
 /// The dispatcher on the AWS adapters, as the deployed function runs it.
@@ -137,6 +140,7 @@ where
             config,
             http,
             warm: Mutex::default(),
+            last_deliveries: last_delivery::LastDeliveries::default(),
         })
     }
 

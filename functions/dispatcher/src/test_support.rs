@@ -20,7 +20,7 @@ use hookpost_shared::store::{
     ArchivedEvent, AttemptRecord, BodyStore, DeliveryLog, EventArchive, StoreError,
     SubscriptionStore, Visibility,
 };
-use hookpost_shared::subscription::Subscription;
+use hookpost_shared::subscription::{LastDelivery, Subscription};
 use http_body_util::{BodyExt as _, Full};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -49,6 +49,8 @@ pub(crate) struct World {
     /// subscription id → failing_since, as the table would hold it.
     pub(crate) streaks: Mutex<HashMap<String, SystemTime>>,
     pub(crate) streak_writes: AtomicUsize,
+    /// subscription id → its last delivery, as the table would hold it.
+    pub(crate) last_deliveries: Mutex<HashMap<String, LastDelivery>>,
     pub(crate) archived: Mutex<HashMap<String, ArchivedEvent>>,
     pub(crate) fail_archiving: bool,
 }
@@ -64,6 +66,16 @@ impl SubscriptionStore for &World {
             .filter(|s| &s.source_id == source)
             .cloned()
             .collect())
+    }
+
+    async fn record_last_delivery(
+        &self,
+        _source: &SourceId,
+        subscription_id: &str,
+        last: &LastDelivery,
+    ) -> Result<(), StoreError> {
+        lock(&self.last_deliveries).insert(subscription_id.to_owned(), last.clone());
+        Ok(())
     }
 
     async fn disable(

@@ -127,7 +127,7 @@ impl DeliveryLog for DynamoDeliveries {
     }
 
     async fn record_attempt(&self, a: &AttemptRecord) -> Result<(), StoreError> {
-        let status = record_status(&a.outcome);
+        let status = AttemptOutcome::record_status(&a.outcome);
         let outcome = a.outcome.label();
         let status_code = a.outcome.status();
         let mut entry = HashMap::from([
@@ -198,15 +198,6 @@ impl DeliveryLog for DynamoDeliveries {
     }
 }
 
-/// A record's `status` after an attempt with `outcome`: `delivered`, `gone` or `failing`.
-fn record_status(outcome: &AttemptOutcome) -> &'static str {
-    match outcome {
-        AttemptOutcome::Delivered { .. } => "delivered",
-        AttemptOutcome::Gone { .. } => "gone",
-        AttemptOutcome::Retry { .. } => "failing",
-    }
-}
-
 /// An `UpdateItem` expression being assembled: `SET` clauses, `REMOVE`d attributes and values.
 #[derive(Default)]
 struct Update {
@@ -243,11 +234,20 @@ mod tests {
 
     #[test]
     fn a_records_status_is_delivered_gone_or_failing() {
-        assert_eq!(record_status(&classify_status(204, None)), "delivered");
-        assert_eq!(record_status(&classify_status(410, None)), "gone");
-        assert_eq!(record_status(&classify_status(500, None)), "failing");
         assert_eq!(
-            record_status(&AttemptOutcome::unsent(RetryReason::Misconfigured)),
+            AttemptOutcome::record_status(&classify_status(204, None)),
+            "delivered"
+        );
+        assert_eq!(
+            AttemptOutcome::record_status(&classify_status(410, None)),
+            "gone"
+        );
+        assert_eq!(
+            AttemptOutcome::record_status(&classify_status(500, None)),
+            "failing"
+        );
+        assert_eq!(
+            AttemptOutcome::record_status(&AttemptOutcome::unsent(RetryReason::Misconfigured)),
             "failing"
         );
     }

@@ -357,6 +357,15 @@ impl SubscriptionStore for DynamoSubscriptions {
         })
     }
 
+    async fn record_last_delivery(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+        last: &crate::subscription::LastDelivery,
+    ) -> Result<(), StoreError> {
+        self.set_last_delivery(source, subscription_id, last).await
+    }
+
     async fn clear_failure(
         &self,
         source: &SourceId,

@@ -74,6 +74,15 @@ impl AttemptOutcome {
         }
     }
 
+    /// A delivery record's `status` after this attempt: `delivered`, `gone` or `failing`.
+    pub fn record_status(&self) -> &'static str {
+        match self {
+            AttemptOutcome::Delivered { .. } => "delivered",
+            AttemptOutcome::Gone { .. } => "gone",
+            AttemptOutcome::Retry { .. } => "failing",
+        }
+    }
+
     /// Whether the event still has to reach this subscription.
     pub fn needs_retry(&self) -> bool {
         matches!(self, AttemptOutcome::Retry { .. })

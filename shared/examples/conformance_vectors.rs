@@ -17,7 +17,7 @@ use ed25519_dalek::Signer as _;
 use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::{
     DigestEncoding, GenericHmac, HmacAlgorithm, Provider, SchemeOptions, discord, github, gitlab,
-    intercom, linear, sendgrid, shopify, slack, square, standard_webhooks, stripe, twilio, twitch,
+    intercom, linear, sendgrid, shopify, slack, square, stripe, twilio, twitch,
     zoom,
 };
 use serde_json::{Value, json};

@@ -163,7 +163,9 @@ fn every_vector_is_well_formed_and_says_where_it_comes_from() {
         match (&v.source, &v.derived_from) {
             (Some(source), None) => assert!(source.starts_with("https://"), "{}", v.id),
             (None, Some(from)) => assert!(
-                vectors.iter().any(|o| &o.id == from && o.scheme == v.scheme),
+                vectors
+                    .iter()
+                    .any(|o| &o.id == from && o.scheme == v.scheme),
                 "{}: derived from an unknown vector {from}",
                 v.id
             ),

@@ -7,8 +7,9 @@ use http::{HeaderMap, HeaderValue};
 
 use super::testing::headers;
 use super::{
-    Check, DigestEncoding, GenericHmac, HmacAlgorithm, Inbound, Provider, SchemeOptions,
-    SignError, SignedHeaders, TimePolicy, VerifyError, discord, sendgrid,
+    Check, DigestEncoding, GenericHmac, HmacAlgorithm, Inbound, Provider, SchemeOptions, SignError,
+    SignedHeaders, TimePolicy, VerifyError, discord, github, intercom, linear, sendgrid, shopify,
+    slack, square, stripe, twilio, twitch, zoom,
 };
 use crate::secret::Secret;
 
@@ -18,7 +19,8 @@ const EVENT_TYPE: &str = "conformance.event";
 const PUBLIC_URL: &str = "https://hooks.example.com/webhooks/conformance";
 /// Twilio posts forms; no percent escapes, which a case change inside would leave meaning the
 /// same.
-const FORM_BODY: &[u8] = b"AccountSid=AC123&MessageSid=SM456&MessageStatus=delivered&To=15551234567";
+const FORM_BODY: &[u8] =
+    b"AccountSid=AC123&MessageSid=SM456&MessageStatus=delivered&To=15551234567";
 
 /// Who signs a fixture's requests.
 enum Signer {
@@ -38,6 +40,9 @@ struct Fixture {
     other: Secret,
     options: SchemeOptions,
     body: Vec<u8>,
+    /// Header values that are not in the scheme's format, each refused as an invalid signature
+    /// whatever the secret.
+    malformed: Vec<(&'static str, String)>,
 }
 
 fn fixture(provider: Provider) -> Fixture {
@@ -53,21 +58,137 @@ fn fixture(provider: Provider) -> Fixture {
         other: Secret::new("another-secret"),
         options: SchemeOptions::default(),
         body: json,
+        malformed: Vec::new(),
+    };
+    let hex64 = "0".repeat(64);
+    let malformed = |pairs: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        pairs.iter().map(|(h, v)| (*h, (*v).to_owned())).collect()
     };
     match provider {
+        Provider::Github => {
+            fixture.malformed = malformed(&[
+                (github::SIGNATURE_HEADER, &hex64),
+                (github::SIGNATURE_HEADER, &format!("sha1={}", &hex64[..40])),
+                (github::SIGNATURE_HEADER, "sha256=757107ea"),
+                (
+                    github::SIGNATURE_HEADER,
+                    &format!("sha256=zz{}", &hex64[2..]),
+                ),
+            ]);
+        }
         Provider::Stripe => {
             fixture.secret = Secret::new("whsec_conformance");
             fixture.other = Secret::new("whsec_another");
+            let h = stripe::SIGNATURE_HEADER;
+            fixture.malformed = malformed(&[
+                (h, "bad_header"),
+                (h, &format!("v1={hex64}")),
+                (h, &format!("t=,v1={hex64}")),
+                (h, &format!("t=-5,v1={hex64}")),
+                (h, &format!("t=+{NOW},v1={hex64}")),
+                (h, &format!("t=99999999999999999999999,v1={hex64}")),
+                (h, &format!("t={NOW},t={NOW},v1={hex64}")),
+                (h, &format!("t={NOW}")),
+                (h, &format!("t={NOW},v1=abc")),
+            ]);
+        }
+        Provider::Slack => {
+            fixture.malformed = malformed(&[
+                (slack::SIGNATURE_HEADER, &hex64),
+                (slack::SIGNATURE_HEADER, &format!("v1={hex64}")),
+                (slack::SIGNATURE_HEADER, "v0=a2114d57"),
+                (slack::SIGNATURE_HEADER, &format!("v0=zz{}", &hex64[2..])),
+                (slack::TIMESTAMP_HEADER, "yesterday"),
+                (slack::TIMESTAMP_HEADER, "99999999999999999999999"),
+            ]);
+        }
+        Provider::Shopify => {
+            fixture.malformed = malformed(&[
+                // hex instead of base64, truncated, not base64, a SHA-1-sized digest
+                (shopify::SIGNATURE_HEADER, &hex64[..40]),
+                (shopify::SIGNATURE_HEADER, "19sb4TQ53/TxxyK6"),
+                (shopify::SIGNATURE_HEADER, "19sb4TQ5!!!!"),
+                (shopify::SIGNATURE_HEADER, "AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            ]);
         }
         Provider::StandardWebhooks => {
             fixture.secret = Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
             fixture.other = Secret::new("whsec_b2xkLXNlY3JldC1iZWluZy1yb3RhdGVkLW91dA==");
+            fixture.malformed = malformed(&[
+                (
+                    "webhook-signature",
+                    "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+                ),
+                ("webhook-signature", "v1,%%%"),
+                ("webhook-signature", "v1,AAAA"),
+                ("webhook-signature", ""),
+                ("webhook-timestamp", "99999999999999999999999"),
+            ]);
         }
         Provider::Twilio => {
             fixture.options.public_url = Some(PUBLIC_URL.to_owned());
             fixture.body = FORM_BODY.to_vec();
+            fixture.malformed = malformed(&[
+                (twilio::SIGNATURE_HEADER, "not base64!"),
+                (twilio::SIGNATURE_HEADER, "AAAA"),
+                (twilio::SIGNATURE_HEADER, "RSOYDt4T1cUTdK1PDd93/VVr8B8"),
+                (twilio::SIGNATURE_HEADER, ""),
+            ]);
         }
-        Provider::Square => fixture.options.public_url = Some(PUBLIC_URL.to_owned()),
+        Provider::Twitch => {
+            fixture.malformed = malformed(&[
+                (twitch::SIGNATURE_HEADER, &hex64),
+                (twitch::SIGNATURE_HEADER, &format!("sha1={}", &hex64[..40])),
+                (twitch::SIGNATURE_HEADER, "sha256=2ce0"),
+                (
+                    twitch::SIGNATURE_HEADER,
+                    &format!("sha256=zz{}", &hex64[2..]),
+                ),
+                (twitch::TIMESTAMP_HEADER, "yesterday"),
+            ]);
+        }
+        Provider::Zoom => {
+            fixture.malformed = malformed(&[
+                (zoom::SIGNATURE_HEADER, &hex64),
+                (zoom::SIGNATURE_HEADER, &format!("v1={hex64}")),
+                (zoom::SIGNATURE_HEADER, "v0=3817"),
+                (zoom::SIGNATURE_HEADER, &format!("v0=zz{}", &hex64[2..])),
+                (zoom::TIMESTAMP_HEADER, ""),
+                (zoom::TIMESTAMP_HEADER, "1700000000.5"),
+                (zoom::TIMESTAMP_HEADER, "soon"),
+            ]);
+        }
+        Provider::Square => {
+            fixture.options.public_url = Some(PUBLIC_URL.to_owned());
+            fixture.malformed = malformed(&[
+                // A SHA-1-sized digest, bad base64, an empty value.
+                (square::SIGNATURE_HEADER, "1z2n3DEJJiUPKcPzQo1ftvbxGdw="),
+                (square::SIGNATURE_HEADER, "%%%"),
+                (square::SIGNATURE_HEADER, ""),
+            ]);
+        }
+        Provider::Linear => {
+            fixture.malformed = malformed(&[
+                (linear::SIGNATURE_HEADER, &format!("sha256={hex64}")),
+                (linear::SIGNATURE_HEADER, "cb19968f"),
+                (linear::SIGNATURE_HEADER, &format!("zz{}", &hex64[2..])),
+                (linear::SIGNATURE_HEADER, ""),
+            ]);
+        }
+        Provider::Intercom => {
+            fixture.malformed = malformed(&[
+                (intercom::SIGNATURE_HEADER, &hex64[..40]),
+                (
+                    intercom::SIGNATURE_HEADER,
+                    &format!("sha256={}", &hex64[..40]),
+                ),
+                (intercom::SIGNATURE_HEADER, "sha1=34bc24d8"),
+                (
+                    intercom::SIGNATURE_HEADER,
+                    &format!("sha1=zz{}", &hex64[..38]),
+                ),
+            ]);
+        }
         Provider::GenericHmac => {
             fixture.options.generic = Some(GenericHmac {
                 algorithm: HmacAlgorithm::Sha256,
@@ -79,27 +200,42 @@ fn fixture(provider: Provider) -> Fixture {
                 event_type_header: Some("X-Acme-Event".to_owned()),
                 delivery_id_header: Some("X-Acme-Delivery".to_owned()),
             });
+            fixture.malformed = malformed(&[
+                ("x-acme-signature", &hex64),
+                ("x-acme-signature", "sha256=abcd"),
+                ("x-acme-signature", &format!("sha256=zz{}", &hex64[2..])),
+                ("x-acme-timestamp", "soon"),
+            ]);
         }
         Provider::Sendgrid => {
             let (key, public) = sendgrid::test_key::keypair(7);
             fixture.signer = Signer::P256(key);
             fixture.secret = public;
             fixture.other = sendgrid::test_key::keypair(8).1;
+            fixture.malformed = malformed(&[
+                (sendgrid::SIGNATURE_HEADER, "%%%"),
+                (sendgrid::SIGNATURE_HEADER, "AAAA"),
+                (sendgrid::SIGNATURE_HEADER, ""),
+                // SendGrid's published "bad timestamp" case.
+                (sendgrid::TIMESTAMP_HEADER, "timestamp"),
+            ]);
         }
         Provider::Discord => {
             let (key, public) = discord::test_key::keypair(1);
             fixture.signer = Signer::Ed25519(key);
             fixture.secret = public;
             fixture.other = discord::test_key::keypair(2).1;
+            fixture.malformed = malformed(&[
+                (discord::SIGNATURE_HEADER, ""),
+                (discord::SIGNATURE_HEADER, "00"),
+                (discord::SIGNATURE_HEADER, "zz"),
+                (discord::SIGNATURE_HEADER, &"0".repeat(126)),
+                (discord::SIGNATURE_HEADER, &"g".repeat(128)),
+                (discord::TIMESTAMP_HEADER, "soon"),
+            ]);
         }
-        Provider::Github
-        | Provider::Slack
-        | Provider::Shopify
-        | Provider::Twitch
-        | Provider::Zoom
-        | Provider::Linear
-        | Provider::Intercom
-        | Provider::Gitlab => {}
+        // A token has no format: any other text is simply another token.
+        Provider::Gitlab => {}
     }
     fixture
 }
@@ -164,7 +300,11 @@ impl Fixture {
                 Err(code) => panic!("{}: without {name}: {code}", self.provider),
             }
         }
-        assert!(!required.is_empty(), "{}: no header is required", self.provider);
+        assert!(
+            !required.is_empty(),
+            "{}: no header is required",
+            self.provider
+        );
         required
     }
 }
@@ -251,6 +391,27 @@ fn any_change_to_a_header_the_scheme_requires_is_refused() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn a_header_not_in_the_schemes_format_is_an_invalid_signature() {
+    for &provider in Provider::ALL {
+        let f = fixture(provider);
+        let signed = headers(&f.signed(NOW, None));
+        for (name, value) in &f.malformed {
+            let mut h = signed.clone();
+            h.insert(*name, HeaderValue::from_str(value).expect("a header value"));
+            assert_eq!(
+                f.code(&h),
+                Err("invalid_signature"),
+                "{provider}: {name}: {value:?}"
+            );
+        }
+        assert!(
+            provider == Provider::Gitlab || !f.malformed.is_empty(),
+            "{provider}"
+        );
     }
 }
 

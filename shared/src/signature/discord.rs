@@ -269,29 +269,6 @@ mod tests {
     }
 
     #[test]
-    fn malformed_signatures_and_timestamps_are_named() {
-        let (_, public) = keypair(1);
-        let ts = TS.to_string();
-        for (bad_ts, bad, header) in [
-            (ts.as_str(), "", SIGNATURE_HEADER),
-            (ts.as_str(), "00", SIGNATURE_HEADER),
-            (ts.as_str(), "zz", SIGNATURE_HEADER),
-            (ts.as_str(), &"0".repeat(126), SIGNATURE_HEADER),
-            (ts.as_str(), &"g".repeat(128), SIGNATURE_HEADER),
-            ("soon", &"0".repeat(128), TIMESTAMP_HEADER),
-        ] {
-            let h = headers(&[(TIMESTAMP_HEADER, bad_ts), (SIGNATURE_HEADER, bad)]);
-            assert!(
-                matches!(
-                    case(&public).verify(&h, BODY),
-                    Err(VerifyError::MalformedHeader { header: named, .. }) if named == header
-                ),
-                "{bad_ts:?} {bad:?}"
-            );
-        }
-    }
-
-    #[test]
     fn a_verified_ping_is_answered_with_a_pong() {
         let (_, public) = keypair(1);
         let answered = case(&public)
@@ -304,7 +281,10 @@ mod tests {
     #[test]
     fn a_ping_is_not_answered_unless_it_verifies() {
         let (_, public) = keypair(1);
-        assert_eq!(case(&public).handshake(&signed(2, PING_BODY), PING_BODY), None);
+        assert_eq!(
+            case(&public).handshake(&signed(2, PING_BODY), PING_BODY),
+            None
+        );
         assert_eq!(case(&public).handshake(&HeaderMap::new(), PING_BODY), None);
     }
 

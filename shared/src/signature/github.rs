@@ -152,19 +152,6 @@ mod tests {
         assert_eq!(case().verify(&h, DOC_BODY), Ok(()));
     }
 
-    #[test]
-    fn malformed_signatures_are_invalid() {
-        for bad in [
-            "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-            "sha1=757107ea0eb2509fc211221cce984b8a37570b6d",
-            "sha256=757107ea",
-            "sha256=zz7107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-        ] {
-            let h = headers(&[(SIGNATURE_HEADER, bad)]);
-            assert_eq!(case().code(&h, DOC_BODY), Err("invalid_signature"), "{bad}");
-        }
-    }
-
     // The legacy header over GitHub's published example payload; HMAC-SHA1 computed independently
     // (Python's hmac module) for secret "It's a Secret to Everybody" and body "Hello, World!".
     const DOC_SHA1: &str = "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59";
@@ -181,7 +168,10 @@ mod tests {
             ..SchemeOptions::default()
         });
         assert_eq!(allow.verify(&h, DOC_BODY), Ok(()));
-        assert_eq!(allow.verify(&h, b"Hello, World?"), Err(VerifyError::NoMatch));
+        assert_eq!(
+            allow.verify(&h, b"Hello, World?"),
+            Err(VerifyError::NoMatch)
+        );
         // A SHA-256 signature, when sent, is the one checked.
         h.insert(
             SIGNATURE_HEADER,

@@ -125,7 +125,11 @@ mod tests {
             " ",
         ] {
             let h = headers(&[(TOKEN_HEADER, wrong)]);
-            assert_eq!(case().verify(&h, BODY), Err(VerifyError::NoMatch), "{wrong:?}");
+            assert_eq!(
+                case().verify(&h, BODY),
+                Err(VerifyError::NoMatch),
+                "{wrong:?}"
+            );
         }
     }
 

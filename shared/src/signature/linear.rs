@@ -153,7 +153,6 @@ pub fn sign(secret: &Secret, body: &[u8]) -> String {
     ))
 }
 
-
 #[cfg(test)]
 mod tests {
     use http::HeaderMap;
@@ -233,22 +232,6 @@ mod tests {
     }
 
     #[test]
-    fn malformed_signatures_are_invalid() {
-        for bad in [
-            "sha256=cb19968f6c039ac31c599635d4d23b73ad13a8d277b755311c55f2d571c11d7c",
-            "cb19968f",
-            "zz19968f6c039ac31c599635d4d23b73ad13a8d277b755311c55f2d571c11d7c",
-            "",
-        ] {
-            assert_eq!(
-                case().code(&signature(bad), BODY),
-                Err("invalid_signature"),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
     fn a_body_without_timestamp_is_not_signed_and_the_entity_is_sent() {
         let secret = Secret::new("lin_wh_round_trip");
         let now = 1_750_000_000;
@@ -281,7 +264,10 @@ mod tests {
             Some("234d1a4e-b617-4388-90fe-adc3633d6b72")
         );
         let event_type = |body: &[u8]| case().describe(&h, body).event_type;
-        assert_eq!(event_type(br#"{"type":"Project"}"#).as_deref(), Some("Project"));
+        assert_eq!(
+            event_type(br#"{"type":"Project"}"#).as_deref(),
+            Some("Project")
+        );
         assert_eq!(event_type(b"not json").as_deref(), Some("Issue"));
     }
 }

@@ -438,7 +438,9 @@ pub(crate) fn optional_header(headers: &HeaderMap, name: &str) -> Option<String>
 pub(crate) mod testing {
     use http::{HeaderMap, HeaderName, HeaderValue};
 
-    use super::{Check, EventMeta, Handshake, Inbound, Scheme, SchemeOptions, TimePolicy, VerifyError};
+    use super::{
+        Check, EventMeta, Handshake, Inbound, Scheme, SchemeOptions, TimePolicy, VerifyError,
+    };
     use crate::secret::Secret;
 
     /// A header map from name and value pairs, repeats kept.
@@ -483,7 +485,10 @@ pub(crate) mod testing {
         }
 
         pub(crate) fn at(&self, now: i64) -> Self {
-            Case { now, ..self.clone() }
+            Case {
+                now,
+                ..self.clone()
+            }
         }
 
         fn run<T>(

@@ -245,9 +245,15 @@ mod tests {
             node(NODE_OTHER_KEY).verify(&h, NODE_BODY),
             Err(VerifyError::NoMatch)
         );
-        assert_eq!(node(NODE_KEY).verify(&h, b"payload"), Err(VerifyError::NoMatch));
+        assert_eq!(
+            node(NODE_KEY).verify(&h, b"payload"),
+            Err(VerifyError::NoMatch)
+        );
         let bad = signed(&NODE_TIMESTAMP.to_string(), NODE_BAD_SIGNATURE);
-        assert_eq!(node(NODE_KEY).verify(&bad, NODE_BODY), Err(VerifyError::NoMatch));
+        assert_eq!(
+            node(NODE_KEY).verify(&bad, NODE_BODY),
+            Err(VerifyError::NoMatch)
+        );
         // The published "bad timestamp" case.
         let bad_ts = signed("timestamp", NODE_SIGNATURE);
         assert!(matches!(
@@ -273,23 +279,6 @@ mod tests {
                 both.code(&node_headers(), NODE_BODY),
                 Err("source_misconfigured"),
                 "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn malformed_signatures_are_named() {
-        for bad in ["%%%", "AAAA", ""] {
-            let h = signed(&NODE_TIMESTAMP.to_string(), bad);
-            assert!(
-                matches!(
-                    node(NODE_KEY).verify(&h, NODE_BODY),
-                    Err(VerifyError::MalformedHeader {
-                        header: SIGNATURE_HEADER,
-                        ..
-                    })
-                ),
-                "{bad:?}"
             );
         }
     }

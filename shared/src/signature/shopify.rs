@@ -127,20 +127,6 @@ mod tests {
     }
 
     #[test]
-    fn malformed_signatures_are_invalid() {
-        for bad in [
-            // hex instead of base64, truncated, not base64, a SHA-1-sized digest
-            "c5f80de2ee6d15840b6995092819a7f9ef649789",
-            "19sb4TQ53/TxxyK6",
-            "19sb4TQ5!!!!",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        ] {
-            let h = headers(&[(SIGNATURE_HEADER, bad)]);
-            assert_eq!(case().code(&h, BODY), Err("invalid_signature"), "{bad}");
-        }
-    }
-
-    #[test]
     fn the_topic_and_webhook_id_come_from_the_headers() {
         let mut h = headers(&[
             (TOPIC_HEADER, "orders/create"),

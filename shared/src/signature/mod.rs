@@ -1,6 +1,7 @@
 //! The verifier registry: which provider schemes Hookpost verifies, and how a request is checked
-//! against a source's secrets. Each scheme lives in its own module and works on the exact raw body
-//! bytes; nothing here copies the body.
+//! against a source's secrets. Each scheme lives in its own module, implements [`Scheme`] on a unit
+//! struct and works on the exact raw body bytes; [`Provider::scheme`] is the one place a provider
+//! is matched to its scheme. `conformance` (tests only) runs the same checks on every scheme.
 
 mod digest;
 pub mod discord;

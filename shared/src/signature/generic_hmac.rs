@@ -19,8 +19,8 @@ use super::digest::{
     any_matches, base64_digest, check_timestamp, digest_len, hex_digest, hmac, parse_unix, text_key,
 };
 use super::{
-    Check, DigestEncoding, EventMeta, GenericHmac, Inbound, SchemeOptions, SignError, VerifyError,
-    optional_header, single_header_named,
+    Check, DigestEncoding, EventMeta, GenericHmac, Inbound, OptionsError, Scheme, SchemeOptions,
+    SignError, SignedHeaders, VerifyError, optional_header, single_header_named,
 };
 use crate::secret::Secret;
 
@@ -30,7 +30,7 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
 /// Only `user-agent`: the layout's event-type and delivery-id headers are named per source, so
 /// they cannot be in this static list; `describe` reads them.
-pub(super) const FORWARDED_HEADERS: &[&str] = &["user-agent"];
+const FORWARDED_HEADERS: &[&str] = &["user-agent"];
 
 /// How errors name the configured headers ([`VerifyError`] holds only static text).
 const SIGNATURE_LABEL: &str = "generic-hmac signature";
@@ -115,113 +115,146 @@ fn parts<'a>(pieces: &[Piece<'a>], body: &'a [u8], timestamp: &'a str) -> Vec<&'
         .collect()
 }
 
-pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyError> {
-    let layout = check
-        .options
-        .generic
-        .as_ref()
-        .ok_or(VerifyError::Unconfigured(UNCONFIGURED))?;
-    let pieces = pieces(layout).map_err(VerifyError::Unconfigured)?;
+/// Any HMAC scheme described by a source's layout.
+#[derive(Debug, Clone, Copy)]
+pub struct Generic;
 
-    let value = single_header_named(request.headers, layout.header.trim(), SIGNATURE_LABEL)?;
-    let encoded = match layout.prefix.as_deref().filter(|p| !p.is_empty()) {
-        Some(prefix) => value
-            .strip_prefix(prefix)
-            .ok_or(VerifyError::MalformedHeader {
-                header: SIGNATURE_LABEL,
-                reason: "it does not start with the configured prefix",
-            })?,
-        None => value,
-    };
-    let len = digest_len(layout.algorithm);
-    let candidate = match layout.encoding {
-        DigestEncoding::Hex => hex_digest(encoded, len, SIGNATURE_LABEL)?,
-        DigestEncoding::Base64 => base64_digest(encoded, len, SIGNATURE_LABEL)?,
-    };
+impl Scheme for Generic {
+    fn name(&self) -> &'static str {
+        "generic-hmac"
+    }
 
-    let (timestamp, signed_at) = match &layout.timestamp_header {
-        Some(name) => {
-            let text = single_header_named(request.headers, name.trim(), TIMESTAMP_LABEL)?;
-            (text, Some(parse_unix(text, TIMESTAMP_LABEL)?))
+    fn default_tolerance(&self) -> Duration {
+        DEFAULT_TOLERANCE
+    }
+
+    fn forwarded_headers(&self) -> &'static [&'static str] {
+        FORWARDED_HEADERS
+    }
+
+    fn signs_timestamp(&self, options: &SchemeOptions) -> bool {
+        options
+            .generic
+            .as_ref()
+            .is_some_and(|layout| layout.timestamp_header.is_some())
+    }
+
+    fn verify(&self, check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyError> {
+        let layout = check
+            .options
+            .generic
+            .as_ref()
+            .ok_or(VerifyError::Unconfigured(UNCONFIGURED))?;
+        let pieces = pieces(layout).map_err(VerifyError::Unconfigured)?;
+
+        let value = single_header_named(request.headers, layout.header.trim(), SIGNATURE_LABEL)?;
+        let encoded = match layout.prefix.as_deref().filter(|p| !p.is_empty()) {
+            Some(prefix) => value
+                .strip_prefix(prefix)
+                .ok_or(VerifyError::MalformedHeader {
+                    header: SIGNATURE_LABEL,
+                    reason: "it does not start with the configured prefix",
+                })?,
+            None => value,
+        };
+        let len = digest_len(layout.algorithm);
+        let candidate = match layout.encoding {
+            DigestEncoding::Hex => hex_digest(encoded, len, SIGNATURE_LABEL)?,
+            DigestEncoding::Base64 => base64_digest(encoded, len, SIGNATURE_LABEL)?,
+        };
+
+        let (timestamp, signed_at) = match &layout.timestamp_header {
+            Some(name) => {
+                let text = single_header_named(request.headers, name.trim(), TIMESTAMP_LABEL)?;
+                (text, Some(parse_unix(text, TIMESTAMP_LABEL)?))
+            }
+            None => ("", None),
+        };
+
+        let found = any_matches(
+            layout.algorithm,
+            check.secrets,
+            text_key,
+            &parts(&pieces, request.body, timestamp),
+            &[candidate],
+        )?;
+        if !found {
+            return Err(VerifyError::NoMatch);
         }
-        None => ("", None),
-    };
+        match signed_at {
+            Some(at) => check_timestamp(at, &check.policy),
+            None => Ok(()),
+        }
+    }
 
-    let found = any_matches(
-        layout.algorithm,
-        check.secrets,
-        text_key,
-        &parts(&pieces, request.body, timestamp),
-        &[candidate],
-    )?;
-    if !found {
-        return Err(VerifyError::NoMatch);
+    /// The configured event-type and delivery-id headers, when the layout names them.
+    fn describe(&self, check: &Check<'_>, request: &Inbound<'_>) -> EventMeta {
+        let Some(layout) = check.options.generic.as_ref() else {
+            return EventMeta::default();
+        };
+        let read = |name: &Option<String>| {
+            name.as_deref()
+                .and_then(|n| optional_header(request.headers, n.trim()))
+        };
+        EventMeta {
+            delivery_id: read(&layout.delivery_id_header),
+            event_type: read(&layout.event_type_header),
+        }
     }
-    match signed_at {
-        Some(at) => check_timestamp(at, &check.policy),
-        None => Ok(()),
-    }
-}
 
-/// The configured event-type and delivery-id headers, when the layout names them.
-pub(super) fn describe(check: &Check<'_>, request: &Inbound<'_>) -> EventMeta {
-    let Some(layout) = check.options.generic.as_ref() else {
-        return EventMeta::default();
-    };
-    let read = |name: &Option<String>| {
-        name.as_deref()
-            .and_then(|n| optional_header(request.headers, n.trim()))
-    };
-    EventMeta {
-        delivery_id: read(&layout.delivery_id_header),
-        event_type: read(&layout.event_type_header),
+    /// The headers a sender following the layout would send with `body` at `now`: the signature,
+    /// the timestamp and a fresh delivery id when the layout has those headers, and `content-type`.
+    fn sign(
+        &self,
+        secret: &Secret,
+        body: &[u8],
+        now: i64,
+        _event_type: Option<&str>,
+        options: &SchemeOptions,
+    ) -> Result<SignedHeaders, SignError> {
+        let layout = options
+            .generic
+            .as_ref()
+            .ok_or_else(|| SignError::Invalid(UNCONFIGURED.to_owned()))?;
+        check_layout(layout).map_err(|e| SignError::Invalid(e.to_owned()))?;
+        let pieces = pieces(layout).map_err(|e| SignError::Invalid(e.to_owned()))?;
+        let timestamp = now.to_string();
+        let mac = hmac(
+            layout.algorithm,
+            secret.expose().as_bytes(),
+            &parts(&pieces, body, &timestamp),
+        );
+        let encoded = match layout.encoding {
+            DigestEncoding::Hex => hex::encode(mac),
+            DigestEncoding::Base64 => BASE64.encode(mac),
+        };
+        let name = |n: &str| n.trim().to_ascii_lowercase();
+        let mut headers = vec![(
+            name(&layout.header),
+            format!("{}{encoded}", layout.prefix.as_deref().unwrap_or("")),
+        )];
+        if let Some(ts) = &layout.timestamp_header {
+            headers.push((name(ts), timestamp));
+        }
+        if let Some(id) = &layout.delivery_id_header {
+            headers.push((name(id), uuid::Uuid::new_v4().to_string()));
+        }
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        Ok(headers)
     }
-}
 
-/// The headers a sender following the layout would send with `body` at `now`: the signature,
-/// the timestamp and a fresh delivery id when the layout has those headers, and `content-type`.
-pub fn sign_request(
-    secret: &Secret,
-    body: &[u8],
-    now: i64,
-    options: &SchemeOptions,
-) -> Result<Vec<(String, String)>, SignError> {
-    let layout = options
-        .generic
-        .as_ref()
-        .ok_or_else(|| SignError::Invalid(UNCONFIGURED.to_owned()))?;
-    check_layout(layout).map_err(|e| SignError::Invalid(e.to_owned()))?;
-    let pieces = pieces(layout).map_err(|e| SignError::Invalid(e.to_owned()))?;
-    let timestamp = now.to_string();
-    let mac = hmac(
-        layout.algorithm,
-        secret.expose().as_bytes(),
-        &parts(&pieces, body, &timestamp),
-    );
-    let encoded = match layout.encoding {
-        DigestEncoding::Hex => hex::encode(mac),
-        DigestEncoding::Base64 => BASE64.encode(mac),
-    };
-    let name = |n: &str| n.trim().to_ascii_lowercase();
-    let mut headers = vec![(
-        name(&layout.header),
-        format!("{}{encoded}", layout.prefix.as_deref().unwrap_or("")),
-    )];
-    if let Some(ts) = &layout.timestamp_header {
-        headers.push((name(ts), timestamp));
+    fn check_options(&self, options: &SchemeOptions) -> Result<(), OptionsError> {
+        let layout = options.generic.as_ref().ok_or(OptionsError::NoLayout)?;
+        check_layout(layout).map_err(OptionsError::BadLayout)
     }
-    if let Some(id) = &layout.delivery_id_header {
-        headers.push((name(id), uuid::Uuid::new_v4().to_string()));
-    }
-    headers.push(("content-type".to_owned(), "application/json".to_owned()));
-    Ok(headers)
 }
 
 #[cfg(test)]
 mod tests {
-    use http::{HeaderMap, HeaderName, HeaderValue};
+    use http::HeaderMap;
 
-    use super::super::{HmacAlgorithm, TimePolicy};
+    use super::super::HmacAlgorithm;
+    use super::super::testing::{Case, headers};
     use super::*;
 
     fn layout(algorithm: HmacAlgorithm, encoding: DigestEncoding, header: &str) -> GenericHmac {
@@ -270,40 +303,8 @@ mod tests {
         }
     }
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (name, value) in pairs {
-            h.append(
-                HeaderName::from_bytes(name.as_bytes()).expect("name"),
-                HeaderValue::from_str(value).expect("ascii"),
-            );
-        }
-        h
-    }
-
-    fn run(
-        options: &SchemeOptions,
-        secrets: &[Secret],
-        headers: &HeaderMap,
-        body: &[u8],
-        now: i64,
-    ) -> Result<(), VerifyError> {
-        let check = Check {
-            secrets,
-            policy: TimePolicy {
-                now,
-                tolerance: DEFAULT_TOLERANCE,
-            },
-            options,
-        };
-        verify(
-            &check,
-            &Inbound {
-                headers,
-                body,
-                query: None,
-            },
-        )
+    fn case(layout: GenericHmac, secret: &str, now: i64) -> Case<'static> {
+        Case::new(&Generic, &[secret], now).with_options(options(layout))
     }
 
     // GitHub's published example ("Validating webhook deliveries" on docs.github.com).
@@ -319,9 +320,9 @@ mod tests {
     const SLACK_SIGNATURE: &str =
         "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
 
-    fn slack_headers(ts: &str) -> HeaderMap {
+    fn slack_headers(signature: &str, ts: &str) -> HeaderMap {
         headers(&[
-            ("x-slack-signature", SLACK_SIGNATURE),
+            ("x-slack-signature", signature),
             ("x-slack-request-timestamp", ts),
         ])
     }
@@ -336,179 +337,97 @@ mod tests {
 
     #[test]
     fn a_source_without_a_layout_is_unconfigured() {
-        let err = run(
-            &SchemeOptions::default(),
-            &[Secret::new(SECRET)],
-            &HeaderMap::new(),
-            BODY,
-            0,
-        );
-        assert_eq!(err, Err(VerifyError::Unconfigured(UNCONFIGURED)));
+        let bare = Case::new(&Generic, &[SECRET], 0);
         assert_eq!(
-            sign_request(&Secret::new(SECRET), BODY, 0, &SchemeOptions::default()),
+            bare.verify(&HeaderMap::new(), BODY),
+            Err(VerifyError::Unconfigured(UNCONFIGURED))
+        );
+        assert_eq!(
+            Generic.sign(&Secret::new(SECRET), BODY, 0, None, &bare.options),
             Err(SignError::Invalid(UNCONFIGURED.to_owned()))
+        );
+        assert_eq!(
+            Generic.check_options(&bare.options),
+            Err(OptionsError::NoLayout)
         );
     }
 
     #[test]
     fn githubs_published_vector_verifies_as_a_layout() {
-        let opts = options(github_layout());
         let h = headers(&[("x-hub-signature-256", GH_SIGNATURE)]);
         assert_eq!(
-            run(&opts, &[Secret::new(GH_SECRET)], &h, GH_BODY, 0),
+            case(github_layout(), GH_SECRET, 0).verify(&h, GH_BODY),
             Ok(())
-        );
-        assert_eq!(
-            run(&opts, &[Secret::new(GH_SECRET)], &h, b"Hello, World?", 0),
-            Err(VerifyError::NoMatch)
         );
     }
 
     #[test]
     fn slacks_published_vector_verifies_as_a_layout_with_its_timestamp() {
-        let opts = options(slack_layout());
-        let secret = [Secret::new(SLACK_SECRET)];
-        let h = slack_headers(&SLACK_TS.to_string());
-        assert_eq!(run(&opts, &secret, &h, SLACK_BODY, SLACK_TS), Ok(()));
-        assert_eq!(run(&opts, &secret, &h, SLACK_BODY, SLACK_TS + 300), Ok(()));
-        assert_eq!(run(&opts, &secret, &h, SLACK_BODY, SLACK_TS - 300), Ok(()));
-        for now in [SLACK_TS + 301, SLACK_TS - 301] {
-            assert_eq!(
-                run(&opts, &secret, &h, SLACK_BODY, now).map_err(|e| e.code()),
-                Err("timestamp_out_of_tolerance"),
-                "{now}"
-            );
-        }
+        let slack = case(slack_layout(), SLACK_SECRET, SLACK_TS);
+        let h = slack_headers(SLACK_SIGNATURE, &SLACK_TS.to_string());
+        assert_eq!(slack.verify(&h, SLACK_BODY), Ok(()));
         // The timestamp is signed: another one does not match.
-        let shifted = slack_headers(&(SLACK_TS + 1).to_string());
+        let shifted = slack_headers(SLACK_SIGNATURE, &(SLACK_TS + 1).to_string());
         assert_eq!(
-            run(&opts, &secret, &shifted, SLACK_BODY, SLACK_TS),
+            slack.verify(&shifted, SLACK_BODY),
             Err(VerifyError::NoMatch)
         );
     }
 
     #[test]
     fn independent_sha1_hex_and_sha512_base64_vectors_verify() {
-        let sha1 = options(layout(
-            HmacAlgorithm::Sha1,
-            DigestEncoding::Hex,
-            "X-Signature",
-        ));
+        let sha1 = case(
+            layout(HmacAlgorithm::Sha1, DigestEncoding::Hex, "X-Signature"),
+            SECRET,
+            0,
+        );
         let h = headers(&[("x-signature", SHA1_HEX)]);
-        assert_eq!(run(&sha1, &[Secret::new(SECRET)], &h, BODY, 0), Ok(()));
+        assert_eq!(sha1.verify(&h, BODY), Ok(()));
 
-        let sha512 = options(GenericHmac {
+        let sha512 = GenericHmac {
             timestamp_header: Some("X-Timestamp".to_owned()),
             template: Some("{timestamp}.{body}".to_owned()),
             ..layout(HmacAlgorithm::Sha512, DigestEncoding::Base64, "X-Signature")
-        });
+        };
         let h = headers(&[("x-signature", SHA512_B64), ("x-timestamp", "1700000000")]);
-        assert_eq!(
-            run(&sha512, &[Secret::new(SECRET)], &h, BODY, 1_700_000_000),
-            Ok(())
-        );
+        assert_eq!(case(sha512, SECRET, 1_700_000_000).verify(&h, BODY), Ok(()));
     }
 
     #[test]
     fn configured_header_names_match_in_any_case() {
-        let opts = options(layout(
-            HmacAlgorithm::Sha1,
-            DigestEncoding::Hex,
-            " X-SIGNATURE ",
-        ));
+        let lay = layout(HmacAlgorithm::Sha1, DigestEncoding::Hex, " X-SIGNATURE ");
         let h = headers(&[("x-signature", SHA1_HEX)]);
-        assert_eq!(run(&opts, &[Secret::new(SECRET)], &h, BODY, 0), Ok(()));
+        assert_eq!(case(lay, SECRET, 0).verify(&h, BODY), Ok(()));
     }
 
     #[test]
-    fn any_single_byte_change_to_the_body_is_rejected() {
-        let opts = options(slack_layout());
-        let secret = [Secret::new(SLACK_SECRET)];
-        let h = slack_headers(&SLACK_TS.to_string());
-        for i in 0..SLACK_BODY.len() {
-            for flip in [0x01u8, 0x20, 0x80] {
-                let mut tampered = SLACK_BODY.to_vec();
-                tampered[i] ^= flip;
-                assert_eq!(
-                    run(&opts, &secret, &h, &tampered, SLACK_TS),
-                    Err(VerifyError::NoMatch),
-                    "byte {i} ^ {flip:#x}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn a_wrong_secret_is_rejected_and_the_second_of_two_is_accepted() {
-        let opts = options(github_layout());
-        let h = headers(&[("x-hub-signature-256", GH_SIGNATURE)]);
+    fn errors_name_the_configured_role_not_the_header() {
+        let slack = case(slack_layout(), SLACK_SECRET, SLACK_TS);
         assert_eq!(
-            run(&opts, &[Secret::new("wrong")], &h, GH_BODY, 0),
-            Err(VerifyError::NoMatch)
-        );
-        let rotating = [Secret::new("old"), Secret::new(GH_SECRET)];
-        assert_eq!(run(&opts, &rotating, &h, GH_BODY, 0), Ok(()));
-    }
-
-    #[test]
-    fn missing_malformed_and_repeated_headers_name_the_configured_role() {
-        let opts = options(slack_layout());
-        let secret = [Secret::new(SLACK_SECRET)];
-        assert_eq!(
-            run(&opts, &secret, &HeaderMap::new(), SLACK_BODY, SLACK_TS),
+            slack.verify(&HeaderMap::new(), SLACK_BODY),
             Err(VerifyError::MissingHeader(SIGNATURE_LABEL))
         );
         let no_ts = headers(&[("x-slack-signature", SLACK_SIGNATURE)]);
         assert_eq!(
-            run(&opts, &secret, &no_ts, SLACK_BODY, SLACK_TS),
+            slack.verify(&no_ts, SLACK_BODY),
             Err(VerifyError::MissingHeader(TIMESTAMP_LABEL))
         );
-        for (sig, ts) in [
-            (SLACK_SIGNATURE.trim_start_matches("v0="), "1531420618"),
-            ("v0=a2114d57", "1531420618"),
-            (
-                "v0=zz114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
-                "1531420618",
-            ),
-            (SLACK_SIGNATURE, "soon"),
-        ] {
-            let h = headers(&[
-                ("x-slack-signature", sig),
-                ("x-slack-request-timestamp", ts),
-            ]);
-            assert_eq!(
-                run(&opts, &secret, &h, SLACK_BODY, SLACK_TS).map_err(|e| e.code()),
-                Err("invalid_signature"),
-                "{sig} {ts}"
-            );
-        }
-        let twice = headers(&[
-            ("x-slack-signature", SLACK_SIGNATURE),
-            ("x-slack-signature", SLACK_SIGNATURE),
-            ("x-slack-request-timestamp", "1531420618"),
-        ]);
+        let mut twice = slack_headers(SLACK_SIGNATURE, "1531420618");
+        twice.append(
+            "x-slack-signature",
+            http::HeaderValue::from_static(SLACK_SIGNATURE),
+        );
         assert_eq!(
-            run(&opts, &secret, &twice, SLACK_BODY, SLACK_TS),
+            slack.verify(&twice, SLACK_BODY),
             Err(VerifyError::MalformedHeader {
                 header: SIGNATURE_LABEL,
                 reason: "it appears more than once"
             })
         );
-        let base64 = options(layout(
-            HmacAlgorithm::Sha512,
-            DigestEncoding::Base64,
-            "x-signature",
-        ));
-        let h = headers(&[("x-signature", SHA1_HEX)]);
-        assert_eq!(
-            run(&base64, &secret, &h, BODY, 0).map_err(|e| e.code()),
-            Err("invalid_signature")
-        );
     }
 
     #[test]
     fn bad_templates_are_configuration_errors() {
-        let secret = [Secret::new(SECRET)];
         let h = headers(&[("x-signature", SHA1_HEX)]);
         for (template, timestamp_header) in [
             ("{timestamp}.{Body}", Some("x-timestamp")),
@@ -516,18 +435,27 @@ mod tests {
             ("{timestamp}.{body}", None),
             ("{id}.{body}", None),
         ] {
-            let opts = options(GenericHmac {
+            let lay = GenericHmac {
                 template: Some(template.to_owned()),
                 timestamp_header: timestamp_header.map(str::to_owned),
                 ..layout(HmacAlgorithm::Sha1, DigestEncoding::Hex, "x-signature")
-            });
+            };
+            assert!(check_layout(&lay).is_err());
+            let bad = case(lay, SECRET, 0);
             assert_eq!(
-                run(&opts, &secret, &h, BODY, 0).map_err(|e| e.code()),
+                bad.code(&h, BODY),
                 Err("source_misconfigured"),
                 "{template}"
             );
-            assert!(check_layout(opts.generic.as_ref().expect("set")).is_err());
-            assert!(sign_request(&secret[0], BODY, 0, &opts).is_err());
+            assert!(matches!(
+                Generic.check_options(&bad.options),
+                Err(OptionsError::BadLayout(_))
+            ));
+            assert!(
+                Generic
+                    .sign(&Secret::new(SECRET), BODY, 0, None, &bad.options)
+                    .is_err()
+            );
         }
         let bad_name = layout(HmacAlgorithm::Sha1, DigestEncoding::Hex, "x signature");
         assert!(check_layout(&bad_name).is_err());
@@ -554,7 +482,6 @@ mod tests {
 
     #[test]
     fn signed_requests_verify_for_every_kind_of_layout() {
-        let secret = Secret::new("round-trip");
         let now = 1_750_000_000;
         let with_ids = GenericHmac {
             event_type_header: Some("X-Event".to_owned()),
@@ -567,60 +494,50 @@ mod tests {
             layout(HmacAlgorithm::Sha512, DigestEncoding::Base64, "X-Signature"),
             layout(HmacAlgorithm::Sha1, DigestEncoding::Hex, "X-Signature"),
         ] {
-            let opts = options(lay);
-            let sent = sign_request(&secret, BODY, now, &opts).expect("signs");
-            let pairs: Vec<(&str, &str)> =
-                sent.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-            assert!(pairs.iter().all(|(n, _)| *n == n.to_ascii_lowercase()));
-            let h = headers(&pairs);
-            assert!(h.contains_key("content-type"));
+            let round_trip = case(lay, "round-trip", now);
+            let sent = Generic
+                .sign(
+                    &Secret::new("round-trip"),
+                    BODY,
+                    now,
+                    None,
+                    &round_trip.options,
+                )
+                .expect("signs");
+            assert!(sent.iter().all(|(n, _)| *n == n.to_ascii_lowercase()));
             assert_eq!(
-                run(&opts, std::slice::from_ref(&secret), &h, BODY, now),
+                round_trip.verify(&headers(&sent), BODY),
                 Ok(()),
-                "{opts:?}"
+                "{round_trip:?}"
             );
         }
-        assert_eq!(
-            sign_request(
+        let signed = Generic
+            .sign(
                 &Secret::new(GH_SECRET),
                 GH_BODY,
                 0,
-                &options(github_layout())
+                None,
+                &options(github_layout()),
             )
-            .expect("signs")[0],
+            .expect("signs");
+        assert_eq!(
+            signed[0],
             ("x-hub-signature-256".to_owned(), GH_SIGNATURE.to_owned())
         );
     }
 
     #[test]
     fn the_configured_headers_give_the_event_type_and_delivery_id() {
-        let opts = options(GenericHmac {
+        let lay = GenericHmac {
             event_type_header: Some("X-Event-Type".to_owned()),
             delivery_id_header: Some("x-delivery".to_owned()),
             ..github_layout()
-        });
+        };
         let h = headers(&[("x-event-type", "order.paid"), ("x-delivery", "d-123")]);
-        let check = Check {
-            secrets: &[],
-            policy: TimePolicy {
-                now: 0,
-                tolerance: DEFAULT_TOLERANCE,
-            },
-            options: &opts,
-        };
-        let request = Inbound {
-            headers: &h,
-            body: BODY,
-            query: None,
-        };
-        let meta = describe(&check, &request);
+        let meta = case(lay, SECRET, 0).describe(&h, BODY);
         assert_eq!(meta.event_type.as_deref(), Some("order.paid"));
         assert_eq!(meta.delivery_id.as_deref(), Some("d-123"));
-        let bare = SchemeOptions::default();
-        let check = Check {
-            options: &bare,
-            ..check
-        };
-        assert_eq!(describe(&check, &request), EventMeta::default());
+        let bare = Case::new(&Generic, &[SECRET], 0);
+        assert_eq!(bare.describe(&h, BODY), EventMeta::default());
     }
 }

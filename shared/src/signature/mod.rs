@@ -1,6 +1,7 @@
 //! The verifier registry: which provider schemes Hookpost verifies, and how a request is checked
-//! against a source's secrets. Each scheme lives in its own module and works on the exact raw body
-//! bytes; nothing here copies the body.
+//! against a source's secrets. Each scheme lives in its own module, implements [`Scheme`] on a unit
+//! struct and works on the exact raw body bytes; [`Provider::scheme`] is the one place a provider
+//! is matched to its scheme. `conformance` (tests only) runs the same checks on every scheme.
 
 mod digest;
 pub mod discord;
@@ -90,47 +91,36 @@ impl Provider {
         Provider::GenericHmac,
     ];
 
+    /// The provider's scheme: the one place a provider is matched to what it does.
+    pub fn scheme(self) -> &'static dyn Scheme {
+        match self {
+            Provider::Github => &github::Github,
+            Provider::Stripe => &stripe::Stripe,
+            Provider::Slack => &slack::Slack,
+            Provider::Shopify => &shopify::Shopify,
+            Provider::StandardWebhooks => &standard_webhooks::StandardWebhooks,
+            Provider::Twilio => &twilio::Twilio,
+            Provider::Twitch => &twitch::Twitch,
+            Provider::Zoom => &zoom::Zoom,
+            Provider::Square => &square::Square,
+            Provider::Linear => &linear::Linear,
+            Provider::Intercom => &intercom::Intercom,
+            Provider::Gitlab => &gitlab::Gitlab,
+            Provider::Sendgrid => &sendgrid::Sendgrid,
+            Provider::Discord => &discord::Discord,
+            Provider::GenericHmac => &generic_hmac::Generic,
+        }
+    }
+
     /// The provider's configuration name.
     pub fn name(self) -> &'static str {
-        match self {
-            Provider::Github => "github",
-            Provider::Stripe => "stripe",
-            Provider::Slack => "slack",
-            Provider::Shopify => "shopify",
-            Provider::StandardWebhooks => "standard-webhooks",
-            Provider::Twilio => "twilio",
-            Provider::Twitch => "twitch",
-            Provider::Zoom => "zoom",
-            Provider::Square => "square",
-            Provider::Linear => "linear",
-            Provider::Intercom => "intercom",
-            Provider::Gitlab => "gitlab",
-            Provider::Sendgrid => "sendgrid",
-            Provider::Discord => "discord",
-            Provider::GenericHmac => "generic-hmac",
-        }
+        self.scheme().name()
     }
 
     /// How far a signed timestamp may be from now, when the source does not say. Zero for schemes
     /// that sign no timestamp.
     pub fn default_tolerance(self) -> Duration {
-        match self {
-            Provider::Stripe => stripe::DEFAULT_TOLERANCE,
-            Provider::Slack => slack::DEFAULT_TOLERANCE,
-            Provider::StandardWebhooks => standard_webhooks::DEFAULT_TOLERANCE,
-            Provider::Twitch => twitch::DEFAULT_TOLERANCE,
-            Provider::Zoom => zoom::DEFAULT_TOLERANCE,
-            Provider::Linear => linear::DEFAULT_TOLERANCE,
-            Provider::Sendgrid => sendgrid::DEFAULT_TOLERANCE,
-            Provider::Discord => discord::DEFAULT_TOLERANCE,
-            Provider::GenericHmac => generic_hmac::DEFAULT_TOLERANCE,
-            Provider::Github
-            | Provider::Shopify
-            | Provider::Twilio
-            | Provider::Square
-            | Provider::Intercom
-            | Provider::Gitlab => Duration::ZERO,
-        }
+        self.scheme().default_tolerance()
     }
 
     /// Verifies `request` against any of the check's secrets (several are active during a
@@ -139,86 +129,29 @@ impl Provider {
         if check.secrets.is_empty() {
             return Err(VerifyError::Unconfigured("the source has no secret"));
         }
-        match self {
-            Provider::Github => github::verify(check, request),
-            Provider::Stripe => stripe::verify(check, request),
-            Provider::Slack => slack::verify(check, request),
-            Provider::Shopify => shopify::verify(check, request),
-            Provider::StandardWebhooks => standard_webhooks::verify(check, request),
-            Provider::Twilio => twilio::verify(check, request),
-            Provider::Twitch => twitch::verify(check, request),
-            Provider::Zoom => zoom::verify(check, request),
-            Provider::Square => square::verify(check, request),
-            Provider::Linear => linear::verify(check, request),
-            Provider::Intercom => intercom::verify(check, request),
-            Provider::Gitlab => gitlab::verify(check, request),
-            Provider::Sendgrid => sendgrid::verify(check, request),
-            Provider::Discord => discord::verify(check, request),
-            Provider::GenericHmac => generic_hmac::verify(check, request),
-        }
+        self.scheme().verify(check, request)
     }
 
     /// The provider's delivery id and event type, read after the request is verified.
     pub fn describe(self, check: &Check<'_>, request: &Inbound<'_>) -> EventMeta {
-        match self {
-            Provider::Github => github::describe(check, request),
-            Provider::Stripe => stripe::describe(check, request),
-            Provider::Slack => slack::describe(check, request),
-            Provider::Shopify => shopify::describe(check, request),
-            Provider::StandardWebhooks => standard_webhooks::describe(check, request),
-            Provider::Twilio => twilio::describe(check, request),
-            Provider::Twitch => twitch::describe(check, request),
-            Provider::Zoom => zoom::describe(check, request),
-            Provider::Square => square::describe(check, request),
-            Provider::Linear => linear::describe(check, request),
-            Provider::Intercom => intercom::describe(check, request),
-            Provider::Gitlab => gitlab::describe(check, request),
-            Provider::Sendgrid => sendgrid::describe(check, request),
-            Provider::Discord => discord::describe(check, request),
-            Provider::GenericHmac => generic_hmac::describe(check, request),
-        }
+        self.scheme().describe(check, request)
     }
 
     /// The answer to a provider's handshake (URL verification, challenge, ping), for a request
     /// that has been verified. Such a request is answered, not queued.
     pub fn handshake(self, check: &Check<'_>, request: &Inbound<'_>) -> Option<Handshake> {
-        match self {
-            Provider::Slack => slack::handshake(check, request),
-            Provider::Twitch => twitch::handshake(check, request),
-            Provider::Zoom => zoom::handshake(check, request),
-            Provider::Discord => discord::handshake(check, request),
-            _ => None,
-        }
+        self.scheme().handshake(check, request)
     }
 
     /// The answer a provider needs for an event that was queued, where it needs more than the
     /// event id (Discord interactions must be told a response is deferred).
     pub fn queued_reply(self, request: &Inbound<'_>) -> Option<Handshake> {
-        match self {
-            Provider::Discord => discord::queued_reply(request),
-            _ => None,
-        }
+        self.scheme().queued_reply(request)
     }
 
     /// The request headers worth keeping in the envelope (besides `content-type`).
     pub fn forwarded_headers(self) -> &'static [&'static str] {
-        match self {
-            Provider::Github => github::FORWARDED_HEADERS,
-            Provider::Stripe => stripe::FORWARDED_HEADERS,
-            Provider::Slack => slack::FORWARDED_HEADERS,
-            Provider::Shopify => shopify::FORWARDED_HEADERS,
-            Provider::StandardWebhooks => standard_webhooks::FORWARDED_HEADERS,
-            Provider::Twilio => twilio::FORWARDED_HEADERS,
-            Provider::Twitch => twitch::FORWARDED_HEADERS,
-            Provider::Zoom => zoom::FORWARDED_HEADERS,
-            Provider::Square => square::FORWARDED_HEADERS,
-            Provider::Linear => linear::FORWARDED_HEADERS,
-            Provider::Intercom => intercom::FORWARDED_HEADERS,
-            Provider::Gitlab => gitlab::FORWARDED_HEADERS,
-            Provider::Sendgrid => sendgrid::FORWARDED_HEADERS,
-            Provider::Discord => discord::FORWARDED_HEADERS,
-            Provider::GenericHmac => generic_hmac::FORWARDED_HEADERS,
-        }
+        self.scheme().forwarded_headers()
     }
 
     /// The headers the provider would send with `body` at `now`, for the schemes whose secret
@@ -229,26 +162,95 @@ impl Provider {
         body: &[u8],
         now: i64,
         options: &SchemeOptions,
-    ) -> Result<Vec<(String, String)>, SignError> {
-        match self {
-            Provider::Github => github::sign_request(secret, body, now, options),
-            Provider::Stripe => stripe::sign_request(secret, body, now, options),
-            Provider::Slack => slack::sign_request(secret, body, now, options),
-            Provider::Shopify => shopify::sign_request(secret, body, now, options),
-            Provider::StandardWebhooks => {
-                standard_webhooks::sign_request(secret, body, now, options)
-            }
-            Provider::Twilio => twilio::sign_request(secret, body, now, options),
-            Provider::Twitch => twitch::sign_request(secret, body, now, options),
-            Provider::Zoom => zoom::sign_request(secret, body, now, options),
-            Provider::Square => square::sign_request(secret, body, now, options),
-            Provider::Linear => linear::sign_request(secret, body, now, options),
-            Provider::Intercom => intercom::sign_request(secret, body, now, options),
-            Provider::Gitlab => gitlab::sign_request(secret, body, now, options),
-            Provider::GenericHmac => generic_hmac::sign_request(secret, body, now, options),
-            Provider::Sendgrid | Provider::Discord => Err(SignError::Asymmetric(self.name())),
-        }
+    ) -> Result<SignedHeaders, SignError> {
+        self.scheme().sign(secret, body, now, None, options)
     }
+
+    /// Whether a source of this provider has the options its scheme needs.
+    pub fn check_options(self, options: &SchemeOptions) -> Result<(), OptionsError> {
+        self.scheme().check_options(options)
+    }
+
+    /// A strong new secret in the form the provider's scheme keys with.
+    pub fn new_secret(self) -> Result<Secret, getrandom::Error> {
+        self.scheme().new_secret()
+    }
+}
+
+/// What a provider's signature scheme does. Each provider module implements it on a unit
+/// struct, and [`Provider::scheme`] is the one place a provider is mapped to its scheme; callers
+/// usually go through [`Provider`]'s methods, which delegate here.
+pub trait Scheme: fmt::Debug + Sync {
+    /// The provider's configuration name, e.g. `github`.
+    fn name(&self) -> &'static str;
+
+    /// How far a signed timestamp may be from now, when the source does not say; zero for a
+    /// scheme that signs no timestamp.
+    fn default_tolerance(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    /// Whether a source with `options` has its requests' time signed, so that the tolerance
+    /// applies to it.
+    fn signs_timestamp(&self, _options: &SchemeOptions) -> bool {
+        !self.default_tolerance().is_zero()
+    }
+
+    /// The request headers worth keeping in the envelope (besides `content-type`).
+    fn forwarded_headers(&self) -> &'static [&'static str];
+
+    /// Verifies `request` against any of the check's secrets. [`Provider::verify`] calls it only
+    /// when the source has at least one secret.
+    fn verify(&self, check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyError>;
+
+    /// The provider's delivery id and event type, read after the request is verified.
+    fn describe(&self, check: &Check<'_>, request: &Inbound<'_>) -> EventMeta;
+
+    /// The headers the provider would send with `body` at `now` (Unix seconds), `event_type`
+    /// among them where the provider carries it in a header; `content-type` is always one.
+    /// Asymmetric schemes cannot sign with the verifying key the source holds.
+    fn sign(
+        &self,
+        secret: &Secret,
+        body: &[u8],
+        now: i64,
+        event_type: Option<&str>,
+        options: &SchemeOptions,
+    ) -> Result<SignedHeaders, SignError>;
+
+    /// The answer to a verified handshake request, which is answered instead of queued.
+    fn handshake(&self, _check: &Check<'_>, _request: &Inbound<'_>) -> Option<Handshake> {
+        None
+    }
+
+    /// The answer a queued event needs, where the provider needs more than the event id.
+    fn queued_reply(&self, _request: &Inbound<'_>) -> Option<Handshake> {
+        None
+    }
+
+    /// Whether `options` give the scheme what it needs besides the secret.
+    fn check_options(&self, _options: &SchemeOptions) -> Result<(), OptionsError> {
+        Ok(())
+    }
+
+    /// A strong new secret in the form the scheme keys with.
+    fn new_secret(&self) -> Result<Secret, getrandom::Error> {
+        Secret::generate()
+    }
+}
+
+/// Header names and values, in the order a provider sends them.
+pub type SignedHeaders = Vec<(String, String)>;
+
+/// What a source's options lack for its scheme.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    #[error("{0} signs the URL it posts to, so the source needs that URL as its public URL")]
+    NoPublicUrl(&'static str),
+    #[error("generic-hmac needs its layout: signature header, algorithm and encoding")]
+    NoLayout,
+    #[error("generic-hmac layout: {0}")]
+    BadLayout(&'static str),
 }
 
 impl fmt::Display for Provider {
@@ -435,39 +437,106 @@ pub(crate) fn optional_header(headers: &HeaderMap, name: &str) -> Option<String>
 /// What the schemes' unit tests share.
 #[cfg(test)]
 pub(crate) mod testing {
-    use std::time::Duration;
+    use http::{HeaderMap, HeaderName, HeaderValue};
 
-    use http::HeaderMap;
-
-    use super::{Check, Inbound, SchemeOptions, TimePolicy, VerifyError};
+    use super::{
+        Check, EventMeta, Handshake, Inbound, Scheme, SchemeOptions, TimePolicy, VerifyError,
+    };
     use crate::secret::Secret;
 
-    /// A scheme's `verify` over `headers` and `body`, with `secrets` and default options, at
-    /// `now` with `tolerance`.
-    pub(crate) fn run_verify(
-        verify: fn(&Check<'_>, &Inbound<'_>) -> Result<(), VerifyError>,
-        secrets: &[Secret],
-        tolerance: Duration,
-        headers: &HeaderMap,
-        body: &[u8],
-        now: i64,
-    ) -> Result<(), VerifyError> {
-        let options = SchemeOptions::default();
-        let check = Check {
-            secrets,
-            policy: TimePolicy { now, tolerance },
-            options: &options,
-        };
-        verify(
-            &check,
-            &Inbound {
-                headers,
-                body,
+    /// A header map from name and value pairs, repeats kept.
+    pub(crate) fn headers<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_ref().as_bytes()).expect("a header name"),
+                HeaderValue::from_str(value.as_ref()).expect("a header value"),
+            );
+        }
+        map
+    }
+
+    /// One request as a scheme sees it, checked at `now` with the scheme's default tolerance.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Case<'a> {
+        pub scheme: &'a dyn Scheme,
+        pub secrets: Vec<Secret>,
+        pub options: SchemeOptions,
+        pub now: i64,
+        pub query: Option<&'a str>,
+    }
+
+    impl<'a> Case<'a> {
+        pub(crate) fn new(scheme: &'a dyn Scheme, secrets: &[&str], now: i64) -> Self {
+            Case {
+                scheme,
+                secrets: secrets.iter().map(|s| Secret::new(*s)).collect(),
+                options: SchemeOptions::default(),
+                now,
                 query: None,
-            },
-        )
+            }
+        }
+
+        pub(crate) fn with_options(self, options: SchemeOptions) -> Self {
+            Case { options, ..self }
+        }
+
+        pub(crate) fn with_query(self, query: Option<&'a str>) -> Self {
+            Case { query, ..self }
+        }
+
+        pub(crate) fn at(&self, now: i64) -> Self {
+            Case {
+                now,
+                ..self.clone()
+            }
+        }
+
+        fn run<T>(
+            &self,
+            headers: &HeaderMap,
+            body: &[u8],
+            f: impl FnOnce(&Check<'_>, &Inbound<'_>) -> T,
+        ) -> T {
+            let check = Check {
+                secrets: &self.secrets,
+                policy: TimePolicy {
+                    now: self.now,
+                    tolerance: self.scheme.default_tolerance(),
+                },
+                options: &self.options,
+            };
+            f(
+                &check,
+                &Inbound {
+                    headers,
+                    body,
+                    query: self.query,
+                },
+            )
+        }
+
+        pub(crate) fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), VerifyError> {
+            self.run(headers, body, |c, r| self.scheme.verify(c, r))
+        }
+
+        /// [`Case::verify`], reduced to the code the receiver answers with.
+        pub(crate) fn code(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), &'static str> {
+            self.verify(headers, body).map_err(|e| e.code())
+        }
+
+        pub(crate) fn describe(&self, headers: &HeaderMap, body: &[u8]) -> EventMeta {
+            self.run(headers, body, |c, r| self.scheme.describe(c, r))
+        }
+
+        pub(crate) fn handshake(&self, headers: &HeaderMap, body: &[u8]) -> Option<Handshake> {
+            self.run(headers, body, |c, r| self.scheme.handshake(c, r))
+        }
     }
 }
+
+#[cfg(test)]
+mod conformance;
 
 #[cfg(test)]
 mod tests {
@@ -493,31 +562,5 @@ mod tests {
             serde_json::from_str::<Provider>("\"svix\"").expect("alias"),
             Provider::StandardWebhooks
         );
-    }
-
-    #[test]
-    fn a_source_without_secrets_verifies_nothing() {
-        let headers = HeaderMap::new();
-        let req = Inbound {
-            headers: &headers,
-            body: b"{}",
-            query: None,
-        };
-        let options = SchemeOptions::default();
-        for provider in Provider::ALL {
-            let check = Check {
-                secrets: &[],
-                policy: TimePolicy {
-                    now: 0,
-                    tolerance: Duration::ZERO,
-                },
-                options: &options,
-            };
-            assert_eq!(
-                provider.verify(&check, &req).map_err(|e| e.code()),
-                Err("source_misconfigured"),
-                "{provider}"
-            );
-        }
     }
 }

@@ -13,12 +13,13 @@ use serde::Deserialize;
 
 use super::digest::{any_matches, base64_digest, hmac, matched, text_key};
 use super::{
-    Check, EventMeta, HmacAlgorithm, Inbound, SchemeOptions, SignError, VerifyError, single_header,
+    Check, EventMeta, HmacAlgorithm, Inbound, OptionsError, Scheme, SchemeOptions, SignError,
+    SignedHeaders, VerifyError, single_header,
 };
 use crate::secret::Secret;
 
 pub const SIGNATURE_HEADER: &str = "x-square-hmacsha256-signature";
-pub(super) const FORWARDED_HEADERS: &[&str] = &[
+const FORWARDED_HEADERS: &[&str] = &[
     "square-environment",
     "square-version",
     "square-retry-number",
@@ -29,23 +30,71 @@ pub(super) const FORWARDED_HEADERS: &[&str] = &[
 
 const SIGNATURE_LEN: usize = 32;
 
-pub(super) fn verify(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyError> {
-    let url = notification_url(check.options).ok_or(VerifyError::Unconfigured(
-        "square needs the source's public URL (the subscription's notification URL)",
-    ))?;
-    let candidate = base64_digest(
-        single_header(request.headers, SIGNATURE_HEADER)?,
-        SIGNATURE_LEN,
-        SIGNATURE_HEADER,
-    )?;
-    let found = any_matches(
-        HmacAlgorithm::Sha256,
-        check.secrets,
-        text_key,
-        &[url.as_bytes(), request.body],
-        &[candidate],
-    )?;
-    matched(found)
+/// Square's scheme.
+#[derive(Debug, Clone, Copy)]
+pub struct Square;
+
+impl Scheme for Square {
+    fn name(&self) -> &'static str {
+        "square"
+    }
+
+    fn forwarded_headers(&self) -> &'static [&'static str] {
+        FORWARDED_HEADERS
+    }
+
+    fn verify(&self, check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyError> {
+        let url = notification_url(check.options).ok_or(VerifyError::Unconfigured(
+            "square needs the source's public URL (the subscription's notification URL)",
+        ))?;
+        let candidate = base64_digest(
+            single_header(request.headers, SIGNATURE_HEADER)?,
+            SIGNATURE_LEN,
+            SIGNATURE_HEADER,
+        )?;
+        let found = any_matches(
+            HmacAlgorithm::Sha256,
+            check.secrets,
+            text_key,
+            &[url.as_bytes(), request.body],
+            &[candidate],
+        )?;
+        matched(found)
+    }
+
+    /// `event_id` (the same on Square's retries) and `type`, e.g. `payment.updated`.
+    fn describe(&self, _check: &Check<'_>, request: &Inbound<'_>) -> EventMeta {
+        serde_json::from_slice::<Notification>(request.body)
+            .map(|n| EventMeta {
+                delivery_id: n.event_id,
+                event_type: n.event_type,
+            })
+            .unwrap_or_default()
+    }
+
+    /// The headers Square would send with `body` to the source's public URL.
+    fn sign(
+        &self,
+        secret: &Secret,
+        body: &[u8],
+        _now: i64,
+        _event_type: Option<&str>,
+        options: &SchemeOptions,
+    ) -> Result<SignedHeaders, SignError> {
+        let url = notification_url(options).ok_or_else(|| {
+            SignError::Invalid("square signs the source's public URL; set --public-url".to_owned())
+        })?;
+        Ok(vec![
+            (SIGNATURE_HEADER.to_owned(), sign(secret, url, body)),
+            ("content-type".to_owned(), "application/json".to_owned()),
+        ])
+    }
+
+    fn check_options(&self, options: &SchemeOptions) -> Result<(), OptionsError> {
+        notification_url(options)
+            .map(|_| ())
+            .ok_or(OptionsError::NoPublicUrl("square"))
+    }
 }
 
 fn notification_url(options: &SchemeOptions) -> Option<&str> {
@@ -61,22 +110,6 @@ pub fn sign(secret: &Secret, url: &str, body: &[u8]) -> String {
     ))
 }
 
-/// The headers Square would send with `body` to the source's public URL.
-pub fn sign_request(
-    secret: &Secret,
-    body: &[u8],
-    _now: i64,
-    options: &SchemeOptions,
-) -> Result<Vec<(String, String)>, SignError> {
-    let url = notification_url(options).ok_or_else(|| {
-        SignError::Invalid("square signs the source's public URL; set --public-url".to_owned())
-    })?;
-    Ok(vec![
-        (SIGNATURE_HEADER.to_owned(), sign(secret, url, body)),
-        ("content-type".to_owned(), "application/json".to_owned()),
-    ])
-}
-
 #[derive(Deserialize)]
 struct Notification {
     event_id: Option<String>,
@@ -84,23 +117,11 @@ struct Notification {
     event_type: Option<String>,
 }
 
-/// `event_id` (the same on Square's retries) and `type`, e.g. `payment.updated`.
-pub(super) fn describe(_check: &Check<'_>, request: &Inbound<'_>) -> EventMeta {
-    serde_json::from_slice::<Notification>(request.body)
-        .map(|n| EventMeta {
-            delivery_id: n.event_id,
-            event_type: n.event_type,
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use http::HeaderMap;
 
-    use http::{HeaderMap, HeaderValue};
-
-    use super::super::TimePolicy;
+    use super::super::testing::{Case, headers};
     use super::*;
 
     // Square's SDK test vector: square-python-sdk `tests/utilities/test_webhooks_helper.py`
@@ -116,49 +137,15 @@ mod tests {
     const ESCAPED_BODY: &[u8] = br#"{"data":{"type":"webhooks","id":">id<"}}"#;
     const ESCAPED_SIGNATURE: &str = "Cxt7+aTi4rKgcA0bC4g9EHdVtLSDWdqccmL5MvihU4U=";
 
-    fn headers(signature: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(
-            SIGNATURE_HEADER,
-            HeaderValue::from_str(signature).expect("ascii"),
-        );
-        h
+    fn signature(value: &str) -> HeaderMap {
+        headers(&[(SIGNATURE_HEADER, value)])
     }
 
-    fn options(url: &str) -> SchemeOptions {
-        SchemeOptions {
-            public_url: Some(url.to_owned()),
+    fn case(key: &str, url: Option<&str>) -> Case<'static> {
+        Case::new(&Square, &[key], 0).with_options(SchemeOptions {
+            public_url: url.map(str::to_owned),
             ..SchemeOptions::default()
-        }
-    }
-
-    fn run(
-        secrets: &[Secret],
-        url: Option<&str>,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<(), VerifyError> {
-        let options = url.map(options).unwrap_or_default();
-        let check = Check {
-            secrets,
-            policy: TimePolicy {
-                now: 0,
-                tolerance: Duration::ZERO,
-            },
-            options: &options,
-        };
-        verify(
-            &check,
-            &Inbound {
-                headers,
-                body,
-                query: None,
-            },
-        )
-    }
-
-    fn check(headers: &HeaderMap, body: &[u8]) -> Result<(), VerifyError> {
-        run(&[Secret::new(DOC_KEY)], Some(DOC_URL), headers, body)
+        })
     }
 
     #[test]
@@ -167,150 +154,55 @@ mod tests {
             sign(&Secret::new(DOC_KEY), DOC_URL, DOC_BODY),
             DOC_SIGNATURE
         );
-        assert_eq!(check(&headers(DOC_SIGNATURE), DOC_BODY), Ok(()));
+        let doc = case(DOC_KEY, Some(DOC_URL));
+        assert_eq!(doc.verify(&signature(DOC_SIGNATURE), DOC_BODY), Ok(()));
+        let escaped = case(ESCAPED_KEY, Some(ESCAPED_URL));
         assert_eq!(
-            run(
-                &[Secret::new(ESCAPED_KEY)],
-                Some(ESCAPED_URL),
-                &headers(ESCAPED_SIGNATURE),
-                ESCAPED_BODY
-            ),
+            escaped.verify(&signature(ESCAPED_SIGNATURE), ESCAPED_BODY),
             Ok(())
         );
     }
 
     #[test]
-    fn another_url_body_or_key_is_rejected() {
-        let h = headers(DOC_SIGNATURE);
-        // The SDK's own negative cases: a URL one character shorter, another key.
-        assert_eq!(
-            run(
-                &[Secret::new(DOC_KEY)],
-                Some("https://webhook.site/79a4f3a-dcfa-49ee-bac5-9d0edad886b9"),
-                &h,
-                DOC_BODY
-            ),
-            Err(VerifyError::NoMatch)
+    fn another_url_or_a_reformatted_body_is_rejected() {
+        let h = signature(DOC_SIGNATURE);
+        // The SDK's own negative case: a URL one character shorter.
+        let shorter = case(
+            DOC_KEY,
+            Some("https://webhook.site/79a4f3a-dcfa-49ee-bac5-9d0edad886b9"),
         );
-        assert_eq!(
-            run(
-                &[Secret::new("MCmhFRxGX82xMwg5FsaoQA")],
-                Some(DOC_URL),
-                &h,
-                DOC_BODY
-            ),
-            Err(VerifyError::NoMatch)
-        );
+        assert_eq!(shorter.verify(&h, DOC_BODY), Err(VerifyError::NoMatch));
         let reformatted = serde_json::to_vec_pretty(
             &serde_json::from_slice::<serde_json::Value>(DOC_BODY).expect("json"),
         )
         .expect("json");
-        assert_eq!(check(&h, &reformatted), Err(VerifyError::NoMatch));
-    }
-
-    #[test]
-    fn any_single_byte_change_to_the_body_is_rejected() {
-        let h = headers(DOC_SIGNATURE);
-        for i in 0..DOC_BODY.len() {
-            for flip in [0x01u8, 0x20, 0x80] {
-                let mut tampered = DOC_BODY.to_vec();
-                tampered[i] ^= flip;
-                assert_eq!(
-                    check(&h, &tampered),
-                    Err(VerifyError::NoMatch),
-                    "byte {i} ^ {flip:#x}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn the_second_of_two_active_keys_is_accepted_during_rotation() {
-        let keys = [Secret::new("old-key"), Secret::new(DOC_KEY)];
         assert_eq!(
-            run(&keys, Some(DOC_URL), &headers(DOC_SIGNATURE), DOC_BODY),
-            Ok(())
+            case(DOC_KEY, Some(DOC_URL)).verify(&h, &reformatted),
+            Err(VerifyError::NoMatch)
         );
     }
 
     #[test]
-    fn a_source_without_a_public_url_cannot_verify() {
+    fn a_source_without_a_public_url_cannot_verify_or_sign() {
         for url in [None, Some("")] {
+            let without = case(DOC_KEY, url);
             assert_eq!(
-                run(
-                    &[Secret::new(DOC_KEY)],
-                    url,
-                    &headers(DOC_SIGNATURE),
-                    DOC_BODY
-                )
-                .map_err(|e| e.code()),
+                without.code(&signature(DOC_SIGNATURE), DOC_BODY),
                 Err("source_misconfigured")
             );
-        }
-    }
-
-    #[test]
-    fn missing_malformed_and_repeated_signatures_say_what_is_wrong() {
-        assert_eq!(
-            check(&HeaderMap::new(), DOC_BODY),
-            Err(VerifyError::MissingHeader(SIGNATURE_HEADER))
-        );
-        // The SDK's wrong-length (SHA-1 sized) signature, bad base64, and an empty value.
-        for bad in ["1z2n3DEJJiUPKcPzQo1ftvbxGdw=", "%%%", ""] {
             assert_eq!(
-                check(&headers(bad), DOC_BODY).map_err(|e| e.code()),
-                Err("invalid_signature"),
-                "{bad:?}"
+                Square.check_options(&without.options),
+                Err(OptionsError::NoPublicUrl("square"))
             );
+            let signed = Square.sign(&Secret::new(DOC_KEY), DOC_BODY, 0, None, &without.options);
+            assert!(signed.is_err());
         }
-        let mut twice = headers(DOC_SIGNATURE);
-        twice.append(SIGNATURE_HEADER, HeaderValue::from_static(DOC_SIGNATURE));
-        assert!(matches!(
-            check(&twice, DOC_BODY),
-            Err(VerifyError::MalformedHeader { .. })
-        ));
-    }
-
-    #[test]
-    fn signed_requests_round_trip() {
-        let secret = Secret::new("sig-key");
-        let url = "https://hooks.example/webhooks/square-main";
-        let body = br#"{"type":"payment.updated","event_id":"e-1"}"#;
-        let signed = sign_request(&secret, body, 0, &options(url)).expect("signs");
-        let (name, value) = &signed[0];
-        assert_eq!(name, SIGNATURE_HEADER);
-        assert_eq!(
-            run(
-                std::slice::from_ref(&secret),
-                Some(url),
-                &headers(value),
-                body
-            ),
-            Ok(())
-        );
-        assert!(sign_request(&secret, body, 0, &SchemeOptions::default()).is_err());
     }
 
     #[test]
     fn describe_reads_event_id_and_type() {
-        let o = SchemeOptions::default();
-        let check = Check {
-            secrets: &[],
-            policy: TimePolicy {
-                now: 0,
-                tolerance: Duration::ZERO,
-            },
-            options: &o,
-        };
-        let h = HeaderMap::new();
-        let meta = describe(
-            &check,
-            &Inbound {
-                headers: &h,
-                body: DOC_BODY,
-                query: None,
-            },
-        );
+        let doc = case(DOC_KEY, None);
+        let meta = doc.describe(&HeaderMap::new(), DOC_BODY);
         assert_eq!(
             meta.delivery_id.as_deref(),
             Some("ac3ac95b-f97d-458c-a6e6-18981597e05f")
@@ -319,14 +211,6 @@ mod tests {
             meta.event_type.as_deref(),
             Some("webhooks.test_notification")
         );
-        let none = describe(
-            &check,
-            &Inbound {
-                headers: &h,
-                body: b"[]",
-                query: None,
-            },
-        );
-        assert_eq!(none, EventMeta::default());
+        assert_eq!(doc.describe(&HeaderMap::new(), b"[]"), EventMeta::default());
     }
 }

@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 use hookpost_shared::signature::{
-    DigestEncoding, GenericHmac, HmacAlgorithm, Provider, SchemeOptions,
+    DigestEncoding, GenericHmac, HmacAlgorithm, OptionsError, Provider, SchemeOptions,
 };
 
 /// Options some schemes need besides the secret.
@@ -92,24 +92,20 @@ impl SchemeArgs {
                 );
             }
         };
-        if let Some(layout) = &generic {
-            hookpost_shared::signature::generic_hmac::check_layout(layout)
-                .map_err(|e| format!("generic-hmac layout: {e}"))?;
-        }
-        if provider == Provider::GenericHmac && generic.is_none() {
-            return Err(
-                "generic-hmac needs --signature-header, --algorithm and --encoding".to_owned(),
-            );
-        }
-        if matches!(provider, Provider::Twilio | Provider::Square) && self.public_url.is_none() {
-            return Err(format!(
-                "{provider} signs the URL it posts to: pass --public-url with the URL configured at {provider}"
-            ));
-        }
-        Ok(SchemeOptions {
+        let options = SchemeOptions {
             public_url: self.public_url.clone(),
             allow_sha1: self.allow_sha1,
             generic,
-        })
+        };
+        provider.check_options(&options).map_err(|e| match e {
+            OptionsError::NoPublicUrl(p) => format!(
+                "{p} signs the URL it posts to: pass --public-url with the URL configured at {p}"
+            ),
+            OptionsError::NoLayout => {
+                "generic-hmac needs --signature-header, --algorithm and --encoding".to_owned()
+            }
+            OptionsError::BadLayout(why) => format!("generic-hmac layout: {why}"),
+        })?;
+        Ok(options)
     }
 }

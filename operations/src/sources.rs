@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use hookpost_shared::clock::rfc3339;
-use hookpost_shared::secret::{Secret, SigningKey};
+use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::{Provider, SchemeOptions};
 use hookpost_shared::source::{Source, SourceId};
 use hookpost_shared::store::SourceStore as _;
@@ -140,10 +140,9 @@ impl Operations {
 
     /// Creates a source; its secret is in the answer and nowhere else.
     pub async fn add_source(&self, new: NewSource) -> Result<CreatedSource, OpError> {
-        if let Some(generic) = &new.options.generic {
-            hookpost_shared::signature::generic_hmac::check_layout(generic)
-                .map_err(|e| OpError::invalid("options.generic", e.to_string()))?;
-        }
+        new.provider
+            .check_options(&new.options)
+            .map_err(|e| OpError::invalid("options", e.to_string()))?;
         let secret = match new.secret {
             Some(s) if s.expose().trim().is_empty() => {
                 return Err(OpError::invalid("secret", "cannot be empty"));
@@ -217,11 +216,7 @@ impl Operations {
 
 /// A strong new secret in the provider's format (`whsec_` for Standard Webhooks).
 fn generate_secret(provider: Provider) -> Result<Secret, OpError> {
-    let generated = match provider {
-        Provider::StandardWebhooks => SigningKey::generate().map(|k| k.to_whsec()),
-        _ => Secret::generate(),
-    };
-    generated.map_err(|e| {
+    provider.new_secret().map_err(|e| {
         OpError::Unavailable(hookpost_shared::store::StoreError::new(
             "generating a secret",
             format!("no randomness: {e}"),

@@ -47,7 +47,7 @@ use hookpost_shared::store::{
     ArchivedEvent, AttemptRecord, BodyStore, DeliveryLog, EventArchive, StoreError,
     SubscriptionStore, Visibility,
 };
-use hookpost_shared::subscription::Subscription;
+use hookpost_shared::subscription::{LastDelivery, Subscription};
 use http_body_util::{BodyExt as _, Full};
 use hyper::server::conn::http1;
 use hyper_util::client::legacy::Client;
@@ -102,6 +102,15 @@ impl SubscriptionStore for &Fakes {
     }
 
     async fn clear_failure(&self, _: &SourceId, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn record_last_delivery(
+        &self,
+        _: &SourceId,
+        _: &str,
+        _: &LastDelivery,
+    ) -> Result<(), StoreError> {
         Ok(())
     }
 }

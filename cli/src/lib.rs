@@ -6,7 +6,7 @@
 //! - [`sources`], [`subscriptions`], [`events`], [`deliveries`], [`dlq`]: the operations.
 //! - [`sign`]: `sign`, `send` and `verify`; [`local`]: `local up`; [`demo`]: `demo`.
 //! - [`target`]: which deployment a command talks to; [`output`]: JSON, tables, progress;
-//!   [`parse`] and [`scheme`]: flag values checked by clap; [`signing`]: provider headers;
+//!   [`parse`] and [`scheme`]: flag values checked by clap; [`rotation`]: a rotation's report; [`signing`]: provider headers;
 //!   [`cloudformation`]: a deployed stack's outputs; [`error`]: the one error type and its exit
 //!   codes.
 
@@ -20,6 +20,7 @@ pub mod events;
 pub mod local;
 pub mod output;
 pub mod parse;
+pub mod rotation;
 pub mod scheme;
 pub mod sign;
 pub mod signing;

@@ -8,6 +8,7 @@ use hookpost_shared::signature::Provider;
 use hookpost_shared::source::SourceId;
 
 use crate::output::{Output, or_dash, print_table, table};
+use crate::rotation::RotationFields;
 use crate::scheme::SchemeArgs;
 use crate::{CliError, parse};
 
@@ -188,44 +189,5 @@ impl From<Rotation> for SourceRotation {
 impl SourceRotation {
     fn print(&self) {
         self.rotation.print(&self.source_id);
-    }
-}
-
-/// What a rotation did, under the id field of its kind; the new secret is printed here and
-/// nowhere else.
-#[derive(Debug, serde::Serialize)]
-pub(crate) struct RotationFields {
-    retired: usize,
-    secrets: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    secret: Option<hookpost_operations::sources::Revealed>,
-}
-
-impl From<Rotation> for RotationFields {
-    fn from(r: Rotation) -> Self {
-        Self {
-            retired: r.retired,
-            secrets: r.secrets,
-            secret: r.secret,
-        }
-    }
-}
-
-impl RotationFields {
-    pub(crate) fn print(&self, id: &str) {
-        match &self.secret {
-            Some(secret) => {
-                println!("new secret {}", secret.expose());
-                println!(
-                    "{id} now accepts {} secrets. Configure the new one, check it works, then \
-                     run rotate-secret --finish. It is not shown again.",
-                    self.secrets
-                );
-            }
-            None => println!(
-                "{id}: retired {} old secret(s); only the newest is used now",
-                self.retired
-            ),
-        }
     }
 }

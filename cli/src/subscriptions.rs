@@ -12,7 +12,7 @@ use hookpost_shared::source::SourceId;
 use serde::Serialize;
 
 use crate::output::{Output, ago, or_dash, print_table, table};
-use crate::sources::RotationFields;
+use crate::rotation::RotationFields;
 use crate::{CliError, parse};
 
 #[derive(Debug, Subcommand)]

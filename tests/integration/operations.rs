@@ -278,9 +278,25 @@ async fn no_command_on_one_item_scans_a_table() {
         );
     }
     println!("Scan calls per command:\n{}", report.join("\n"));
+
+    // Logs go to stderr: with every debug line on, stdout is still one JSON document.
+    let mut debug = env.clone();
+    debug.push(("RUST_LOG", "debug".to_owned()));
+    let logged = hookpost(&debug, &["sources", "list"]).await;
+    assert_eq!(logged.code, 0, "{}", logged.stderr);
+    assert_eq!(logged.json[0]["source_id"], "gh", "stdout parses as JSON");
+    assert!(
+        logged.stderr.contains("DEBUG"),
+        "the debug lines are on stderr"
+    );
+    let before = scans(&proxy.calls());
     let removed = ok(&env, &["subscriptions", "remove", id]).await;
     assert_eq!(removed["removed"], true);
-    assert_eq!(scans(&proxy.calls()), 2);
+    assert_eq!(
+        scans(&proxy.calls()),
+        before,
+        "removing one subscription scans nothing"
+    );
     proxy.stop();
     subscriber.stop();
     stack.stop().await;

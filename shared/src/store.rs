@@ -124,15 +124,6 @@ pub trait EventArchive: Send + Sync {
         &self,
         event_id: &str,
     ) -> impl Future<Output = Result<Option<ArchivedEvent>, StoreError>> + Send;
-
-    /// A source's events received at or after `since` (RFC 3339; `None` = from the start),
-    /// oldest first, at most `limit`.
-    fn list(
-        &self,
-        source: &SourceId,
-        since: Option<&str>,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<ArchivedEvent>, StoreError>> + Send;
 }
 
 /// One attempt, as recorded in the deliveries table.

@@ -148,7 +148,13 @@ async fn a_subscriber_that_fails_twice_then_succeeds_gets_the_event_on_the_third
     assert_eq!(envelope.event_id, event_id);
     assert_eq!(archived.received_at, envelope.received_at);
     let listed = archive
-        .list(&SourceId::parse(SOURCE).expect("valid"), None, 10)
+        .window(
+            &SourceId::parse(SOURCE).expect("valid"),
+            "1970-01-01T00:00:00.000Z",
+            None,
+            10,
+            |_| true,
+        )
         .await
         .expect("Query on by_source");
     assert_eq!(

@@ -153,15 +153,6 @@ impl EventArchive for &Fakes {
     async fn get(&self, _: &str) -> Result<Option<ArchivedEvent>, StoreError> {
         Ok(None)
     }
-
-    async fn list(
-        &self,
-        _: &SourceId,
-        _: Option<&str>,
-        _: usize,
-    ) -> Result<Vec<ArchivedEvent>, StoreError> {
-        Ok(Vec::new())
-    }
 }
 
 // ---- the sink: hyper on 127.0.0.1:0 ---------------------------------------------------------------

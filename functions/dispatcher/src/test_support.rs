@@ -127,23 +127,6 @@ impl EventArchive for &World {
     async fn get(&self, event_id: &str) -> Result<Option<ArchivedEvent>, StoreError> {
         Ok(lock(&self.archived).get(event_id).cloned())
     }
-
-    async fn list(
-        &self,
-        source: &SourceId,
-        since: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<ArchivedEvent>, StoreError> {
-        let mut events: Vec<ArchivedEvent> = lock(&self.archived)
-            .values()
-            .filter(|e| &e.source_id == source)
-            .filter(|e| since.is_none_or(|s| e.received_at.as_str() >= s))
-            .cloned()
-            .collect();
-        events.sort_by(|a, b| a.received_at.cmp(&b.received_at));
-        events.truncate(limit);
-        Ok(events)
-    }
 }
 
 impl DeliveryLog for &World {

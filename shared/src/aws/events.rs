@@ -166,45 +166,4 @@ impl EventArchive for DynamoEvents {
             .map(|i| from_item("GetItem", i))
             .transpose()
     }
-
-    async fn list(
-        &self,
-        source: &SourceId,
-        since: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<ArchivedEvent>, StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(EVENTS_BY_SOURCE_INDEX)
-            .expression_attribute_values(":s", s(source.as_str()));
-        query = match since {
-            Some(since) => query
-                .key_condition_expression("source_id = :s AND received_at >= :since")
-                .expression_attribute_values(":since", s(since)),
-            None => query.key_condition_expression("source_id = :s"),
-        };
-        let mut events = Vec::new();
-        let mut start = None;
-        while events.len() < limit {
-            let page_size = i32::try_from(limit - events.len()).unwrap_or(i32::MAX);
-            let out = query
-                .clone()
-                .limit(page_size)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            for item in out.items() {
-                events.push(from_item("Query", item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        events.truncate(limit);
-        Ok(events)
-    }
 }

@@ -1,0 +1,124 @@
+//! The management API: `/v1` over the operations core, behind the HTTP API with IAM (SigV4)
+//! authorization on every route, so no secret or user store of its own exists. One module per
+//! resource; routing in [`router`]; every refusal mapped to HTTP in [`error`].
+
+pub mod dead_letters;
+pub mod error;
+pub mod event;
+pub mod events;
+mod filters;
+pub mod request;
+pub mod router;
+pub mod sources;
+pub mod subscriptions;
+
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use hookpost_operations::Operations;
+use http::StatusCode;
+use serde::Serialize;
+
+pub use error::ApiError;
+pub use event::HttpApiEvent;
+use request::Request;
+use router::{NoRoute, Route};
+
+/// The largest request body accepted: every body the API takes is a small JSON document.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A handler's answer: a status and a JSON body.
+pub type Answer = (StatusCode, serde_json::Value);
+
+pub(crate) fn answer(status: StatusCode, value: &impl Serialize) -> Result<Answer, ApiError> {
+    // The core's answers are plain structs and maps: they always serialize.
+    let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+    Ok((status, value))
+}
+
+/// The API over one deployment.
+#[derive(Debug, Clone)]
+pub struct Api {
+    ops: Operations,
+    max_body_bytes: usize,
+}
+
+impl Api {
+    pub fn new(ops: Operations) -> Self {
+        Self {
+            ops,
+            max_body_bytes: MAX_BODY_BYTES,
+        }
+    }
+
+    /// Handles one API Gateway HTTP API invocation: what the deployed function runs.
+    pub async fn handle_event(&self, mut event: HttpApiEvent) -> ApiGatewayV2httpResponse {
+        let method = event.method().to_owned();
+        let path = event.path().to_owned();
+        // Boxed: the operations' futures nest deep enough to overflow the compiler's layout
+        // query depth in the runtime's service future.
+        let result = match Box::pin(self.serve(&method, &path, &mut event)).await {
+            Ok((status, value)) => {
+                tracing::info!(method = %method, path = %path, status = status.as_u16(), "served");
+                return error::json_response(status, &value);
+            }
+            Err(e) => e,
+        };
+        tracing::info!(method = %method, path = %path, status = result.status().as_u16(), code = result.code(), "refused");
+        result.into_response()
+    }
+
+    async fn serve(
+        &self,
+        method: &str,
+        path: &str,
+        event: &mut HttpApiEvent,
+    ) -> Result<Answer, ApiError> {
+        let route = router::route(method, path).map_err(|no| match no {
+            NoRoute::NotFound => ApiError::NoRoute {
+                method: method.to_owned(),
+                path: path.to_owned(),
+            },
+            NoRoute::MethodNotAllowed { allow } => ApiError::MethodNotAllowed {
+                path: path.to_owned(),
+                allow,
+            },
+        })?;
+        let body = event
+            .take_body()
+            .map_err(|e| ApiError::Malformed(e.to_string()))?;
+        if body.len() > self.max_body_bytes {
+            return Err(ApiError::PayloadTooLarge {
+                limit: self.max_body_bytes,
+            });
+        }
+        let request = Request::new(event.query(), event.header("content-type"), body);
+        self.dispatch(route, &request).await
+    }
+
+    async fn dispatch(&self, route: Route, req: &Request) -> Result<Answer, ApiError> {
+        let ops = &self.ops;
+        match route {
+            Route::ListSources => sources::list(ops, req).await,
+            Route::CreateSource => sources::create(ops, req).await,
+            Route::GetSource(id) => sources::get(ops, &id).await,
+            Route::DeleteSource(id) => sources::delete(ops, &id).await,
+            Route::RotateSourceSecret(id) => sources::rotate(ops, &id, req).await,
+            Route::ListSubscriptions => subscriptions::list(ops, req).await,
+            Route::CreateSubscription => subscriptions::create(ops, req).await,
+            Route::GetSubscription(id) => subscriptions::get(ops, &id).await,
+            Route::UpdateSubscription(id) => subscriptions::update(ops, &id, req).await,
+            Route::DeleteSubscription(id) => subscriptions::delete(ops, &id).await,
+            Route::EnableSubscription(id) => subscriptions::enable(ops, &id, req).await,
+            Route::DisableSubscription(id) => subscriptions::disable(ops, &id, req).await,
+            Route::RotateSubscriptionSecret(id) => subscriptions::rotate(ops, &id, req).await,
+            Route::ListEvents => events::list(ops, req).await,
+            Route::GetEvent(id) => events::get(ops, &id).await,
+            Route::EventDeliveries(id) => events::deliveries(ops, &id).await,
+            Route::ReplayEvent(id) => events::replay(ops, &id, req).await,
+            Route::Recover => events::recover(ops, req).await,
+            Route::ListDeadLetters => dead_letters::list(ops, req).await,
+            Route::GetDeadLetter(id) => dead_letters::get(ops, &id).await,
+            Route::Redrive => dead_letters::redrive(ops, req).await,
+            Route::PurgeDeadLetters => dead_letters::purge(ops, req).await,
+        }
+    }
+}

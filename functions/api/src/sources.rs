@@ -1,0 +1,82 @@
+//! `/v1/sources`: list, create (the secret in the answer, once), read (never a secret), remove,
+//! rotate the secret.
+
+use hookpost_operations::sources::{NewSource, Rotate};
+use hookpost_operations::{Kind, OpError, Operations};
+use hookpost_shared::secret::Secret;
+use hookpost_shared::signature::{Provider, SchemeOptions};
+use hookpost_shared::source::SourceId;
+use http::StatusCode;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::request::Request;
+use crate::{Answer, answer, filters};
+
+/// `POST /v1/sources`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSource {
+    pub id: String,
+    pub provider: String,
+    /// The provider's secret; a strong one is generated when absent.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub tolerance_seconds: Option<u64>,
+    #[serde(default)]
+    pub options: SchemeOptions,
+}
+
+/// `POST /v1/sources/{id}/rotate-secret` (without `?finish=true`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// The new secret; a strong one is generated when absent.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+}
+
+/// An id from the path: one that cannot be a source id names no source.
+fn existing(id: &str) -> Result<SourceId, ApiError> {
+    SourceId::parse(id).map_err(|_| OpError::not_found(Kind::Source, id).into())
+}
+
+pub async fn list(ops: &Operations, req: &Request) -> Result<Answer, ApiError> {
+    answer(StatusCode::OK, &ops.list_sources(&req.page()?).await?)
+}
+
+pub async fn create(ops: &Operations, req: &Request) -> Result<Answer, ApiError> {
+    let body: CreateSource = req.json()?;
+    let new = NewSource {
+        source_id: filters::source_id("id", &body.id)?,
+        provider: body
+            .provider
+            .parse::<Provider>()
+            .map_err(|e| ApiError::invalid("provider", e.to_string()))?,
+        secret: body.secret,
+        tolerance_seconds: body.tolerance_seconds,
+        options: body.options,
+    };
+    answer(StatusCode::CREATED, &ops.add_source(new).await?)
+}
+
+pub async fn get(ops: &Operations, id: &str) -> Result<Answer, ApiError> {
+    answer(StatusCode::OK, &ops.get_source(&existing(id)?).await?)
+}
+
+pub async fn delete(ops: &Operations, id: &str) -> Result<Answer, ApiError> {
+    answer(StatusCode::OK, &ops.remove_source(&existing(id)?).await?)
+}
+
+pub async fn rotate(ops: &Operations, id: &str, req: &Request) -> Result<Answer, ApiError> {
+    let rotate = if req.flag("finish")? {
+        Rotate::Finish
+    } else {
+        Rotate::Add(req.json::<RotateSecret>()?.secret)
+    };
+    answer(
+        StatusCode::OK,
+        &ops.rotate_source_secret(&existing(id)?, rotate).await?,
+    )
+}

@@ -2,6 +2,7 @@
 //! AWS-protocol emulator at `AWS_ENDPOINT_URL` and real subscribers on 127.0.0.1.
 //! Run them with `make integration` (or `make test`), which starts and stops moto's server.
 
+mod api;
 mod cli;
 mod delivery;
 mod events;

@@ -528,4 +528,11 @@ async fn hostile_requests_get_their_status_and_code_and_change_nothing() {
         before,
         "nothing changed in the tables"
     );
+    for queue in [&r.names.ingest_queue_url, &r.names.dead_letter_queue_url] {
+        assert_eq!(
+            support::queue_depth(&r.sdk, queue).await,
+            0,
+            "nothing queued"
+        );
+    }
 }

@@ -122,3 +122,104 @@ impl Api {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use hookpost_shared::deployment::StackNames;
+
+    use super::*;
+
+    /// An API over a deployment nothing can reach: a test that passes made no store call.
+    fn unreachable_api() -> Api {
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let names = StackNames {
+            sources_table: "t".into(),
+            subscriptions_table: "t".into(),
+            deliveries_table: "t".into(),
+            delivery_ids_table: "t".into(),
+            events_table: "t".into(),
+            bodies_bucket: "b".into(),
+            ingest_queue_url: "http://127.0.0.1:9/q".into(),
+            dead_letter_queue_url: "http://127.0.0.1:9/dlq".into(),
+        };
+        Api::new(Operations::new(&sdk, names, None))
+    }
+
+    async fn status_and_code(event: HttpApiEvent) -> (i64, String) {
+        let response = unreachable_api().handle_event(event).await;
+        let body: serde_json::Value = match &response.body {
+            Some(aws_lambda_events::encodings::Body::Text(text)) => {
+                serde_json::from_str(text).unwrap_or_default()
+            }
+            _ => serde_json::Value::Null,
+        };
+        let code = body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        (response.status_code, code)
+    }
+
+    #[tokio::test]
+    async fn requests_refused_before_the_core_never_reach_a_store() {
+        let json = |target: &str, body: &str| {
+            HttpApiEvent::new("POST", target)
+                .with_header("Content-Type", "application/json")
+                .with_body(body.as_bytes().to_vec())
+        };
+        let cases = [
+            (HttpApiEvent::new("GET", "/v1/nothing"), 404, "not_found"),
+            (
+                HttpApiEvent::new("GET", "/v1/sources/..%2F"),
+                404,
+                "not_found",
+            ),
+            (
+                HttpApiEvent::new("PUT", "/v1/sources"),
+                405,
+                "method_not_allowed",
+            ),
+            (
+                HttpApiEvent::new("POST", "/v1/sources")
+                    .with_header("content-type", "text/plain")
+                    .with_body(b"{}".to_vec()),
+                415,
+                "unsupported_media_type",
+            ),
+            (json("/v1/sources", "{"), 400, "invalid_json"),
+            (
+                json("/v1/sources", &" ".repeat(MAX_BODY_BYTES + 1)),
+                413,
+                "payload_too_large",
+            ),
+            (
+                json("/v1/sources", r#"{"id":"a","provider":"github","x":1}"#),
+                400,
+                "invalid",
+            ),
+            (
+                HttpApiEvent::new("GET", "/v1/sources?limit=0"),
+                400,
+                "invalid",
+            ),
+            (
+                HttpApiEvent::new("DELETE", "/v1/dead-letters"),
+                400,
+                "invalid",
+            ),
+        ];
+        for (event, status, code) in cases {
+            let what = format!("{} {}", event.method(), event.path());
+            assert_eq!(
+                status_and_code(event).await,
+                (status, code.to_owned()),
+                "{what}"
+            );
+        }
+    }
+}

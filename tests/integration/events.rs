@@ -17,6 +17,7 @@ const SW_SECRET: &str = "whsec_7UzIQLKOZqsTmC5bHNKCTWg062HvQszBFVVsFOmwHnc=";
 const SW_SIGNED_AT: u64 = 1_795_402_800;
 
 const EVENT_FILES: &[&str] = &[
+    "apigw-api-create-source.json",
     "apigw-github-push.json",
     "apigw-github-tampered.json",
     "apigw-standard-webhooks.json",
@@ -128,4 +129,25 @@ async fn the_sqs_samples_deliver_the_good_records_and_report_only_the_malformed_
     assert_eq!(received.len(), 3, "one delivery per good record");
     assert!(received.iter().all(|d| d.verified));
     subscriber.stop();
+}
+
+#[tokio::test]
+async fn the_api_sample_creates_its_source_once() {
+    let r = support::resources().await;
+    let ops = hookpost_operations::Operations::new(&r.sdk, r.names.clone(), None);
+    let api = hookpost_api::Api::new(ops);
+    let answer = |response: hookpost_receiver::ApiGatewayV2httpResponse| {
+        let answer = support::Answer::from(response);
+        (answer.status, answer.code(), answer.json())
+    };
+    let event = || -> hookpost_api::HttpApiEvent {
+        serde_json::from_str(&read("apigw-api-create-source.json"))
+            .expect("an API Gateway v2 event")
+    };
+    let (status, _, created) = answer(api.handle_event(event()).await);
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["source_id"], "api-example");
+    assert!(created["secret"].as_str().is_some_and(|s| !s.is_empty()));
+    let (status, code, _) = answer(api.handle_event(event()).await);
+    assert_eq!((status, code.as_str()), (409, "conflict"));
 }

@@ -217,6 +217,23 @@ async fn a_source_and_subscription_are_managed_and_events_and_dead_letters_read_
         (finished["retired"].as_u64(), finished.get("secret")),
         (Some(1), None)
     );
+    let (status, patched) = call(
+        &api,
+        "PATCH",
+        &format!("/v1/subscriptions/{sub_id}"),
+        Some(json!({"events": ["push", "issues"], "timeout_seconds": 5})),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["event_types"], json!(["push", "issues"]));
+    assert_eq!(patched["timeout_seconds"], 5);
+    let (status, _) = call(&api, "DELETE", "/v1/sources/zoo", None).await;
+    assert_eq!(status, 200);
+    let (status, gone) = call(&api, "GET", "/v1/sources/zoo", None).await;
+    assert_eq!(
+        (status, gone["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     let (_, listed) = call(&api, "GET", "/v1/subscriptions?source=gh", None).await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
 
@@ -314,6 +331,40 @@ async fn a_source_and_subscription_are_managed_and_events_and_dead_letters_read_
         (200, Some(event_ids[1].as_str())),
         "{letter}"
     );
+
+    // Replay one event, recover the window dry, redrive one dead letter, purge the rest.
+    let (status, replayed) = call(
+        &api,
+        "POST",
+        &format!("/v1/events/{}/replay", event_ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{replayed}");
+    assert_eq!(replayed["event_id"], event_ids[0].as_str());
+    let (status, dry) = call(
+        &api,
+        "POST",
+        "/v1/events/replay",
+        Some(json!({"since": "1h", "source": "gh", "dry_run": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(
+        (dry["events_scanned"].as_u64(), dry["dry_run"].as_bool()),
+        (Some(2), Some(true))
+    );
+    let (status, moved) = call(
+        &api,
+        "POST",
+        "/v1/dead-letters/redrive",
+        Some(json!({"event_ids": [event_ids[1]]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["moved"], 1);
+    let (status, purged) = call(&api, "DELETE", "/v1/dead-letters?confirm=purge", None).await;
+    assert_eq!(status, 200, "{purged}");
 
     // The subscription's secret never reached a read.
     assert!(!read.to_string().contains("whsec_"));

@@ -147,6 +147,11 @@ async fn the_api_sample_creates_its_source_once() {
     let (status, _, created) = answer(api.handle_event(event()).await);
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["source_id"], "api-example");
+    // The webhook URL, from the domain the request came through.
+    assert_eq!(
+        created["url"],
+        "https://hookpost.execute-api.us-east-1.amazonaws.com/webhooks/api-example"
+    );
     assert!(created["secret"].as_str().is_some_and(|s| !s.is_empty()));
     let (status, code, _) = answer(api.handle_event(event()).await);
     assert_eq!((status, code.as_str()), (409, "conflict"));

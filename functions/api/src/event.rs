@@ -32,7 +32,11 @@ pub struct HttpApiEvent {
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RequestContext {
+    /// The host the request was sent to (`API_ID.execute-api.REGION.amazonaws.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,6 +61,7 @@ impl HttpApiEvent {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         Self {
             request_context: Some(RequestContext {
+                domain_name: None,
                 stage: Some("$default".to_owned()),
                 http: Some(HttpDescription {
                     method: Some(method.to_owned()),
@@ -125,6 +130,16 @@ impl HttpApiEvent {
         }
     }
 
+    /// The base URL of the receiver on the same HTTP API: `https://{domain}/webhooks/`.
+    pub fn webhook_base(&self) -> Option<String> {
+        let domain = self.request_context.as_ref()?.domain_name.as_deref()?;
+        // A host only: anything else in it would end up in a URL shown to operators.
+        let host = domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':');
+        (host && !domain.is_empty()).then(|| format!("https://{domain}/webhooks/"))
+    }
+
     pub fn query(&self) -> &str {
         self.raw_query_string.as_deref().unwrap_or_default()
     }
@@ -159,6 +174,23 @@ mod tests {
             HttpApiEvent::new("GET", "/v1/sources").path(),
             "/v1/sources"
         );
+    }
+
+    #[test]
+    fn the_webhook_url_comes_from_a_domain_that_is_a_host_only() {
+        let with_domain = |domain: &str| {
+            let mut event = HttpApiEvent::new("GET", "/v1/sources");
+            if let Some(c) = event.request_context.as_mut() {
+                c.domain_name = Some(domain.to_owned());
+            }
+            event.webhook_base()
+        };
+        assert_eq!(
+            with_domain("abc.execute-api.eu-west-1.amazonaws.com").as_deref(),
+            Some("https://abc.execute-api.eu-west-1.amazonaws.com/webhooks/")
+        );
+        assert_eq!(with_domain("evil.com/x?"), None);
+        assert_eq!(with_domain(""), None);
     }
 
     #[test]

@@ -90,7 +90,8 @@ impl Api {
                 limit: self.max_body_bytes,
             });
         }
-        let request = Request::new(event.query(), event.header("content-type"), body);
+        let mut request = Request::new(event.query(), event.header("content-type"), body);
+        request.webhook_base = event.webhook_base();
         self.dispatch(route, &request).await
     }
 
@@ -99,7 +100,7 @@ impl Api {
         match route {
             Route::ListSources => sources::list(ops, req).await,
             Route::CreateSource => sources::create(ops, req).await,
-            Route::GetSource(id) => sources::get(ops, &id).await,
+            Route::GetSource(id) => sources::get(ops, &id, req).await,
             Route::DeleteSource(id) => sources::delete(ops, &id).await,
             Route::RotateSourceSecret(id) => sources::rotate(ops, &id, req).await,
             Route::ListSubscriptions => subscriptions::list(ops, req).await,

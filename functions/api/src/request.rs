@@ -17,6 +17,8 @@ pub struct Empty {}
 /// A request's query and body.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
+    /// The receiver's base URL on the API the request came through, when known.
+    pub webhook_base: Option<String>,
     query: Vec<(String, String)>,
     content_type: Option<String>,
     body: Vec<u8>,
@@ -25,6 +27,7 @@ pub struct Request {
 impl Request {
     pub fn new(raw_query: &str, content_type: Option<&str>, body: Vec<u8>) -> Self {
         Self {
+            webhook_base: None,
             query: url::form_urlencoded::parse(raw_query.as_bytes())
                 .into_owned()
                 .collect(),

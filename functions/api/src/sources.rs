@@ -1,8 +1,8 @@
 //! `/v1/sources`: list, create (the secret in the answer, once), read (never a secret), remove,
 //! rotate the secret.
 
-use hookpost_operations::sources::{NewSource, Rotate};
-use hookpost_operations::{Kind, OpError, Operations};
+use hookpost_operations::sources::{NewSource, Rotate, SourceView};
+use hookpost_operations::{Kind, OpError, Operations, Page};
 use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::{Provider, SchemeOptions};
 use hookpost_shared::source::SourceId;
@@ -42,8 +42,24 @@ fn existing(id: &str) -> Result<SourceId, ApiError> {
     SourceId::parse(id).map_err(|_| OpError::not_found(Kind::Source, id).into())
 }
 
+/// Fills in the webhook URL from the request's domain where the deployment's is not configured.
+fn with_url(mut view: SourceView, req: &Request) -> SourceView {
+    if view.url.is_none() {
+        view.url = req
+            .webhook_base
+            .as_ref()
+            .map(|base| format!("{base}{}", view.source_id));
+    }
+    view
+}
+
 pub async fn list(ops: &Operations, req: &Request) -> Result<Answer, ApiError> {
-    answer(StatusCode::OK, &ops.list_sources(&req.page()?).await?)
+    let page = ops.list_sources(&req.page()?).await?;
+    let page = Page {
+        items: page.items.into_iter().map(|v| with_url(v, req)).collect(),
+        next_cursor: page.next_cursor,
+    };
+    answer(StatusCode::OK, &page)
 }
 
 pub async fn create(ops: &Operations, req: &Request) -> Result<Answer, ApiError> {
@@ -58,11 +74,14 @@ pub async fn create(ops: &Operations, req: &Request) -> Result<Answer, ApiError>
         tolerance_seconds: body.tolerance_seconds,
         options: body.options,
     };
-    answer(StatusCode::CREATED, &ops.add_source(new).await?)
+    let mut created = ops.add_source(new).await?;
+    created.source = with_url(created.source, req);
+    answer(StatusCode::CREATED, &created)
 }
 
-pub async fn get(ops: &Operations, id: &str) -> Result<Answer, ApiError> {
-    answer(StatusCode::OK, &ops.get_source(&existing(id)?).await?)
+pub async fn get(ops: &Operations, id: &str, req: &Request) -> Result<Answer, ApiError> {
+    let view = ops.get_source(&existing(id)?).await?;
+    answer(StatusCode::OK, &with_url(view, req))
 }
 
 pub async fn delete(ops: &Operations, id: &str) -> Result<Answer, ApiError> {

@@ -166,6 +166,44 @@ mod tests {
         (response.status_code, code)
     }
 
+    /// Log lines, as the function writes them.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut lines) = self.0.lock() {
+                lines.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_secret_sent_to_create_a_source_reaches_no_log_line_when_the_store_fails() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let event = HttpApiEvent::new("POST", "/v1/sources").with_json(&serde_json::json!({
+            "id": "gh", "provider": "github", "secret": "s3cret-never-logged"
+        }));
+        let (status, code) = status_and_code(event).await;
+        assert_eq!((status, code.as_str()), (503, "unavailable"));
+        let logs = captured.0.lock().map(|l| l.clone()).unwrap_or_default();
+        let logs = String::from_utf8_lossy(&logs);
+        assert!(logs.contains("a store call failed"), "{logs}");
+        assert!(!logs.contains("s3cret-never-logged"), "{logs}");
+    }
+
     #[tokio::test]
     async fn requests_refused_before_the_core_never_reach_a_store() {
         let json = |target: &str, body: &str| {

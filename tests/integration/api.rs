@@ -109,6 +109,33 @@ async fn a_source_and_subscription_are_managed_and_events_and_dead_letters_read_
     assert!(!read.to_string().contains(&secret));
     assert_eq!(read["secrets"], 1);
 
+    // Rotate: a second secret beside the first, shown once; finishing keeps only the new one.
+    let (status, rotated) = call(&api, "POST", "/v1/sources/gh/rotate-secret", None).await;
+    assert_eq!(
+        (status, rotated["secrets"].as_u64()),
+        (200, Some(2)),
+        "{rotated}"
+    );
+    let secret = rotated["secret"]
+        .as_str()
+        .expect("the new secret, once")
+        .to_owned();
+    let (status, finished) = call(
+        &api,
+        "POST",
+        "/v1/sources/gh/rotate-secret?finish=true",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, finished["retired"].as_u64()),
+        (200, Some(1)),
+        "{finished}"
+    );
+    assert!(finished.get("secret").is_none());
+    let (_, read) = call(&api, "GET", "/v1/sources/gh", None).await;
+    assert!(!read.to_string().contains(&secret));
+
     // Paging: two pages of two and one, the second from the first's cursor.
     for id in ["shop", "zoo"] {
         let (status, _) = call(

@@ -62,9 +62,10 @@ chaos: venv ## Chaos run: CHAOS_EVENTS (10000) events under injected SQS/DynamoD
 chaos-short: ## The chaos run with CHAOS_SHORT_EVENTS (2000) events, as part of make test
 	@$(MAKE) chaos CHAOS_EVENTS=$(CHAOS_SHORT_EVENTS) CHAOS_STRICT=0
 
-template: venv ## sam validate --lint, cfn-lint, and no IAM wildcards
+template: venv ## sam validate --lint, cfn-lint, the SAM transform itself, and no IAM wildcards
 	$(SAM_ENV) sam validate --lint
 	cfn-lint template.yaml
+	$(SAM_ENV) $(PYTHON) scripts/sam-transform.py template.yaml
 	$(PYTHON) scripts/check-iam.py --self-test
 	$(PYTHON) scripts/check-iam.py template.yaml
 

@@ -2,6 +2,7 @@
 //! source's subscriptions are one `Query`; the `by_id` index finds one by its id alone.
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -23,6 +24,18 @@ pub struct DynamoSubscriptions {
 }
 
 impl DynamoSubscriptions {
+    /// An `UpdateItem` of one subscription, by its key.
+    fn update(&self, source: &SourceId, subscription_id: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("source_id", AttributeValue::S(source.as_str().to_owned()))
+            .key(
+                "subscription_id",
+                AttributeValue::S(subscription_id.to_owned()),
+            )
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -133,14 +146,7 @@ impl DynamoSubscriptions {
     ) -> Result<(), StoreError> {
         let value = to_item("UpdateItem", last)?;
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("source_id", AttributeValue::S(source.as_str().to_owned()))
-            .key(
-                "subscription_id",
-                AttributeValue::S(subscription_id.to_owned()),
-            )
+            .update(source, subscription_id)
             .update_expression("SET last_delivery = :last")
             // Attempts of a batch finish in any order: an older one never replaces a newer.
             .condition_expression(
@@ -203,14 +209,7 @@ impl DynamoSubscriptions {
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<bool, StoreError> {
         let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("source_id", AttributeValue::S(source.as_str().to_owned()))
-            .key(
-                "subscription_id",
-                AttributeValue::S(subscription_id.to_owned()),
-            )
+            .update(source, subscription_id)
             .update_expression(expression)
             .condition_expression("attribute_exists(subscription_id)");
         if expression.contains("#url") {
@@ -241,14 +240,7 @@ impl DynamoSubscriptions {
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("source_id", AttributeValue::S(source.as_str().to_owned()))
-            .key(
-                "subscription_id",
-                AttributeValue::S(subscription_id.to_owned()),
-            )
+            .update(source, subscription_id)
             .condition_expression("attribute_exists(subscription_id)")
             .expression_attribute_values(":enabled", AttributeValue::Bool(enabled));
         update = match (enabled, reason) {
@@ -327,14 +319,7 @@ impl SubscriptionStore for DynamoSubscriptions {
         now: SystemTime,
     ) -> Result<SystemTime, StoreError> {
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("source_id", AttributeValue::S(source.as_str().to_owned()))
-            .key(
-                "subscription_id",
-                AttributeValue::S(subscription_id.to_owned()),
-            )
+            .update(source, subscription_id)
             .update_expression("SET failing_since = if_not_exists(failing_since, :now)")
             // Without it, a subscription deleted meanwhile would come back as a stub item.
             .condition_expression("attribute_exists(subscription_id)")
@@ -371,14 +356,7 @@ impl SubscriptionStore for DynamoSubscriptions {
         source: &SourceId,
         subscription_id: &str,
     ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("source_id", AttributeValue::S(source.as_str().to_owned()))
-            .key(
-                "subscription_id",
-                AttributeValue::S(subscription_id.to_owned()),
-            )
+        self.update(source, subscription_id)
             .update_expression("REMOVE failing_since")
             .condition_expression("attribute_exists(subscription_id)")
             .send()

@@ -13,6 +13,7 @@ pub mod config;
 pub mod delivery;
 pub mod deployment;
 pub mod envelope;
+pub mod intake;
 pub mod secret;
 pub mod signature;
 pub mod source;

@@ -11,69 +11,24 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookpost_shared::clock::{Clock, rfc3339};
-use hookpost_shared::config::{self, ConfigError};
-use hookpost_shared::envelope::{
-    ENVELOPE_VERSION, EncodedBody, Envelope, new_event_id, stored_body_key,
-};
+use hookpost_shared::clock::Clock;
+use hookpost_shared::intake::{Admitted, Arrival, Intake, IntakeError};
 use hookpost_shared::signature::{Handshake, Inbound, VerifyError};
 use hookpost_shared::source::SourceId;
-use hookpost_shared::store::{BodyStore, Claim, DeliveryIds, EventQueue, SourceStore};
-use sha2::{Digest as _, Sha256};
+use hookpost_shared::store::{BodyStore, DeliveryIds, EventQueue, SourceStore};
 use tracing::{info, warn};
 
 pub use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 pub use event::{Headers, HttpApiEvent, InvalidBase64};
+/// The receiver's settings are the intake's limits (body size, message size, dedupe window).
+pub use hookpost_shared::intake::{
+    DEFAULT_DEDUPE_TTL, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MESSAGE_BYTES, Limits as Config,
+    delivery_key,
+};
 pub use refusal::Refusal;
 
-/// The largest body accepted by default: what a Lambda invocation can carry (6 MB, request
-/// included) with room for headers and base64. Bodies that do not fit a queue message go to S3.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
-/// SQS's classic message size limit: a larger envelope is sent with its body stored aside.
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 256 * 1024;
-/// How long a provider's delivery id is remembered; Stripe, the most persistent, retries for
-/// three days.
-pub const DEFAULT_DEDUPE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long a source read from DynamoDB is reused by a warm function.
 pub const DEFAULT_SOURCE_CACHE_TTL: Duration = Duration::from_secs(30);
-/// Delivery ids longer than this are stored as their SHA-256, keeping keys small.
-const MAX_RAW_DELIVERY_ID: usize = 200;
-
-/// The receiver's settings, read once at init.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Bodies larger than this get 413 `payload_too_large`.
-    pub max_body_bytes: usize,
-    /// Envelopes larger than this are queued with their body stored aside.
-    pub max_message_bytes: usize,
-    /// How long delivery ids are remembered for duplicate detection.
-    pub dedupe_ttl: Duration,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-            dedupe_ttl: DEFAULT_DEDUPE_TTL,
-        }
-    }
-}
-
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            max_body_bytes: config::optional("HOOKPOST_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
-            max_message_bytes: config::optional(
-                "HOOKPOST_MAX_MESSAGE_BYTES",
-                DEFAULT_MAX_MESSAGE_BYTES,
-            )?,
-            dedupe_ttl: Duration::from_secs(
-                config::optional::<u64>("HOOKPOST_DEDUPE_TTL_HOURS", 7 * 24)?.saturating_mul(3600),
-            ),
-        })
-    }
-}
 
 /// What the receiver answers with when it accepts a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,11 +55,8 @@ enum Accepted {
 #[derive(Debug)]
 pub struct Receiver<S, Q, D, B> {
     sources: S,
-    queue: Q,
-    delivery_ids: D,
-    bodies: B,
+    intake: Intake<Q, D, B>,
     clock: Arc<dyn Clock>,
-    config: Config,
 }
 
 impl<S, Q, D, B> Receiver<S, Q, D, B>
@@ -124,11 +76,8 @@ where
     ) -> Self {
         Self {
             sources,
-            queue,
-            delivery_ids,
-            bodies,
+            intake: Intake::new(queue, delivery_ids, bodies, Arc::clone(&clock), config),
             clock,
-            config,
         }
     }
 
@@ -157,10 +106,9 @@ where
         query: Option<&str>,
         body: Vec<u8>,
     ) -> Result<Accepted, Refusal> {
-        if body.len() > self.config.max_body_bytes {
-            return Err(Refusal::PayloadTooLarge {
-                limit: self.config.max_body_bytes,
-            });
+        let limit = self.intake.limits().max_body_bytes;
+        if body.len() > limit {
+            return Err(Refusal::PayloadTooLarge { limit });
         }
 
         let source = self
@@ -172,6 +120,12 @@ where
                 Refusal::Unavailable
             })?
             .ok_or(Refusal::UnknownSource)?;
+        if source.provider.is_publish() {
+            // Its events come through the API's publish route, signed by IAM; here it is
+            // answered exactly like a source that does not exist.
+            info!(source = %source_id, "refused: a publish source takes no webhooks");
+            return Err(Refusal::UnknownSource);
+        }
 
         let inbound = Inbound {
             headers,
@@ -204,119 +158,30 @@ where
 
         let meta = source.provider.describe(&check, &inbound);
         let reply = source.provider.queued_reply(&inbound);
-        let event_id = new_event_id();
-        let now = self.clock.now();
-        let claim_key = meta
-            .delivery_id
-            .as_deref()
-            .map(|id| delivery_key(&source_id, id));
-        if let Some(key) = &claim_key {
-            let expires_at = self.clock.unix_seconds()
-                + i64::try_from(self.config.dedupe_ttl.as_secs()).unwrap_or(i64::MAX / 2);
-            let claim = self
-                .delivery_ids
-                .claim(key, &event_id, self.clock.unix_seconds(), expires_at)
-                .await
-                .map_err(|e| {
-                    warn!(source = %source_id, error = %e, "delivery id claim failed");
-                    Refusal::Unavailable
-                })?;
-            match claim {
-                Claim::New => {}
-                Claim::Duplicate { event_id } => {
-                    info!(
-                        source = %source_id,
-                        event_id = %event_id,
-                        delivery_id = meta.delivery_id.as_deref().unwrap_or("-"),
-                        "duplicate"
-                    );
-                    return Ok(Accepted::Duplicate { event_id, reply });
-                }
-                Claim::InFlight => return Err(Refusal::InFlight),
-            }
-        }
-
         let mut forwarded = source.provider.forwarded_headers().to_vec();
         if let Some(layout) = &source.options.generic {
             forwarded.extend(layout.event_type_header.as_deref());
             forwarded.extend(layout.delivery_id_header.as_deref());
         }
-        let kept = kept_headers(headers, &forwarded);
-        let content_type = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let envelope = Envelope {
-            version: ENVELOPE_VERSION,
-            event_id: event_id.clone(),
+        let arrival = Arrival {
             source_id,
             provider: source.provider,
             event_type: meta.event_type,
             delivery_id: meta.delivery_id,
-            received_at: rfc3339(now),
-            content_type,
-            headers: kept,
-            body: EncodedBody::from_bytes(body),
+            content_type: headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            headers: kept_headers(headers, &forwarded),
+            body,
         };
-        let result = self.queue_envelope(envelope).await;
-        if let Some(key) = &claim_key {
-            let settled = match &result {
-                Ok(()) => self.delivery_ids.confirm(key, &event_id).await,
-                Err(_) => self.delivery_ids.release(key, &event_id).await,
-            };
-            if let Err(e) = settled {
-                // Confirm failed: a redelivery within the stale window is refused as in flight,
-                // after it the event is queued again (at least once, never lost). Release failed:
-                // the claim goes stale by itself and the provider's retry takes it over.
-                warn!(event_id = %event_id, error = %e, "settling the delivery id claim failed");
-            }
+        match self.intake.admit(arrival).await {
+            Ok(Admitted::Queued { event_id }) => Ok(Accepted::Queued { event_id, reply }),
+            Ok(Admitted::Duplicate { event_id }) => Ok(Accepted::Duplicate { event_id, reply }),
+            Err(IntakeError::InFlight) => Err(Refusal::InFlight),
+            Err(IntakeError::ClaimUnavailable) => Err(Refusal::Unavailable),
+            Err(IntakeError::EnqueueFailed) => Err(Refusal::EnqueueFailed),
         }
-        result.map(|()| Accepted::Queued { event_id, reply })
-    }
-
-    /// Queues the envelope, storing its body aside first when it does not fit a message.
-    async fn queue_envelope(&self, mut envelope: Envelope) -> Result<(), Refusal> {
-        let event_id = envelope.event_id.clone();
-        // A body at or over the message limit can never fit: store it without encoding it inline
-        // first. A smaller one is encoded, and stored only if the whole envelope turns out too big.
-        let mut message = None;
-        if envelope.body.inline_len() < self.config.max_message_bytes {
-            let encoded = envelope.encode();
-            if encoded.len() <= self.config.max_message_bytes {
-                message = Some(encoded);
-            }
-        }
-        let message = match message {
-            Some(message) => message,
-            None => {
-                let key = stored_body_key(&envelope.source_id, &event_id);
-                let body = std::mem::replace(&mut envelope.body, EncodedBody::Stored(key.clone()));
-                let bytes = body.into_bytes().map_err(|e| {
-                    warn!(event_id = %event_id, error = %e, "the body cannot be stored");
-                    Refusal::EnqueueFailed
-                })?;
-                if let Err(e) = self.bodies.put(&key, bytes).await {
-                    warn!(event_id = %event_id, error = %e, "storing the body failed");
-                    return Err(Refusal::EnqueueFailed);
-                }
-                envelope.encode()
-            }
-        };
-        // The source is the message group: in ordered mode, each source's events keep their order.
-        let group = envelope.source_id.as_str();
-        if let Err(e) = self.queue.enqueue_in_group(message, group, &event_id).await {
-            warn!(source = %envelope.source_id, event_id = %event_id, error = %e, "enqueue failed");
-            return Err(Refusal::EnqueueFailed);
-        }
-        info!(
-            source = %envelope.source_id,
-            event_id = %event_id,
-            delivery_id = envelope.delivery_id.as_deref().unwrap_or("-"),
-            event_type = envelope.event_type.as_deref().unwrap_or("-"),
-            stored_body = matches!(envelope.body, EncodedBody::Stored(_)),
-            "accepted"
-        );
-        Ok(())
     }
 }
 
@@ -373,22 +238,6 @@ pub const EVENT_ID_HEADER: &str = "hookpost-event-id";
 /// A provider-specific reply or handshake answer: 200 with the provider's content type.
 fn text_response(content_type: &'static str, body: String) -> ApiGatewayV2httpResponse {
     refusal::text_response(http::StatusCode::OK, content_type, body)
-}
-
-/// The key a provider delivery id is remembered under: per source, hashed when long.
-pub fn delivery_key(source: &SourceId, delivery_id: &str) -> String {
-    if delivery_id.len() <= MAX_RAW_DELIVERY_ID {
-        format!("{source}#{delivery_id}")
-    } else {
-        format!("{source}#sha256:{}", hex_sha256(delivery_id.as_bytes()))
-    }
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The request headers the envelope keeps, by lower-case name.

@@ -5,10 +5,11 @@ use std::sync::Mutex;
 
 use base64::Engine as _;
 use hookpost_shared::clock::FixedClock;
+use hookpost_shared::envelope::{EncodedBody, Envelope, stored_body_key};
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::{Provider, github, standard_webhooks};
 use hookpost_shared::source::Source;
-use hookpost_shared::store::StoreError;
+use hookpost_shared::store::{Claim, StoreError};
 
 use super::*;
 
@@ -141,6 +142,13 @@ fn receiver(queue: &FakeAws) -> Receiver<FakeSources, &FakeAws, &FakeAws, &FakeA
         (
             "sw".to_owned(),
             source("sw", Provider::StandardWebhooks, SW_SECRET),
+        ),
+        (
+            "pub".to_owned(),
+            Source {
+                secrets: Vec::new(),
+                ..source("pub", Provider::Publish, "")
+            },
         ),
     ]));
     Receiver::new(
@@ -467,4 +475,22 @@ fn long_delivery_ids_are_hashed_into_the_key() {
     assert_eq!(delivery_key(&source, "d-1"), "gh#d-1");
     let long = delivery_key(&source, &"x".repeat(500));
     assert!(long.starts_with("gh#sha256:") && long.len() < 100, "{long}");
+}
+
+#[tokio::test]
+async fn a_publish_source_is_answered_like_an_unknown_one_and_nothing_is_queued() {
+    let aws = FakeAws::default();
+    let receiver = receiver(&aws);
+    let body = r#"{"a":1}"#;
+    let headers = github_headers(body);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let to_publish = receiver
+        .handle_event(event("POST", "pub", &headers, body.as_bytes()))
+        .await;
+    let to_nothing = receiver
+        .handle_event(event("POST", "nosuch", &headers, body.as_bytes()))
+        .await;
+    assert_eq!(error_code(&to_publish), (404, "unknown_source".to_owned()));
+    assert_eq!(answer(&to_publish), answer(&to_nothing));
+    assert!(aws.sent.lock().expect("lock").is_empty());
 }

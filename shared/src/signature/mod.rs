@@ -11,6 +11,7 @@ pub mod gitlab;
 pub mod intercom;
 pub mod linear;
 mod options;
+pub mod publish;
 pub mod sendgrid;
 pub mod shopify;
 pub mod slack;
@@ -69,10 +70,13 @@ pub enum Provider {
     Discord,
     /// Any HMAC scheme described by the source's options.
     GenericHmac,
+    /// No scheme: events published through the API by an IAM-authenticated caller. Not in
+    /// [`Provider::ALL`], which lists the schemes the receiver verifies.
+    Publish,
 }
 
 impl Provider {
-    /// Every provider, in the order the CLI lists them.
+    /// Every provider whose signatures the receiver verifies, in the order the CLI lists them.
     pub const ALL: &'static [Provider] = &[
         Provider::Github,
         Provider::Stripe,
@@ -109,7 +113,14 @@ impl Provider {
             Provider::Sendgrid => &sendgrid::Sendgrid,
             Provider::Discord => &discord::Discord,
             Provider::GenericHmac => &generic_hmac::Generic,
+            Provider::Publish => &publish::Publish,
         }
+    }
+
+    /// Whether this source takes events through the API's publish route rather than the
+    /// receiver's webhook route.
+    pub fn is_publish(self) -> bool {
+        self == Provider::Publish
     }
 
     /// The provider's configuration name.
@@ -264,7 +275,7 @@ impl fmt::Display for Provider {
 #[error(
     "unknown provider `{0}`; known providers: github, stripe, slack, shopify, standard-webhooks \
      (alias svix), twilio, twitch, zoom, square, linear, intercom, gitlab, sendgrid, discord, \
-     generic-hmac"
+     generic-hmac; and publish, for events published through the API"
 )]
 pub struct UnknownProvider(pub String);
 
@@ -275,6 +286,9 @@ impl FromStr for Provider {
         let wanted = s.trim().to_ascii_lowercase();
         if wanted == "svix" || wanted == "standardwebhooks" {
             return Ok(Provider::StandardWebhooks);
+        }
+        if wanted == Provider::Publish.name() {
+            return Ok(Provider::Publish);
         }
         Provider::ALL
             .iter()

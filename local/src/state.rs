@@ -1,5 +1,5 @@
 //! The state file `hookpost local up` writes and `hookpost --local …` reads: where the running
-//! local stack's emulator, receiver and resources are.
+//! local stack's emulator, receiver, management API and resources are.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,11 @@ pub struct LocalState {
     pub region: String,
     /// `http://127.0.0.1:PORT/webhooks/`: append the source id.
     pub receiver_url: String,
+    /// `http://127.0.0.1:PORT/v1/`: the management API, signed with the local credentials
+    /// (`test`/`test`, service `execute-api`, [`Self::region`]). Empty in a state file written
+    /// before the local stack served it.
+    #[serde(default)]
+    pub api_url: String,
     pub names: StackNames,
 }
 

@@ -181,7 +181,10 @@ where
 
 /// `/v1/…`: refused as API Gateway refuses a request its IAM check fails, before the function
 /// runs; otherwise handed to the management API as the event API Gateway would send.
-async fn management(api: &SignedApi, request: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+async fn management(
+    api: &SignedApi,
+    request: http::Request<Incoming>,
+) -> http::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let bytes = match Limited::new(body, MAX_API_REQUEST_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),

@@ -34,7 +34,9 @@ const TERMINATOR: &str = "aws4_request";
 pub enum Refusal {
     #[error("no Authorization header")]
     MissingAuthorization,
-    #[error("the Authorization header is not AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…")]
+    #[error(
+        "the Authorization header is not AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…"
+    )]
     MalformedAuthorization,
     #[error("the access key is not the local stack's")]
     UnknownAccessKey,
@@ -255,8 +257,14 @@ fn expected_authorization(
     signed_at: SystemTime,
     region: &str,
 ) -> Result<String, Refusal> {
-    let identity = Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "hookpost-local")
-        .into();
+    let identity = Credentials::new(
+        ACCESS_KEY_ID,
+        SECRET_ACCESS_KEY,
+        None,
+        None,
+        "hookpost-local",
+    )
+    .into();
     let mut settings = SigningSettings::default();
     // The signer leaves a few headers out by default (user-agent, …); here the request itself says
     // what was signed, and only those headers are handed over.
@@ -487,7 +495,9 @@ mod tests {
             format!(
                 "AWS4-HMAC-SHA256 Credential=test/20260102/eu-west-1/execute-api/aws4_request/x, SignedHeaders=host, Signature={sig}"
             ),
-            format!("AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=x-amz-date;host, Signature={sig}"),
+            format!(
+                "AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=x-amz-date;host, Signature={sig}"
+            ),
             format!("AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=Host, Signature={sig}"),
             format!("AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host;;x, Signature={sig}"),
             format!(
@@ -708,19 +718,11 @@ mod tests {
             "x-amz-date",
             http::HeaderValue::from_static("20260102T030405Z"),
         );
-        let next_day_scope = signed().with_header(
-            "x-amz-date",
-            "20260103T000001Z",
-        );
-        let without_host = signed().with_header(
-            "authorization",
-            &authorization("x-amz-date"),
-        );
+        let next_day_scope = signed().with_header("x-amz-date", "20260103T000001Z");
+        let without_host = signed().with_header("authorization", &authorization("x-amz-date"));
         let without_date = signed().with_header("authorization", &authorization("host"));
-        let absent = signed().with_header(
-            "authorization",
-            &authorization("host;x-amz-date;x-custom"),
-        );
+        let absent =
+            signed().with_header("authorization", &authorization("host;x-amz-date;x-custom"));
         let cases = [
             (unsigned, Refusal::MissingAuthorization),
             (no_date, Refusal::MalformedDate),

@@ -276,3 +276,49 @@ fn plain(status: http::StatusCode, body: &'static str) -> http::Response<Full<By
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(target: &str, headers: &[(&str, &str)]) -> http::request::Parts {
+        let mut request = http::Request::builder().method("PATCH").uri(target);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).expect("a valid request").into_parts().0
+    }
+
+    #[test]
+    fn a_v1_request_becomes_the_event_api_gateway_sends_on_the_default_stage() {
+        let parts = parts(
+            "/v1/subscriptions/s1?limit=2&source=gh",
+            &[
+                ("Host", "127.0.0.1:3000"),
+                ("X-Custom", "a"),
+                ("x-custom", "b"),
+                ("Cookie", "session=1"),
+            ],
+        );
+        let event = api_event(&parts, br#"{"events":["push"]}"#.to_vec());
+        assert_eq!(event.method(), "PATCH");
+        assert_eq!(event.path(), "/v1/subscriptions/s1");
+        assert_eq!(event.query(), "limit=2&source=gh");
+        assert_eq!(event.header("x-custom"), Some("a,b"));
+        assert_eq!(event.header("host"), Some("127.0.0.1:3000"));
+        assert_eq!(event.header("cookie"), None);
+        let context = event.request_context.as_ref().expect("a request context");
+        assert_eq!(context.stage.as_deref(), Some("$default"));
+        assert_eq!(context.domain_name.as_deref(), Some("127.0.0.1:3000"));
+        assert_eq!(event.body.as_deref(), Some(r#"{"events":["push"]}"#));
+        assert_eq!(event.is_base64_encoded, Some(false));
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_reaches_the_api_base64_encoded_and_intact() {
+        let mut event = api_event(&parts("/v1/sources", &[]), vec![0xff, 0xfe, 0]);
+        assert_eq!(event.is_base64_encoded, Some(true));
+        assert_eq!(event.query(), "");
+        assert_eq!(event.take_body(), Ok(vec![0xff, 0xfe, 0]));
+    }
+}

@@ -47,3 +47,26 @@ impl LocalState {
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_file_written_before_the_api_was_served_still_loads() {
+        let names = serde_json::json!({
+            "sources_table": "s", "subscriptions_table": "s", "deliveries_table": "d",
+            "delivery_ids_table": "i", "events_table": "e", "bodies_bucket": "b",
+            "ingest_queue_url": "http://127.0.0.1:5000/q", "dead_letter_queue_url": "http://127.0.0.1:5000/dlq"
+        });
+        let old = serde_json::json!({
+            "endpoint_url": "http://127.0.0.1:5000",
+            "region": "us-east-1",
+            "receiver_url": "http://127.0.0.1:3000/webhooks/",
+            "names": names,
+        });
+        let state: LocalState = serde_json::from_value(old).expect("an old state file");
+        assert_eq!(state.api_url, "");
+        assert_eq!(state.receiver_url, "http://127.0.0.1:3000/webhooks/");
+    }
+}

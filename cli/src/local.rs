@@ -16,7 +16,7 @@ pub enum LocalCommand {
         after_help = "Example:\n  hookpost local up --port 3000 --max-receive-count 3 --retry-delays 1s,2s,4s"
     )]
     Up {
-        /// Receiver port on 127.0.0.1.
+        /// The HTTP API's port on 127.0.0.1: the receiver (/webhooks/) and the management API (/v1/).
         #[arg(long, default_value_t = 3000)]
         port: u16,
         /// Receives before a message moves to the dead-letter queue (template: MaxReceiveCount).
@@ -89,6 +89,14 @@ pub async fn run(command: LocalCommand) -> Result<(), CliError> {
         }
     );
     println!("receiver   {}{{source}}", stack.state.receiver_url);
+    println!(
+        "api        {} (SigV4: access key {}, secret {}, region {}, service {})",
+        stack.state.api_url,
+        hookpost_local::emulator::ACCESS_KEY_ID,
+        hookpost_local::emulator::SECRET_ACCESS_KEY,
+        stack.state.region,
+        hookpost_local::sigv4::SERVICE
+    );
     println!(
         "dispatcher batch size {}, max receives {redrive}, retry delays {}{}",
         stack.spec.event_source.batch_size,

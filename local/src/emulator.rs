@@ -14,6 +14,11 @@ use crate::error::LocalError;
 
 /// The region the local stack uses when the environment names none.
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// The local stack's credentials: what the SDK clients sign the emulator's calls with, and what a
+/// request to the local `/v1` must be signed with.
+pub const ACCESS_KEY_ID: &str = "test";
+/// The secret half of the local credentials (a well-known placeholder, not a secret).
+pub const SECRET_ACCESS_KEY: &str = "test";
 /// How long moto's server may take to answer after it is started.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -106,8 +111,8 @@ pub async fn sdk_config_for(endpoint_url: &str, region: &str) -> SdkConfig {
         .endpoint_url(endpoint_url)
         .region(Region::new(region.to_owned()))
         .credentials_provider(Credentials::new(
-            "test",
-            "test",
+            ACCESS_KEY_ID,
+            SECRET_ACCESS_KEY,
             None,
             None,
             "hookpost-local",

@@ -5,7 +5,9 @@
 //! - [`template`]: template.yaml, the deployed contract, read into a [`template::StackSpec`].
 //! - [`provision`]: the spec's queues, tables and bucket created on the emulator.
 //! - [`poller`]: Lambda's SQS event source mapping, feeding the dispatcher handler.
-//! - [`front`]: API Gateway's `POST /webhooks/{source}` route on loopback, feeding the receiver.
+//! - [`front`]: the HTTP API on loopback: `POST /webhooks/{source}` feeding the receiver, `/v1`
+//!   feeding the management API.
+//! - [`sigv4`]: API Gateway's IAM check on `/v1`: SigV4 for the local credentials.
 //! - [`stack`]: all of the above started and stopped together, and the wiring of the handlers.
 //! - [`error`]: why a local stack could not start.
 //! - [`state`]: the state file through which `hookpost --local …` finds a running stack.
@@ -19,6 +21,7 @@ pub mod error;
 pub mod front;
 pub mod poller;
 pub mod provision;
+pub mod sigv4;
 pub mod stack;
 pub mod state;
 pub mod subscriber;

@@ -1,14 +1,17 @@
 //! A local stack, started and stopped as one: queues, tables and bucket from template.yaml on the
-//! emulator, the receiver handler behind the loopback front (the HTTP API route), the dispatcher
-//! handler behind a poller that behaves like Lambda's SQS event source mapping. Also the wiring
-//! of both handlers to the AWS adapters, as the deployed functions wire them.
+//! emulator, the receiver and the management API behind the loopback front (the HTTP API's
+//! routes), the dispatcher handler behind a poller that behaves like Lambda's SQS event source
+//! mapping. Also the wiring of the handlers to the AWS adapters, as the deployed functions wire
+//! them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use hookpost_api::Api;
 use hookpost_dispatcher::Dispatcher;
+use hookpost_operations::Operations;
 use hookpost_receiver::Receiver;
 use hookpost_shared::aws::{
     DynamoClient, DynamoDeliveryIds, DynamoSources, S3Bodies, S3Client, SqsClient, SqsQueue,
@@ -30,7 +33,7 @@ use crate::template::{self, StackSpec};
 /// How to run the local stack.
 #[derive(Debug, Clone)]
 pub struct LocalOptions {
-    /// Receiver port on 127.0.0.1; 0 picks a free one.
+    /// The HTTP API's port on 127.0.0.1 (`/webhooks/…` and `/v1/…`); 0 picks a free one.
     pub port: u16,
     /// Overrides the template's `MaxReceiveCount`.
     pub max_receive_count: Option<u32>,
@@ -69,7 +72,8 @@ pub struct LocalStack {
 }
 
 impl LocalStack {
-    /// Creates the resources on `emulator` and starts the receiver server and the poller.
+    /// Creates the resources on `emulator` and starts the HTTP API (receiver and management API)
+    /// and the poller.
     pub async fn start(emulator: Emulator, options: LocalOptions) -> Result<Self, LocalError> {
         let mut overrides = options.parameters.clone();
         if let Some(count) = options.max_receive_count {
@@ -95,8 +99,18 @@ impl LocalStack {
             .map_err(|e| LocalError::Io(e.to_string()))?
             .port();
 
+        let receiver_url = format!("http://127.0.0.1:{port}{}", front::WEBHOOK_PREFIX);
+        let api_url = format!("http://127.0.0.1:{port}{}/", front::API_PREFIX);
         let dispatcher = Arc::new(dispatcher(&sdk, &names, &spec)?);
         let receiver = Arc::new(aws_receiver(&sdk, &names, Arc::new(SystemClock)));
+        let api = Arc::new(front::SignedApi::new(
+            Api::new(Operations::new(
+                &sdk,
+                names.clone(),
+                Some(receiver_url.clone()),
+            )),
+            emulator.region(),
+        ));
 
         let (shutdown, watcher) = watch::channel(false);
         let poller = Poller::new(
@@ -107,13 +121,19 @@ impl LocalStack {
             spec.event_source.clone(),
         );
         let tasks = vec![
-            tokio::spawn(front::serve(listener, receiver, watcher.clone())),
+            tokio::spawn(front::serve_with_api(
+                listener,
+                receiver,
+                api,
+                watcher.clone(),
+            )),
             tokio::spawn(poller.run(dispatcher, watcher)),
         ];
         let state = LocalState {
             endpoint_url: emulator.endpoint_url().to_owned(),
             region: emulator.region().to_owned(),
-            receiver_url: format!("http://127.0.0.1:{port}{}", front::WEBHOOK_PREFIX),
+            receiver_url,
+            api_url,
             names,
         };
         Ok(Self {

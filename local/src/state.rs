@@ -1,5 +1,5 @@
 //! The state file `hookpost local up` writes and `hookpost --local …` reads: where the running
-//! local stack's emulator, receiver and resources are.
+//! local stack's emulator, receiver, management API and resources are.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,11 @@ pub struct LocalState {
     pub region: String,
     /// `http://127.0.0.1:PORT/webhooks/`: append the source id.
     pub receiver_url: String,
+    /// `http://127.0.0.1:PORT/v1/`: the management API, signed with the local credentials
+    /// (`test`/`test`, service `execute-api`, [`Self::region`]). Empty in a state file written
+    /// before the local stack served it.
+    #[serde(default)]
+    pub api_url: String,
     pub names: StackNames,
 }
 
@@ -40,5 +45,28 @@ impl LocalState {
         }
         let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_file_written_before_the_api_was_served_still_loads() {
+        let names = serde_json::json!({
+            "sources_table": "s", "subscriptions_table": "s", "deliveries_table": "d",
+            "delivery_ids_table": "i", "events_table": "e", "bodies_bucket": "b",
+            "ingest_queue_url": "http://127.0.0.1:5000/q", "dead_letter_queue_url": "http://127.0.0.1:5000/dlq"
+        });
+        let old = serde_json::json!({
+            "endpoint_url": "http://127.0.0.1:5000",
+            "region": "us-east-1",
+            "receiver_url": "http://127.0.0.1:3000/webhooks/",
+            "names": names,
+        });
+        let state: LocalState = serde_json::from_value(old).expect("an old state file");
+        assert_eq!(state.api_url, "");
+        assert_eq!(state.receiver_url, "http://127.0.0.1:3000/webhooks/");
     }
 }

@@ -236,7 +236,10 @@ impl Operations {
             &scope,
             Held::position,
         );
-        let items = futures_util::stream::iter(page.items.iter().map(|h| self.describe(h)))
+        // Collected first: a stream over a closure that borrows its argument is not provably
+        // `Send` (rust-lang/rust#110338), and callers such as the local front need a `Send` future.
+        let describing: Vec<_> = page.items.iter().map(|h| self.describe(h)).collect();
+        let items = futures_util::stream::iter(describing)
             .buffered(DESCRIBE_CONCURRENCY)
             .collect::<Vec<_>>()
             .await

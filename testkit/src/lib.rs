@@ -6,14 +6,17 @@
 //! - [`poll`]: waiting until something holds.
 //! - [`journal`]: the poller's invocations written down, for the chaos run.
 //! - [`proxy`]: a proxy before the emulator that counts the calls and injects faults.
+//! - [`sigv4`]: a client that signs its requests to a local stack's `/v1` with SigV4.
 
 pub mod journal;
 pub mod poll;
 pub mod proxy;
 pub mod queue;
+pub mod sigv4;
 pub mod subscriber;
 
 pub use journal::{Handling, Journal};
 pub use poll::eventually;
 pub use queue::{drain, queue_depth};
+pub use sigv4::SignedClient;
 pub use subscriber::{Received, Reply, Subscriber, start_subscribed, start_subscribed_with};

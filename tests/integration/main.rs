@@ -6,6 +6,7 @@ mod api;
 mod cli;
 mod delivery;
 mod events;
+mod gateway;
 mod hostile;
 mod operations;
 mod ordered;

@@ -105,6 +105,7 @@ impl SchemeArgs {
                 "generic-hmac needs --signature-header, --algorithm and --encoding".to_owned()
             }
             OptionsError::BadLayout(why) => format!("generic-hmac layout: {why}"),
+            OptionsError::NotApplicable(why) => why.to_owned(),
         })?;
         Ok(options)
     }

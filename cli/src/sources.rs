@@ -138,9 +138,17 @@ async fn all_sources(ops: &Operations) -> Result<Vec<SourceView>, CliError> {
 fn print_created(created: &CreatedSource) {
     let s = &created.source;
     println!("source    {} ({})", s.source_id, s.provider);
-    println!("url       {}", or_dash(s.url.as_deref()));
-    println!("secret    {}", created.secret.expose());
-    println!("Give the provider this URL and secret; the secret is not shown again.");
+    match &created.secret {
+        Some(secret) => {
+            println!("url       {}", or_dash(s.url.as_deref()));
+            println!("secret    {}", secret.expose());
+            println!("Give the provider this URL and secret; the secret is not shown again.");
+        }
+        None => println!(
+            "Publish its events with POST /v1/sources/{}/events, signed with IAM (SigV4).",
+            s.source_id
+        ),
+    }
 }
 
 fn print_sources(list: &[SourceView]) {

@@ -6,6 +6,7 @@
 //!
 //! - [`sources`], [`subscriptions`]: what an operator configures.
 //! - [`events`]: the archive, replaying one event, and recovering a window.
+//! - [`publish`]: an event published to a `publish` source, made durable as the receiver does.
 //! - [`deliveries`]: every attempt of an event.
 //! - [`dead_letters`]: the dead-letter queue, complete at any depth; redrive and purge.
 
@@ -15,16 +16,18 @@ pub mod error;
 pub mod events;
 pub mod page;
 pub mod progress;
+pub mod publish;
 pub mod sources;
 pub mod subscriptions;
 pub mod time;
 
 use aws_config::SdkConfig;
 use hookpost_shared::aws::{
-    DynamoClient, DynamoDeliveries, DynamoEvents, DynamoSources, DynamoSubscriptions, SqsClient,
-    SqsQueue,
+    DynamoClient, DynamoDeliveries, DynamoEvents, DynamoSources, DynamoSubscriptions, S3Client,
+    SqsClient, SqsQueue,
 };
 use hookpost_shared::deployment::StackNames;
+use hookpost_shared::intake::Limits;
 
 pub use error::{Kind, OpError};
 pub use page::{Cursor, Page, PageRequest};
@@ -38,6 +41,8 @@ pub struct Operations {
     receiver_url: Option<String>,
     dynamo: DynamoClient,
     sqs: SqsClient,
+    s3: S3Client,
+    limits: Limits,
 }
 
 impl Operations {
@@ -49,7 +54,18 @@ impl Operations {
             receiver_url,
             dynamo: DynamoClient::new(sdk),
             sqs: SqsClient::new(sdk),
+            s3: S3Client::new(sdk),
+            limits: Limits::default(),
         }
+    }
+
+    /// The intake limits a publish is held to (the receiver's, by default).
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self { limits, ..self }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     pub fn names(&self) -> &StackNames {

@@ -62,12 +62,14 @@ pub struct NewSource {
     pub options: SchemeOptions,
 }
 
-/// A created source and its secret, shown this once.
+/// A created source and its secret, shown this once (a `publish` source has none: its callers
+/// are authenticated by IAM).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CreatedSource {
     #[serde(flatten)]
     pub source: SourceView,
-    pub secret: Revealed,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Revealed>,
 }
 
 /// What a rotation did. `secret` is the new one, present only when one was added.
@@ -91,6 +93,15 @@ pub enum Rotate {
     Finish,
 }
 
+/// A change to a source's scheme settings: each field present replaces the current one. The
+/// provider and the secrets are not changed here (a secret changes by rotation).
+#[derive(Debug, Clone, Default)]
+pub struct SourceChange {
+    /// `Some(None)` goes back to the provider's default tolerance.
+    pub tolerance_seconds: Option<Option<u64>>,
+    pub options: Option<SchemeOptions>,
+}
+
 /// Something removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Removed {
@@ -107,7 +118,10 @@ impl Operations {
             tolerance_seconds: s.tolerance().as_secs(),
             options: s.options.clone(),
             created_at: s.created_at.clone(),
-            url: self.webhook_url(s.source_id.as_str()),
+            // A publish source has no webhook URL: the receiver answers 404 for it.
+            url: (!s.provider.is_publish())
+                .then(|| self.webhook_url(s.source_id.as_str()))
+                .flatten(),
         }
     }
 
@@ -144,6 +158,9 @@ impl Operations {
             .check_options(&new.options)
             .map_err(|e| OpError::invalid("options", e.to_string()))?;
         let secret = match new.secret {
+            _ if new.provider.is_publish() => {
+                return publish_source(new, self).await;
+            }
             Some(s) if s.expose().trim().is_empty() => {
                 return Err(OpError::invalid("secret", "cannot be empty"));
             }
@@ -158,16 +175,21 @@ impl Operations {
             options: new.options,
             created_at: rfc3339(SystemTime::now()),
         };
-        if !self.sources_table().create(&source).await? {
+        self.create_source(&source).await?;
+        Ok(CreatedSource {
+            source: self.view_source(&source),
+            secret: Some(Revealed::new(&secret)),
+        })
+    }
+
+    async fn create_source(&self, source: &Source) -> Result<(), OpError> {
+        if !self.sources_table().create(source).await? {
             return Err(OpError::Conflict(format!(
                 "a source named {} already exists; pick another name or remove it first",
                 source.source_id
             )));
         }
-        Ok(CreatedSource {
-            source: self.view_source(&source),
-            secret: Revealed::new(&secret),
-        })
+        Ok(())
     }
 
     /// Adds a secret beside the current ones, or retires all but the newest.
@@ -177,6 +199,11 @@ impl Operations {
         rotate: Rotate,
     ) -> Result<Rotation, OpError> {
         let mut source = self.source(id).await?;
+        if source.provider.is_publish() {
+            return Err(OpError::Conflict(format!(
+                "{id} is a publish source: it has no secret to rotate (its callers sign with IAM)"
+            )));
+        }
         let (retired, added) = match rotate {
             Rotate::Finish => (retire_all_but_newest(&mut source.secrets), None),
             Rotate::Add(given) => {
@@ -203,6 +230,35 @@ impl Operations {
         })
     }
 
+    /// Changes a source's tolerance or scheme options; the answer is the source as it is now.
+    pub async fn update_source(
+        &self,
+        id: &SourceId,
+        change: SourceChange,
+    ) -> Result<SourceView, OpError> {
+        let mut source = self.source(id).await?;
+        if let Some(tolerance) = change.tolerance_seconds {
+            if source.provider.is_publish() && tolerance.is_some() {
+                return Err(OpError::invalid(
+                    "tolerance_seconds",
+                    "a publish source signs no timestamp, so it takes no tolerance",
+                ));
+            }
+            source.tolerance_seconds = tolerance;
+        }
+        if let Some(options) = change.options {
+            source
+                .provider
+                .check_options(&options)
+                .map_err(|e| OpError::invalid("options", e.to_string()))?;
+            source.options = options;
+        }
+        if !self.sources_table().set_scheme_settings(&source).await? {
+            return Err(OpError::not_found(Kind::Source, id.as_str()));
+        }
+        Ok(self.view_source(&source))
+    }
+
     pub async fn remove_source(&self, id: &SourceId) -> Result<Removed, OpError> {
         if !self.sources_table().delete(id).await? {
             return Err(OpError::not_found(Kind::Source, id.as_str()));
@@ -212,6 +268,35 @@ impl Operations {
             removed: true,
         })
     }
+}
+
+/// A `publish` source: no secret, no tolerance, no options, since nothing is verified.
+async fn publish_source(new: NewSource, ops: &Operations) -> Result<CreatedSource, OpError> {
+    if new.secret.is_some() {
+        return Err(OpError::invalid(
+            "secret",
+            "a publish source has no secret: its callers are authenticated by IAM",
+        ));
+    }
+    if new.tolerance_seconds.is_some() {
+        return Err(OpError::invalid(
+            "tolerance_seconds",
+            "a publish source signs no timestamp, so it takes no tolerance",
+        ));
+    }
+    let source = Source {
+        source_id: new.source_id,
+        provider: new.provider,
+        secrets: Vec::new(),
+        tolerance_seconds: None,
+        options: new.options,
+        created_at: rfc3339(SystemTime::now()),
+    };
+    ops.create_source(&source).await?;
+    Ok(CreatedSource {
+        source: ops.view_source(&source),
+        secret: None,
+    })
 }
 
 /// A strong new secret in the provider's format (`whsec_` for Standard Webhooks).

@@ -24,7 +24,10 @@ async fn main() -> Result<(), Error> {
     };
     let receiver_url = env("HOOKPOST_RECEIVER_URL");
     let sdk = load_sdk_config().await;
-    let api = Arc::new(Api::new(Operations::new(&sdk, names, receiver_url)));
+    let limits = hookpost_shared::intake::Limits::from_env()?;
+    let api = Arc::new(Api::new(
+        Operations::new(&sdk, names, receiver_url).with_limits(limits),
+    ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<HttpApiEvent>| {
         let api = Arc::clone(&api);
         async move { Ok::<_, Error>(api.handle_event(event.payload).await) }

@@ -2,10 +2,12 @@
 //! JSON only when it says it is JSON, within the size limit, with unknown fields refused by the
 //! target type (`#[serde(deny_unknown_fields)]`).
 
+use std::collections::BTreeMap;
+
 use hookpost_operations::PageRequest;
 use hookpost_operations::page::DEFAULT_LIMIT;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 
 use crate::error::ApiError;
 
@@ -20,6 +22,8 @@ pub struct Request {
     /// The receiver's base URL on the API the request came through, when known.
     pub webhook_base: Option<String>,
     query: Vec<(String, String)>,
+    /// By lower-case name.
+    headers: BTreeMap<String, String>,
     content_type: Option<String>,
     body: Vec<u8>,
 }
@@ -31,9 +35,29 @@ impl Request {
             query: url::form_urlencoded::parse(raw_query.as_bytes())
                 .into_owned()
                 .collect(),
+            headers: BTreeMap::new(),
             content_type: content_type.map(str::to_owned),
             body,
         }
+    }
+
+    /// The request's headers, by lower-case name (as API Gateway hands them over).
+    pub fn with_headers(self, headers: BTreeMap<String, String>) -> Self {
+        Self { headers, ..self }
+    }
+
+    /// A header's value, by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
+    /// The body as sent, for the routes that take any payload.
+    pub fn body(&self) -> &[u8] {
+        &self.body
     }
 
     /// The value of a query parameter; a parameter given twice is refused rather than guessed.
@@ -82,6 +106,15 @@ impl Request {
         }
         parse(&self.body)
     }
+}
+
+/// A field that is present, even as `null`: `Some(None)` clears, absent leaves as is.
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {

@@ -9,7 +9,9 @@ pub enum Route {
     ListSources,
     CreateSource,
     GetSource(String),
+    UpdateSource(String),
     DeleteSource(String),
+    Publish(String),
     RotateSourceSecret(String),
     ListSubscriptions,
     CreateSubscription,
@@ -69,10 +71,17 @@ pub fn route(method: &str, path: &str) -> Result<Route, NoRoute> {
         }),
         ["sources", raw] => {
             let id = id(raw)?;
-            pick(&["GET", "DELETE"], &|m| match m {
+            pick(&["GET", "PATCH", "DELETE"], &|m| match m {
                 "GET" => Some(Route::GetSource(id.clone())),
+                "PATCH" => Some(Route::UpdateSource(id.clone())),
                 "DELETE" => Some(Route::DeleteSource(id.clone())),
                 _ => None,
+            })
+        }
+        ["sources", raw, "events"] => {
+            let id = id(raw)?;
+            pick(&["POST"], &|m| {
+                (m == "POST").then(|| Route::Publish(id.clone()))
             })
         }
         ["sources", raw, "rotate-secret"] => {
@@ -159,7 +168,9 @@ mod tests {
             ("GET", "/v1/sources", Route::ListSources),
             ("POST", "/v1/sources", Route::CreateSource),
             ("GET", "/v1/sources/gh", Route::GetSource("gh".into())),
+            ("PATCH", "/v1/sources/gh", Route::UpdateSource("gh".into())),
             ("DELETE", "/v1/sources/gh", Route::DeleteSource("gh".into())),
+            ("POST", "/v1/sources/gh/events", Route::Publish("gh".into())),
             (
                 "POST",
                 "/v1/sources/gh/rotate-secret",
@@ -228,6 +239,10 @@ mod tests {
     fn a_known_path_with_another_method_lists_the_methods_it_takes() {
         assert_eq!(
             route("GET", "/v1/dead-letters/redrive"),
+            Err(NoRoute::MethodNotAllowed { allow: &["POST"] })
+        );
+        assert_eq!(
+            route("GET", "/v1/sources/gh/events"),
             Err(NoRoute::MethodNotAllowed { allow: &["POST"] })
         );
         assert_eq!(

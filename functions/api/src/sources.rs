@@ -1,7 +1,7 @@
 //! `/v1/sources`: list, create (the secret in the answer, once), read (never a secret), remove,
 //! rotate the secret.
 
-use hookpost_operations::sources::{NewSource, Rotate, SourceView};
+use hookpost_operations::sources::{NewSource, Rotate, SourceChange, SourceView};
 use hookpost_operations::{Kind, OpError, Operations, Page};
 use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::{Provider, SchemeOptions};
@@ -10,7 +10,7 @@ use http::StatusCode;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::request::Request;
+use crate::request::{Request, present};
 use crate::{Answer, answer, filters};
 
 /// `POST /v1/sources`.
@@ -28,6 +28,18 @@ pub struct CreateSource {
     pub options: SchemeOptions,
 }
 
+/// `PATCH /v1/sources/{id}`: each field present replaces the current one;
+/// `"tolerance_seconds": null` goes back to the provider's default. The provider cannot change
+/// (create another source), nor the secret (rotate it).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSource {
+    #[serde(default, deserialize_with = "present")]
+    pub tolerance_seconds: Option<Option<u64>>,
+    #[serde(default)]
+    pub options: Option<SchemeOptions>,
+}
+
 /// `POST /v1/sources/{id}/rotate-secret` (without `?finish=true`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,13 +50,13 @@ pub struct RotateSecret {
 }
 
 /// An id from the path: one that cannot be a source id names no source.
-fn existing(id: &str) -> Result<SourceId, ApiError> {
+pub(crate) fn existing(id: &str) -> Result<SourceId, ApiError> {
     SourceId::parse(id).map_err(|_| OpError::not_found(Kind::Source, id).into())
 }
 
 /// Fills in the webhook URL from the request's domain where the deployment's is not configured.
 fn with_url(mut view: SourceView, req: &Request) -> SourceView {
-    if view.url.is_none() {
+    if view.url.is_none() && view.provider != Provider::Publish.name() {
         view.url = req
             .webhook_base
             .as_ref()
@@ -81,6 +93,22 @@ pub async fn create(ops: &Operations, req: &Request) -> Result<Answer, ApiError>
 
 pub async fn get(ops: &Operations, id: &str, req: &Request) -> Result<Answer, ApiError> {
     let view = ops.get_source(&existing(id)?).await?;
+    answer(StatusCode::OK, &with_url(view, req))
+}
+
+pub async fn update(ops: &Operations, id: &str, req: &Request) -> Result<Answer, ApiError> {
+    let body: UpdateSource = req.json()?;
+    if body.tolerance_seconds.is_none() && body.options.is_none() {
+        return Err(ApiError::invalid(
+            "body",
+            "names nothing to change: send tolerance_seconds or options",
+        ));
+    }
+    let change = SourceChange {
+        tolerance_seconds: body.tolerance_seconds,
+        options: body.options,
+    };
+    let view = ops.update_source(&existing(id)?, change).await?;
     answer(StatusCode::OK, &with_url(view, req))
 }
 

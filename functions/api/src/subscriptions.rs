@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use hookpost_operations::Operations;
 use hookpost_operations::subscriptions::{NewSubscription, SubscriptionChanges};
 use http::StatusCode;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::request::{Empty, Request};
+use crate::request::{Empty, Request, present};
 use crate::{Answer, answer, filters};
 
 /// `POST /v1/subscriptions`.
@@ -44,11 +44,6 @@ pub struct UpdateSubscription {
     pub headers: Option<BTreeMap<String, String>>,
     #[serde(default, deserialize_with = "present")]
     pub timeout_seconds: Option<Option<u64>>,
-}
-
-/// A field that is present, even as `null`.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
-    Option::<u64>::deserialize(d).map(Some)
 }
 
 /// `POST /v1/subscriptions/{id}/disable`.

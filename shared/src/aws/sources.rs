@@ -56,6 +56,43 @@ impl DynamoSources {
         Ok(())
     }
 
+    /// Replaces a source's tolerance and scheme options, leaving its secrets as they are (a
+    /// rotation at the same moment is not undone); `Ok(false)` when there is no such source.
+    pub async fn set_scheme_settings(&self, source: &Source) -> Result<bool, StoreError> {
+        let options = serde_dynamo::to_attribute_value(&source.options)
+            .map_err(|e| StoreError::new("UpdateItem", e.to_string()))?;
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(
+                "source_id",
+                AttributeValue::S(source.source_id.as_str().to_owned()),
+            )
+            .condition_expression("attribute_exists(source_id)")
+            .expression_attribute_values(":options", options);
+        update = match source.tolerance_seconds {
+            Some(t) => update
+                .update_expression("SET #options = :options, tolerance_seconds = :tolerance")
+                .expression_attribute_values(":tolerance", AttributeValue::N(t.to_string())),
+            None => update.update_expression("SET #options = :options REMOVE tolerance_seconds"),
+        };
+        let result = update
+            .expression_attribute_names("#options", "options")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
     /// Every source, by id.
     pub async fn list(&self) -> Result<Vec<Source>, StoreError> {
         let items: Vec<_> = self

@@ -262,6 +262,8 @@ pub enum OptionsError {
     NoLayout,
     #[error("generic-hmac layout: {0}")]
     BadLayout(&'static str),
+    #[error("{0}")]
+    NotApplicable(&'static str),
 }
 
 impl fmt::Display for Provider {

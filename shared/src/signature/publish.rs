@@ -5,7 +5,8 @@
 //! ever ask it to verify one — the two doors never mix.
 
 use super::{
-    Check, EventMeta, Inbound, Scheme, SchemeOptions, SignError, SignedHeaders, VerifyError,
+    Check, EventMeta, Inbound, OptionsError, Scheme, SchemeOptions, SignError, SignedHeaders,
+    VerifyError,
 };
 use crate::secret::Secret;
 
@@ -30,6 +31,16 @@ impl Scheme for Publish {
 
     fn describe(&self, _check: &Check<'_>, _request: &Inbound<'_>) -> EventMeta {
         EventMeta::default()
+    }
+
+    fn check_options(&self, options: &SchemeOptions) -> Result<(), OptionsError> {
+        if *options == SchemeOptions::default() {
+            Ok(())
+        } else {
+            Err(OptionsError::NotApplicable(
+                "a publish source has no signature scheme, so it takes no scheme options",
+            ))
+        }
     }
 
     fn sign(

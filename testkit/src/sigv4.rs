@@ -96,11 +96,29 @@ impl SignedClient {
         path: &str,
         body: Option<&Value>,
     ) -> http::Request<Vec<u8>> {
+        match body {
+            Some(body) => self.raw_request(
+                method,
+                path,
+                &[("content-type", "application/json")],
+                body.to_string().into_bytes(),
+            ),
+            None => self.raw_request(method, path, &[], Vec::new()),
+        }
+    }
+
+    /// `method path` with these headers and this body as is, signed (headers included).
+    pub fn raw_request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> http::Request<Vec<u8>> {
         let url = self.url(path);
-        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let mut request = http::Request::builder().method(method).uri(&url);
-        if !body.is_empty() {
-            request = request.header(http::header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let mut request = request
             .body(body)

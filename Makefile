@@ -22,7 +22,7 @@ ARGS ?=
 # sam validate/build read no credentials but want a region.
 SAM_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}}
 
-.PHONY: help venv fmt-check fmt clippy unit integration chaos chaos-short template test demo local watch sam-build bench coldstart fuzz clean distclean
+.PHONY: help venv fmt-check fmt clippy unit integration chaos chaos-short template openapi test demo local watch sam-build bench coldstart fuzz clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -62,12 +62,19 @@ chaos: venv ## Chaos run: CHAOS_EVENTS (10000) events under injected SQS/DynamoD
 chaos-short: ## The chaos run with CHAOS_SHORT_EVENTS (2000) events, as part of make test
 	@$(MAKE) chaos CHAOS_EVENTS=$(CHAOS_SHORT_EVENTS) CHAOS_STRICT=0
 
-template: venv ## sam validate --lint, cfn-lint, the SAM transform itself, and no IAM wildcards
+template: venv ## sam validate --lint, cfn-lint, the SAM transform itself, no IAM wildcards, docs/api/openapi.json is OpenAPI 3.1
 	$(SAM_ENV) sam validate --lint
 	cfn-lint template.yaml
 	$(SAM_ENV) $(PYTHON) scripts/sam-transform.py template.yaml
 	$(PYTHON) scripts/check-iam.py --self-test
 	$(PYTHON) scripts/check-iam.py template.yaml
+	$(PYTHON) scripts/check-openapi.py --self-test docs/api/openapi.json
+	$(PYTHON) scripts/check-openapi.py docs/api/openapi.json
+
+# The committed document is checked against the handlers by `cargo test -p hookpost-api --test openapi`.
+openapi: venv ## Regenerate docs/api/openapi.json from the API's handlers, then validate it as OpenAPI 3.1
+	UPDATE_OPENAPI=1 $(CARGO) test -p hookpost-api --test openapi -- the_committed_openapi_document_is_the_generated_one
+	$(PYTHON) scripts/check-openapi.py docs/api/openapi.json
 
 # Ordered and fail-fast even under `make -j`: cheap checks before long builds.
 test: ## Everything CI runs, in order: venv fmt-check clippy template unit integration chaos-short

@@ -92,6 +92,7 @@ impl DeadLetterFilter {
 
 /// A subscription that does not have a dead-lettered event, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Undelivered {
     pub subscription_id: String,
     pub status: String,
@@ -103,6 +104,7 @@ pub struct Undelivered {
 
 /// One dead-lettered message: its event, and which subscriptions still miss it and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeadLetter {
     pub message_id: String,
     /// Absent when the message is not an envelope (see `error`).
@@ -122,6 +124,7 @@ pub struct DeadLetter {
 
 /// A dead letter with its envelope and every delivery record of its event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeadLetterDetail {
     #[serde(flatten)]
     pub dead_letter: DeadLetter,
@@ -142,6 +145,7 @@ pub enum Selection {
 
 /// How a redrive moved messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum RedriveMethod {
     /// SQS `StartMessageMoveTask`, running inside SQS.
@@ -152,6 +156,7 @@ pub enum RedriveMethod {
 
 /// What a redrive did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RedriveReport {
     pub moved: usize,
     pub method: RedriveMethod,
@@ -161,6 +166,7 @@ pub struct RedriveReport {
 
 /// What a purge did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PurgeReport {
     /// About how many messages were deleted (SQS's approximate depth before the purge).
     pub purged: u64,

@@ -62,6 +62,7 @@ impl EventFilter {
 
 /// An archived event, without its body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventSummary {
     pub event_id: String,
     pub source_id: String,
@@ -82,6 +83,7 @@ impl From<&ArchivedEvent> for EventSummary {
 
 /// An archived event with the envelope as it was queued.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventDetail {
     #[serde(flatten)]
     pub summary: EventSummary,
@@ -90,6 +92,7 @@ pub struct EventDetail {
 
 /// A replay queued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplayQueued {
     pub event_id: String,
     pub replay_id: String,
@@ -115,6 +118,7 @@ pub struct Recover {
 
 /// What a recovery did (or, dry, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoverReport {
     /// Archived events in the window.
     pub events_scanned: u64,

@@ -17,6 +17,7 @@ const MAX_CURSOR_LEN: usize = 2048;
 
 /// One page of a list; `next_cursor` asks for the next one and is absent on the last.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -36,6 +36,7 @@ pub struct Publication {
 
 /// A published event: its id, and whether it had been published before under the same key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Published {
     pub event_id: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]

@@ -17,6 +17,7 @@ const LIST: &str = "sources";
 
 /// A source as shown to operators: everything but its secrets, which are only counted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SourceView {
     pub source_id: String,
     pub provider: &'static str,
@@ -30,11 +31,13 @@ pub struct SourceView {
     pub url: Option<String>,
 }
 
-/// A secret shown once, in the answer of a create or a rotation. Its `Debug` print is redacted.
+/// A secret shown once: in the answer of the create or rotation that made it, and in no other.
 #[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Revealed(String);
 
+/// Redacted: a revealed secret is for the answer, never for a log line.
 impl std::fmt::Debug for Revealed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Revealed([redacted])")
@@ -65,21 +68,26 @@ pub struct NewSource {
 /// A created source and its secret, shown this once (a `publish` source has none: its callers
 /// are authenticated by IAM).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedSource {
     #[serde(flatten)]
     pub source: SourceView,
+    /// The source's secret: in this answer only, no read of the source shows it again. A
+    /// `publish` source has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<Revealed>,
 }
 
 /// What a rotation did. `secret` is the new one, present only when one was added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rotation {
     pub id: String,
     /// Secrets retired by this call.
     pub retired: usize,
     /// Secrets active now.
     pub secrets: usize,
+    /// The secret this call added, in this answer only; absent when the call retired secrets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<Revealed>,
 }
@@ -104,6 +112,7 @@ pub struct SourceChange {
 
 /// Something removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Removed {
     pub id: String,
     pub removed: bool,

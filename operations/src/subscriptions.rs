@@ -26,6 +26,7 @@ const RESERVED_HEADER_PREFIX: &str = "webhook-";
 /// A subscription as shown to operators: secrets are counted, header values are not shown (they
 /// often carry credentials).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubscriptionView {
     pub subscription_id: String,
     pub source_id: String,
@@ -87,9 +88,12 @@ pub struct SubscriptionChanges {
 
 /// A created subscription and its `whsec_` secret, shown this once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedSubscription {
     #[serde(flatten)]
     pub subscription: SubscriptionView,
+    /// The `whsec_` secret deliveries are signed with: in this answer only, no read of the
+    /// subscription shows it again.
     pub secret: Revealed,
 }
 

@@ -43,6 +43,7 @@ pub struct Subscription {
 
 /// A subscription's most recent delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LastDelivery {
     pub event_id: String,
     /// When it was attempted (RFC 3339).

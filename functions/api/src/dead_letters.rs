@@ -1,28 +1,39 @@
 //! `/v1/dead-letters`: the dead-letter queue listed and filtered, one dead letter with its
 //! history, redrive (all, by ids, or by filters) and purge (only with `?confirm=purge`).
 
-use hookpost_operations::dead_letters::{DeadLetterFilter, Selection};
-use hookpost_operations::{NoProgress, Operations};
+use hookpost_operations::dead_letters::{
+    DeadLetter, DeadLetterDetail, DeadLetterFilter, PurgeReport, RedriveReport, Selection,
+};
+use hookpost_operations::{NoProgress, Operations, Page};
 use http::StatusCode;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::request::Request;
+use crate::events::EventPath;
+use crate::openapi::{
+    BadRequest, Conflict, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType,
+};
+use crate::request::{PageQuery, Request};
 use crate::{Answer, answer, filters};
 
 /// `POST /v1/dead-letters/redrive`: exactly one of `all`, `event_ids` or filters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Redrive {
+    /// Every message (an SQS message move task).
     #[serde(default)]
     pub all: bool,
+    /// These events (or message ids, for messages that are not envelopes).
     #[serde(default)]
     pub event_ids: Option<Vec<String>>,
+    /// Filter: only this source's events.
     #[serde(default)]
     pub source: Option<String>,
-    /// Comma-separated event-type filters.
+    /// Filter: comma-separated event-type filters.
     #[serde(default, rename = "type")]
     pub event_type: Option<String>,
+    /// Filter: received at or after an RFC 3339 time or a duration before now.
     #[serde(default)]
     pub since: Option<String>,
     /// At most this many messages a second.
@@ -58,9 +69,40 @@ impl Redrive {
     }
 }
 
+/// `GET /v1/dead-letters?source=&type=&since=`.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLetterQuery {
+    /// Only this source's events.
+    pub source: Option<String>,
+    /// Comma-separated event-type filters (`push`, `invoice.*`, `*`).
+    #[param(rename = "type")]
+    pub event_type: Option<String>,
+    /// Received at or after: an RFC 3339 time or a duration before now (`2h`, `7days`).
+    pub since: Option<String>,
+}
+
+/// `DELETE /v1/dead-letters?confirm=purge`.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PurgeQuery {
+    /// Must be `purge`: purging deletes every dead letter.
+    #[param(pattern = "^purge$")]
+    pub confirm: String,
+}
+
 /// The words `DELETE /v1/dead-letters` needs, so a stray request purges nothing.
 const PURGE_CONFIRMATION: &str = "purge";
 
+/// The dead-letter queue, complete at any depth, each message with the subscriptions that miss it.
+#[utoipa::path(get, path = "/v1/dead-letters", tag = "dead-letters", operation_id = "listDeadLetters",
+    params(DeadLetterQuery, PageQuery),
+    responses(
+        (status = 200, description = "A page of dead letters.", body = Page<DeadLetter>),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    ))]
 pub async fn list(ops: &Operations, req: &Request) -> Result<Answer, ApiError> {
     let filter = DeadLetterFilter {
         source: filters::optional(req.param("source")?, "source", filters::source_id)?,
@@ -73,10 +115,31 @@ pub async fn list(ops: &Operations, req: &Request) -> Result<Answer, ApiError> {
     )
 }
 
+/// One dead letter with its envelope and every delivery record of its event.
+#[utoipa::path(get, path = "/v1/dead-letters/{event_id}", tag = "dead-letters", operation_id = "getDeadLetter",
+    params(EventPath),
+    responses(
+        (status = 200, description = "The dead letter.", body = DeadLetterDetail),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    ))]
 pub async fn get(ops: &Operations, id: &str) -> Result<Answer, ApiError> {
     answer(StatusCode::OK, &ops.get_dead_letter(id).await?)
 }
 
+/// Moves dead letters back to the ingest queue: all, by ids, or by filters.
+#[utoipa::path(post, path = "/v1/dead-letters/redrive", tag = "dead-letters", operation_id = "redriveDeadLetters",
+    request_body = Redrive,
+    responses(
+        (status = 200, description = "What the redrive moved.", body = RedriveReport),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 503, response = Unavailable),
+    ))]
 pub async fn redrive(ops: &Operations, req: &Request) -> Result<Answer, ApiError> {
     let body: Redrive = req.json()?;
     let rate = body.rate;
@@ -87,6 +150,15 @@ pub async fn redrive(ops: &Operations, req: &Request) -> Result<Answer, ApiError
     )
 }
 
+/// Deletes every dead letter; only with `?confirm=purge`.
+#[utoipa::path(delete, path = "/v1/dead-letters", tag = "dead-letters", operation_id = "purgeDeadLetters",
+    params(PurgeQuery),
+    responses(
+        (status = 200, description = "About how many messages were deleted.", body = PurgeReport),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    ))]
 pub async fn purge(ops: &Operations, req: &Request) -> Result<Answer, ApiError> {
     if req.param("confirm")? != Some(PURGE_CONFIRMATION) {
         return Err(ApiError::invalid(

@@ -10,10 +10,27 @@ use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::encodings::Body;
 use hookpost_operations::OpError;
 use http::{HeaderValue, StatusCode};
-use serde_json::json;
+use serde::Serialize;
 
 /// Seconds a caller is asked to wait after a 503.
 const RETRY_AFTER_SECONDS: &str = "5";
+
+/// Every refusal's body: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": {"code": "invalid", "message": "limit: must be from 1 to 500, not 0"}}))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What was refused and what to fix.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable; see the response's status for the codes it carries.
+    #[schema(value_type = String, example = "invalid")]
+    pub code: &'static str,
+    /// What to fix; for `invalid`, starts with the field (`limit:`, `body:`).
+    pub message: String,
+}
 
 /// Why a request was not served.
 #[derive(Debug, thiserror::Error)]
@@ -89,10 +106,14 @@ impl ApiError {
         if let ApiError::Op(OpError::Unavailable(cause)) = &self {
             tracing::error!(error = %cause, "a store call failed");
         }
-        let mut response = json_response(
-            self.status(),
-            &json!({ "error": { "code": self.code(), "message": self.message() } }),
-        );
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.message(),
+            },
+        };
+        let value = serde_json::to_value(&body).unwrap_or(serde_json::Value::Null);
+        let mut response = json_response(self.status(), &value);
         match self {
             ApiError::MethodNotAllowed { allow, .. } => {
                 if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {

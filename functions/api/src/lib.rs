@@ -7,6 +7,7 @@ pub mod error;
 pub mod event;
 pub mod events;
 mod filters;
+pub mod openapi;
 pub mod publish;
 pub mod request;
 pub mod router;
@@ -20,6 +21,7 @@ use serde::Serialize;
 
 pub use error::ApiError;
 pub use event::HttpApiEvent;
+pub use openapi::openapi;
 use request::Request;
 use router::{NoRoute, Route};
 
@@ -128,6 +130,7 @@ impl Api {
             Route::GetDeadLetter(id) => dead_letters::get(ops, &id).await,
             Route::Redrive => dead_letters::redrive(ops, req).await,
             Route::PurgeDeadLetters => dead_letters::purge(ops, req).await,
+            Route::OpenApi => openapi::document_answer(),
         }
     }
 }
@@ -210,6 +213,26 @@ mod tests {
         let logs = String::from_utf8_lossy(&logs);
         assert!(logs.contains("a store call failed"), "{logs}");
         assert!(!logs.contains("s3cret-never-logged"), "{logs}");
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_is_served_as_json_without_a_store() {
+        let response = unreachable_api()
+            .handle_event(HttpApiEvent::new("GET", "/v1/openapi.json"))
+            .await;
+        assert_eq!(response.status_code, 200);
+        assert_eq!(
+            response.headers.get(http::header::CONTENT_TYPE),
+            Some(&http::HeaderValue::from_static("application/json"))
+        );
+        let body: serde_json::Value = match &response.body {
+            Some(aws_lambda_events::encodings::Body::Text(text)) => {
+                serde_json::from_str(text).unwrap_or_default()
+            }
+            _ => serde_json::Value::Null,
+        };
+        assert_eq!(body, openapi());
+        assert_eq!(body["openapi"], "3.1.0");
     }
 
     #[tokio::test]

@@ -12,9 +12,29 @@ use serde::{Deserialize, Deserializer};
 use crate::error::ApiError;
 
 /// A body that must be empty or `{}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
+
+/// `?limit=&cursor=`, as [`Request::page`] reads them (the OpenAPI document's description of it).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// At most this many items (1 to 500; 50 when absent).
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page, as given; only valid with the same filters.
+    pub cursor: Option<String>,
+}
+
+/// `?finish=true`, as [`Request::flag`] reads it.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FinishQuery {
+    /// Retire every secret but the newest instead of adding one (`true` or `false`).
+    #[param(default = false)]
+    pub finish: Option<bool>,
+}
 
 /// A request's query and body.
 #[derive(Debug, Clone, Default)]

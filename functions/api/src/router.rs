@@ -30,6 +30,45 @@ pub enum Route {
     GetDeadLetter(String),
     Redrive,
     PurgeDeadLetters,
+    OpenApi,
+}
+
+impl Route {
+    /// The route's method and path as API Gateway and the OpenAPI document name it
+    /// (`/v1/sources/{source_id}`): a route without one does not compile.
+    pub fn template(&self) -> (&'static str, &'static str) {
+        match self {
+            Route::ListSources => ("GET", "/v1/sources"),
+            Route::CreateSource => ("POST", "/v1/sources"),
+            Route::GetSource(_) => ("GET", "/v1/sources/{source_id}"),
+            Route::UpdateSource(_) => ("PATCH", "/v1/sources/{source_id}"),
+            Route::Publish(_) => ("POST", "/v1/sources/{source_id}/events"),
+            Route::DeleteSource(_) => ("DELETE", "/v1/sources/{source_id}"),
+            Route::RotateSourceSecret(_) => ("POST", "/v1/sources/{source_id}/rotate-secret"),
+            Route::ListSubscriptions => ("GET", "/v1/subscriptions"),
+            Route::CreateSubscription => ("POST", "/v1/subscriptions"),
+            Route::GetSubscription(_) => ("GET", "/v1/subscriptions/{subscription_id}"),
+            Route::UpdateSubscription(_) => ("PATCH", "/v1/subscriptions/{subscription_id}"),
+            Route::DeleteSubscription(_) => ("DELETE", "/v1/subscriptions/{subscription_id}"),
+            Route::EnableSubscription(_) => ("POST", "/v1/subscriptions/{subscription_id}/enable"),
+            Route::DisableSubscription(_) => {
+                ("POST", "/v1/subscriptions/{subscription_id}/disable")
+            }
+            Route::RotateSubscriptionSecret(_) => {
+                ("POST", "/v1/subscriptions/{subscription_id}/rotate-secret")
+            }
+            Route::ListEvents => ("GET", "/v1/events"),
+            Route::GetEvent(_) => ("GET", "/v1/events/{event_id}"),
+            Route::EventDeliveries(_) => ("GET", "/v1/events/{event_id}/deliveries"),
+            Route::ReplayEvent(_) => ("POST", "/v1/events/{event_id}/replay"),
+            Route::Recover => ("POST", "/v1/events/replay"),
+            Route::ListDeadLetters => ("GET", "/v1/dead-letters"),
+            Route::GetDeadLetter(_) => ("GET", "/v1/dead-letters/{event_id}"),
+            Route::Redrive => ("POST", "/v1/dead-letters/redrive"),
+            Route::PurgeDeadLetters => ("DELETE", "/v1/dead-letters"),
+            Route::OpenApi => ("GET", "/v1/openapi.json"),
+        }
+    }
 }
 
 /// Why no route answers.
@@ -119,6 +158,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, NoRoute> {
                 })
             })
         }
+        ["openapi.json"] => pick(&["GET"], &|m| (m == "GET").then_some(Route::OpenApi)),
         ["events"] => pick(&["GET"], &|m| (m == "GET").then_some(Route::ListEvents)),
         // `replay` is not an event id: event ids are `evt_…`.
         ["events", "replay"] => pick(&["POST"], &|m| (m == "POST").then_some(Route::Recover)),
@@ -229,6 +269,7 @@ mod tests {
                 Route::GetDeadLetter("evt_1".into()),
             ),
             ("POST", "/v1/dead-letters/redrive", Route::Redrive),
+            ("GET", "/v1/openapi.json", Route::OpenApi),
         ];
         for (method, path, expected) in cases {
             assert_eq!(route(method, path), Ok(expected), "{method} {path}");

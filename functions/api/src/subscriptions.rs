@@ -3,28 +3,57 @@
 
 use std::collections::BTreeMap;
 
-use hookpost_operations::Operations;
-use hookpost_operations::subscriptions::{NewSubscription, SubscriptionChanges};
+use hookpost_operations::sources::{Removed, Rotation};
+use hookpost_operations::subscriptions::{
+    CreatedSubscription, NewSubscription, SubscriptionChanges, SubscriptionView,
+};
+use hookpost_operations::{Operations, Page};
 use http::StatusCode;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::request::{Empty, Request, present};
+use crate::openapi::{BadRequest, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType};
+use crate::request::{Empty, FinishQuery, PageQuery, Request, present};
 use crate::{Answer, answer, filters};
 
 /// `POST /v1/subscriptions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubscription {
+    /// The source whose events it receives.
+    #[schema(example = "orders")]
     pub source: String,
+    /// Where events are delivered: a public `https` URL.
+    #[schema(example = "https://example.com/hooks/orders")]
     pub url: String,
-    /// Event-type filters; every event when absent.
+    /// Event-type filters (`push`, `invoice.*`, `*`); every event when absent.
     #[serde(default = "every_event")]
+    #[schema(default = json!(["*"]))]
     pub events: Vec<String>,
+    /// Headers sent with every delivery; the answers show their names only.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Seconds to wait for the subscriber; the deployment's default when absent.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+}
+
+/// `{subscription_id}` in a path.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SubscriptionPath {
+    /// The subscription's id (`sub_…`).
+    #[param(pattern = r"^[A-Za-z0-9_-]{1,200}$")]
+    pub subscription_id: String,
+}
+
+/// `GET /v1/subscriptions?source=`.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SubscriptionQuery {
+    /// Only this source's subscriptions.
+    pub source: Option<String>,
 }
 
 fn every_event() -> Vec<String> {
@@ -33,27 +62,41 @@ fn every_event() -> Vec<String> {
 
 /// `PATCH /v1/subscriptions/{id}`: each field present replaces the current one;
 /// `"timeout_seconds": null` removes the subscription's own timeout.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscription {
     #[serde(default)]
     pub url: Option<String>,
+    /// Event-type filters, replacing the current ones.
     #[serde(default)]
     pub events: Option<Vec<String>>,
+    /// Custom headers, replacing the current ones.
     #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
+    /// `null` removes the subscription's own timeout.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>)]
     pub timeout_seconds: Option<Option<u64>>,
 }
 
 /// `POST /v1/subscriptions/{id}/disable`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Disable {
+    /// Why, shown with the subscription until it is enabled.
     #[serde(default)]
     pub reason: Option<String>,
 }
 
+/// Subscriptions of one source, or of every source.
+#[utoipa::path(get, path = "/v1/subscriptions", tag = "subscriptions", operation_id = "listSubscriptions",
+    params(SubscriptionQuery, PageQuery),
+    responses(
+        (status = 200, description = "A page of subscriptions.", body = Page<SubscriptionView>),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    ))]
 pub async fn list(ops: &Operations, req: &Request) -> Result<Answer, ApiError> {
     let source = filters::optional(req.param("source")?, "source", filters::source_id)?;
     answer(
@@ -63,6 +106,17 @@ pub async fn list(ops: &Operations, req: &Request) -> Result<Answer, ApiError> {
     )
 }
 
+/// Creates a subscription; its `whsec_` secret is in this answer and in no other.
+#[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions", operation_id = "createSubscription",
+    request_body = CreateSubscription,
+    responses(
+        (status = 201, description = "The subscription and its secret, shown this once.", body = CreatedSubscription),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 503, response = Unavailable),
+    ))]
 pub async fn create(ops: &Operations, req: &Request) -> Result<Answer, ApiError> {
     let body: CreateSubscription = req.json()?;
     let new = NewSubscription {
@@ -75,10 +129,34 @@ pub async fn create(ops: &Operations, req: &Request) -> Result<Answer, ApiError>
     answer(StatusCode::CREATED, &ops.add_subscription(new).await?)
 }
 
+/// One subscription with its state.
+#[utoipa::path(get, path = "/v1/subscriptions/{subscription_id}", tag = "subscriptions",
+    operation_id = "getSubscription",
+    params(SubscriptionPath),
+    responses(
+        (status = 200, description = "The subscription.", body = SubscriptionView),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    ))]
 pub async fn get(ops: &Operations, id: &str) -> Result<Answer, ApiError> {
     answer(StatusCode::OK, &ops.get_subscription(id).await?)
 }
 
+/// Changes a subscription's delivery: each field present replaces the current one.
+#[utoipa::path(patch, path = "/v1/subscriptions/{subscription_id}", tag = "subscriptions",
+    operation_id = "updateSubscription",
+    params(SubscriptionPath),
+    request_body = UpdateSubscription,
+    responses(
+        (status = 200, description = "The subscription.", body = SubscriptionView),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 503, response = Unavailable),
+    ))]
 pub async fn update(ops: &Operations, id: &str, req: &Request) -> Result<Answer, ApiError> {
     let body: UpdateSubscription = req.json()?;
     let changes = SubscriptionChanges {
@@ -90,10 +168,34 @@ pub async fn update(ops: &Operations, id: &str, req: &Request) -> Result<Answer,
     answer(StatusCode::OK, &ops.update_subscription(id, changes).await?)
 }
 
+/// Removes a subscription.
+#[utoipa::path(delete, path = "/v1/subscriptions/{subscription_id}", tag = "subscriptions",
+    operation_id = "deleteSubscription",
+    params(SubscriptionPath),
+    responses(
+        (status = 200, description = "The subscription is removed.", body = Removed),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    ))]
 pub async fn delete(ops: &Operations, id: &str) -> Result<Answer, ApiError> {
     answer(StatusCode::OK, &ops.remove_subscription(id).await?)
 }
 
+/// Enables a subscription, clearing its disabled reason and failure streak.
+#[utoipa::path(post, path = "/v1/subscriptions/{subscription_id}/enable", tag = "subscriptions",
+    operation_id = "enableSubscription",
+    params(SubscriptionPath),
+    request_body = Option<Empty>,
+    responses(
+        (status = 200, description = "The subscription.", body = SubscriptionView),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 503, response = Unavailable),
+    ))]
 pub async fn enable(ops: &Operations, id: &str, req: &Request) -> Result<Answer, ApiError> {
     req.json::<Empty>()?;
     answer(
@@ -102,6 +204,19 @@ pub async fn enable(ops: &Operations, id: &str, req: &Request) -> Result<Answer,
     )
 }
 
+/// Disables a subscription: nothing is delivered to it until it is enabled.
+#[utoipa::path(post, path = "/v1/subscriptions/{subscription_id}/disable", tag = "subscriptions",
+    operation_id = "disableSubscription",
+    params(SubscriptionPath),
+    request_body = Option<Disable>,
+    responses(
+        (status = 200, description = "The subscription.", body = SubscriptionView),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 503, response = Unavailable),
+    ))]
 pub async fn disable(ops: &Operations, id: &str, req: &Request) -> Result<Answer, ApiError> {
     let body: Disable = req.json()?;
     answer(
@@ -111,6 +226,20 @@ pub async fn disable(ops: &Operations, id: &str, req: &Request) -> Result<Answer
     )
 }
 
+/// Adds a new `whsec_` secret (deliveries are signed with each), or with `?finish=true` retires
+/// all but the newest.
+#[utoipa::path(post, path = "/v1/subscriptions/{subscription_id}/rotate-secret", tag = "subscriptions",
+    operation_id = "rotateSubscriptionSecret",
+    params(SubscriptionPath, FinishQuery),
+    request_body = Option<Empty>,
+    responses(
+        (status = 200, description = "What the rotation did; `secret` is the added one, shown this once.", body = Rotation),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 503, response = Unavailable),
+    ))]
 pub async fn rotate(ops: &Operations, id: &str, req: &Request) -> Result<Answer, ApiError> {
     let finish = req.flag("finish")?;
     req.json::<Empty>()?;

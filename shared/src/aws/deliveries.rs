@@ -25,6 +25,7 @@ pub struct DynamoDeliveries {
 
 /// A delivery record as the CLI reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryRecord {
     pub event_id: String,
     pub subscription_id: String,
@@ -48,6 +49,7 @@ pub struct DeliveryRecord {
 
 /// One attempt in a record's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttemptEntry {
     pub at: String,
     pub outcome: String,

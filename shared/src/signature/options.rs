@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Options stored on a source. Each scheme reads only the ones it documents.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SchemeOptions {
     /// The exact URL configured at the provider, for schemes that sign it (Twilio, Square).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18,6 +19,7 @@ pub struct SchemeOptions {
 
 /// How a provider Hookpost does not list signs its webhooks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GenericHmac {
     pub algorithm: HmacAlgorithm,
     pub encoding: DigestEncoding,
@@ -42,6 +44,7 @@ pub struct GenericHmac {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HmacAlgorithm {
     Sha1,
@@ -50,6 +53,7 @@ pub enum HmacAlgorithm {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DigestEncoding {
     Hex,

@@ -12,6 +12,7 @@ mod operations;
 mod ordered;
 mod pipeline;
 mod providers;
+mod publish;
 mod redrive;
 mod refusals;
 mod secrets;

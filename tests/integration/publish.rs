@@ -21,6 +21,9 @@ const REPEATED: usize = 10;
 /// Receives before SQS dead-letters a record, in the dead-letter part.
 const MAX_RECEIVES: u32 = 2;
 
+/// A hostile publish: path, headers, body; the status expected and a word its message names.
+type Hostile<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u8], u16, &'a str);
+
 /// Publishes `body` to `source` with an event type and an idempotency key.
 async fn publish(client: &SignedClient, source: &str, key: &str, body: &str) -> (u16, Value) {
     let request = client.raw_request(
@@ -216,7 +219,7 @@ async fn the_webhook_door_and_the_publish_door_never_mix() {
 
     // Hostile publishes: each refused with the field named, and nothing queued.
     let long_key = "k".repeat(201);
-    let cases: [(&str, &[(&str, &str)], &[u8], u16, &str); 5] = [
+    let cases: [Hostile<'_>; 5] = [
         (
             "sources/orders/events",
             &[("idempotency-key", &long_key)],

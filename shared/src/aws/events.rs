@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::sdk_error;
+use super::{conditional, sdk_error};
 use crate::source::SourceId;
 use crate::store::{ArchivedEvent, EventArchive, StoreError};
 
@@ -140,16 +140,7 @@ impl EventArchive for DynamoEvents {
             .condition_expression("attribute_not_exists(event_id)")
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("PutItem", e)),
-        }
+        conditional("PutItem", put)
     }
 
     async fn get(&self, event_id: &str) -> Result<Option<ArchivedEvent>, StoreError> {

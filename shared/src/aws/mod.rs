@@ -102,6 +102,28 @@ where
     )
 }
 
+/// A conditional write's outcome: `Ok(true)` when it was made, `Ok(false)` when its condition did
+/// not hold (`ConditionalCheckFailedException`), any other failure as a [`StoreError`].
+pub(crate) fn conditional<T, E, R>(
+    operation: &'static str,
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(|s| s.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(sdk_error(operation, e)),
+    }
+}
+
 /// Deserialises one DynamoDB item into a record type.
 pub(crate) fn from_item<T: serde::de::DeserializeOwned>(
     operation: &'static str,

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{from_item, sdk_error, to_item};
+use super::{conditional, from_item, sdk_error, to_item};
 use crate::source::{Source, SourceId};
 use crate::store::{SourceStore, StoreError};
 
@@ -32,16 +32,7 @@ impl DynamoSources {
             .condition_expression("attribute_not_exists(source_id)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("PutItem", e)),
-        }
+        conditional("PutItem", result)
     }
 
     /// Replaces a source (secret rotation).
@@ -81,16 +72,7 @@ impl DynamoSources {
             .expression_attribute_names("#options", "options")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("UpdateItem", e)),
-        }
+        conditional("UpdateItem", result)
     }
 
     /// Every source, by id.

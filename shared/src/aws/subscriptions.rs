@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::{from_item, sdk_error, to_item};
+use super::{conditional, from_item, sdk_error, to_item};
 use crate::clock::rfc3339;
 use crate::source::SourceId;
 use crate::store::{StoreError, SubscriptionStore};
@@ -218,16 +218,7 @@ impl DynamoSubscriptions {
         for (name, value) in values {
             update = update.expression_attribute_values(name, value);
         }
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("UpdateItem", e)),
-        }
+        conditional("UpdateItem", update.send().await)
     }
 
     /// Sets a subscription's state; re-enabling clears the recorded reason and the failure streak,

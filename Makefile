@@ -97,16 +97,18 @@ sam-build: venv ## sam build for x86_64 (this machine has no aarch64 standard li
 	$(SAM_ENV) sam build --parameter-overrides Architecture=x86_64
 
 # One build for everything `make bench` runs: the criterion benches, the pipeline and cold-start
-# benches, and (cargo builds a package's binaries for its benches) the receiver, dispatcher and
-# hello bootstraps the cold-start bench measures. Every command below selects the same packages,
-# so they share one feature resolution and nothing is compiled twice; from a clean clone the build
-# is most of make bench's time (fat LTO, as deployed, on every binary).
-BENCH_PACKAGES := -p hookpost-shared -p hookpost-receiver -p hookpost-dispatcher -p hookpost-bench-tools
+# benches, and (cargo builds a package's binaries for its benches and integration tests) the
+# receiver, dispatcher, API and hello bootstraps the cold-start bench measures. Every command below
+# selects the same packages, so they share one feature resolution and nothing is compiled twice;
+# from a clean clone the build is most of make bench's time (fat LTO, as deployed, on every binary).
+BENCH_PACKAGES := -p hookpost-shared -p hookpost-receiver -p hookpost-dispatcher -p hookpost-api -p hookpost-bench-tools
 CRITERION_BENCHES := --bench verify --bench handler --bench dispatch
+# The API has no benchmark: building its OpenAPI test (never run here) is what builds its bootstrap.
+API_BOOTSTRAP := --test openapi
 # Criterion's times per benchmark: `make bench BENCH_ARGS='--measurement-time 10'` for steadier figures.
 BENCH_ARGS ?= --warm-up-time 0.5 --measurement-time 1.5
 bench: venv ## Criterion benchmarks (signature verification, receiver handler, dispatcher), the Python baseline, the local pipeline, cold start, then bench/results.json and docs/benchmarks.md
-	$(CARGO) bench $(BENCH_PACKAGES) $(CRITERION_BENCHES) --bench pipeline --bench coldstart --no-run
+	$(CARGO) bench $(BENCH_PACKAGES) $(CRITERION_BENCHES) --bench pipeline --bench coldstart $(API_BOOTSTRAP) --no-run
 	$(CARGO) bench $(BENCH_PACKAGES) $(CRITERION_BENCHES) -- $(BENCH_ARGS)
 	python3 bench/baselines/bench_receiver.py
 	$(CARGO) bench $(BENCH_PACKAGES) --bench pipeline
@@ -117,7 +119,7 @@ bench: venv ## Criterion benchmarks (signature verification, receiver handler, d
 # bootstraps built elsewhere (see bench/tools/benches/coldstart/main.rs).
 COLDSTART_ARGS ?= --runs 21
 coldstart: venv ## Cold start (spawn -> first /next), first invocation, peak RSS, zip size of the bootstraps beside a bare hello: target/bench/coldstart.json
-	$(CARGO) bench $(BENCH_PACKAGES) --bench handler --bench dispatch --bench coldstart --no-run
+	$(CARGO) bench $(BENCH_PACKAGES) --bench handler --bench dispatch --bench coldstart $(API_BOOTSTRAP) --no-run
 	$(CARGO) bench $(BENCH_PACKAGES) --bench coldstart -- $(COLDSTART_ARGS)
 
 # Seconds per fuzz target: `make fuzz FUZZ_SECONDS=600` for a longer run.

@@ -1,33 +1,36 @@
-//! `make bench`'s cold-start tool. Starts each bootstrap (receiver, dispatcher, and a bare
-//! `lambda_runtime` hello as the floor) as Lambda would: its production environment, a Runtime API
-//! on loopback (a mock), AWS at `AWS_ENDPOINT_URL` (moto on 127.0.0.1 over HTTPS, provisioned
-//! from template.yaml). Per function it reports:
+//! `make bench`'s cold-start tool. Starts each bootstrap (receiver, dispatcher, the management
+//! API, and a bare `lambda_runtime` hello as the floor) as Lambda would: its production
+//! environment, a Runtime API on loopback (a mock), AWS at `AWS_ENDPOINT_URL` (moto on 127.0.0.1
+//! over HTTPS, provisioned from template.yaml). Per function it reports:
 //!
 //! - init: spawn → first `GET /2018-06-01/runtime/invocation/next`, median and p90 over `--runs`
 //!   starts, and the ratio of the medians to the hello's;
 //! - first invocation: a representative event handed out → its response (the receiver gets the
 //!   signed sample GitHub push, so it reads DynamoDB and sends to SQS; the dispatcher one SQS
-//!   record it delivers to a subscriber on loopback);
+//!   record it delivers to a subscriber on loopback; the API the sample publish to a `publish`
+//!   source, so it reads DynamoDB, claims the `Idempotency-Key`, sends to SQS and confirms the
+//!   claim);
 //! - peak RSS (`VmHWM` of /proc/PID/status after that response), and its ratio to the hello's;
 //! - the bootstrap's size, alone and zipped with deflate as `sam build` and `cargo lambda` do.
 //!
 //! The bootstraps are the ones the same `cargo bench` built beside it, in the bench profile (the
 //! release profile: fat LTO, one codegen unit, stripped): cargo builds a package's binaries for
-//! its benchmarks, so `make bench` compiles every dependency once. Their features are unified
+//! its benchmarks and integration tests (the API's, which has no benchmark, for its OpenAPI test;
+//! see the Makefile), so `make bench` compiles every dependency once. Their features are unified
 //! with the benchmarks' dev-dependencies; docs/benchmarks.md compares them with `cargo build
 //! --release`'s.
 //!
-//! The starts are interleaved (hello, receiver, dispatcher, hello, …) so that load from other
-//! processes falls on every function alike; beside wall times it reads each function's CPU time
-//! (at its first `next`, and at its first response), which a busy machine hardly changes. Figures
-//! go to `--out` (target/bench/coldstart.json) for bench/report.py.
+//! The starts are interleaved (hello, receiver, dispatcher, api, hello, …) so that load from
+//! other processes falls on every function alike; beside wall times it reads each function's CPU
+//! time (at its first `next`, and at its first response), which a busy machine hardly changes.
+//! Figures go to `--out` (target/bench/coldstart.json) for bench/report.py.
 //!
 //! `make coldstart` runs it alone. To compare a build setting, build the functions elsewhere and
 //! add them as a variant, e.g. AWS-LC's jitter entropy (off in .cargo/config.toml):
 //!
 //! ```sh
 //! AWS_LC_SYS_NO_JITTER_ENTROPY=0 CARGO_TARGET_DIR=target/jitter \
-//!     cargo build --release -p hookpost-receiver -p hookpost-dispatcher
+//!     cargo build --release -p hookpost-receiver -p hookpost-dispatcher -p hookpost-api
 //! make coldstart COLDSTART_ARGS='--runs 21 --variant jitter=target/jitter/release'
 //! ```
 
@@ -41,6 +44,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use clap::Parser;
+use hookpost_shared::source::SourceId;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
@@ -51,6 +55,7 @@ use stack::{Stack, TLS_READY, Tls};
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 const RECEIVER_EVENT: &str = include_str!("../../../../events/apigw-github-push.json");
 const DISPATCHER_EVENT: &str = include_str!("../../../../events/sqs-batch-one.json");
+const API_EVENT: &str = include_str!("../../../../events/apigw-api-publish.json");
 
 #[derive(Debug, Parser)]
 #[command(about = "Cold start, peak RSS and artifact size of the release bootstraps")]
@@ -61,7 +66,7 @@ struct Args {
     /// The folder with the bootstraps (default: the one this benchmark was built into).
     #[arg(long)]
     bins: Option<PathBuf>,
-    /// Also measure the receiver and dispatcher built elsewhere, as LABEL=DIR
+    /// Also measure the receiver, dispatcher and API built elsewhere, as LABEL=DIR
     /// (e.g. `nojitter=target/nojitter/release`); their figures are named `receiver-LABEL`.
     #[arg(long = "variant", value_name = "LABEL=DIR")]
     variants: Vec<String>,
@@ -95,6 +100,7 @@ enum Kind {
     Hello,
     Receiver,
     Dispatcher,
+    Api,
 }
 
 impl Kind {
@@ -103,6 +109,7 @@ impl Kind {
             Kind::Hello => "hookpost-bench-hello",
             Kind::Receiver => "hookpost-receiver",
             Kind::Dispatcher => "hookpost-dispatcher",
+            Kind::Api => "hookpost-api",
         }
     }
 
@@ -111,6 +118,7 @@ impl Kind {
             Kind::Hello => "hello",
             Kind::Receiver => "receiver",
             Kind::Dispatcher => "dispatcher",
+            Kind::Api => "api",
         }
     }
 
@@ -120,6 +128,7 @@ impl Kind {
             Kind::Hello => 128,
             Kind::Receiver => 256,
             Kind::Dispatcher => 512,
+            Kind::Api => 256,
         }
     }
 }
@@ -221,7 +230,7 @@ async fn run(args: Args, paths: Paths, tls: Option<Tls>) -> Result<(), String> {
         return Err("--runs must be at least 1".to_owned());
     }
     let started = Instant::now();
-    let stack = Stack::start(tls.as_ref()).await?;
+    let stack = Stack::start(tls.as_ref(), &publish_source()?).await?;
     let api = RuntimeApi::start()
         .await
         .map_err(|e| format!("starting the Runtime API: {e}"))?;
@@ -241,7 +250,7 @@ async fn run(args: Args, paths: Paths, tls: Option<Tls>) -> Result<(), String> {
     }
     let mut functions = Vec::new();
     for (suffix, dir) in &builds {
-        for kind in [Kind::Hello, Kind::Receiver, Kind::Dispatcher] {
+        for kind in [Kind::Hello, Kind::Receiver, Kind::Dispatcher, Kind::Api] {
             // The hello links no TLS or SDK code: one build of it is the floor for every variant.
             if kind == Kind::Hello && !suffix.is_empty() {
                 continue;
@@ -388,8 +397,39 @@ fn environment(
             ("HOOKPOST_DISABLE_AFTER_HOURS", param("DisableAfterHours")),
             ("HOOKPOST_MAX_RECEIVE_COUNT", param("MaxReceiveCount")),
         ]),
+        // No HOOKPOST_RECEIVER_URL, as deployed (template.yaml says why).
+        Kind::Api => env.extend([
+            ("HOOKPOST_SOURCES_TABLE", names.sources_table.clone()),
+            (
+                "HOOKPOST_SUBSCRIPTIONS_TABLE",
+                names.subscriptions_table.clone(),
+            ),
+            ("HOOKPOST_DELIVERIES_TABLE", names.deliveries_table.clone()),
+            (
+                "HOOKPOST_DELIVERY_IDS_TABLE",
+                names.delivery_ids_table.clone(),
+            ),
+            ("HOOKPOST_EVENTS_TABLE", names.events_table.clone()),
+            ("HOOKPOST_BODIES_BUCKET", names.bodies_bucket.clone()),
+            ("HOOKPOST_INGEST_QUEUE_URL", names.ingest_queue_url.clone()),
+            (
+                "HOOKPOST_DEAD_LETTER_QUEUE_URL",
+                names.dead_letter_queue_url.clone(),
+            ),
+            ("HOOKPOST_MAX_BODY_BYTES", param("MaxBodyBytes")),
+            ("HOOKPOST_DEDUPE_TTL_HOURS", param("DedupeTtlHours")),
+        ]),
     }
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// The source the API's sample event publishes to, which the stack creates as a `publish` source.
+fn publish_source() -> Result<SourceId, String> {
+    let event: Value = serde_json::from_str(API_EVENT).map_err(|e| e.to_string())?;
+    let id = event["pathParameters"]["source_id"]
+        .as_str()
+        .ok_or("events/apigw-api-publish.json: no pathParameters.source_id")?;
+    SourceId::parse(id).map_err(|e| format!("events/apigw-api-publish.json: {e}"))
 }
 
 /// Fresh ids for every start, so no event is a duplicate of an earlier one.
@@ -430,7 +470,9 @@ impl Ids {
 }
 
 /// The run's event: the signed GitHub push with a new delivery id (GitHub signs the body only),
-/// one SQS record with a new event id, or a small object for the hello to echo.
+/// one SQS record with a new event id, the sample publish with a new `Idempotency-Key` (the same
+/// key would be answered as a duplicate without queueing), or a small object for the hello to
+/// echo.
 fn invocation(kind: Kind, ids: &Ids, function_arn: String) -> Result<Invocation, String> {
     let payload = match kind {
         Kind::Hello => json!({"hello": "world"}),
@@ -455,6 +497,12 @@ fn invocation(kind: Kind, ids: &Ids, function_arn: String) -> Result<Invocation,
             record["body"] = json!(envelope.to_string());
             record["messageId"] = json!(ids.uuid());
             batch
+        }
+        Kind::Api => {
+            let mut event: Value = serde_json::from_str(API_EVENT).map_err(|e| e.to_string())?;
+            event["headers"]["idempotency-key"] = json!(format!("order-{}", ids.hex()));
+            event["requestContext"]["requestId"] = json!(ids.uuid());
+            event
         }
     };
     Ok(Invocation {
@@ -555,7 +603,8 @@ async fn start_once(
 }
 
 /// The function did its job: the receiver queued the event (202), the dispatcher delivered it
-/// (no failed records), the hello echoed.
+/// (no failed records), the API queued the published event (202 with its `event_id`), the hello
+/// echoed.
 fn check_response(kind: Kind, body: &[u8], sent: &[u8]) -> Result<(), String> {
     let answer: Value = serde_json::from_slice(body)
         .map_err(|e| format!("answered with something not JSON ({e})"))?;
@@ -565,6 +614,13 @@ fn check_response(kind: Kind, body: &[u8], sent: &[u8]) -> Result<(), String> {
         Kind::Dispatcher => answer["batchItemFailures"]
             .as_array()
             .is_some_and(Vec::is_empty),
+        Kind::Api => {
+            answer["statusCode"] == json!(202)
+                && answer["body"]
+                    .as_str()
+                    .and_then(|body| serde_json::from_str::<Value>(body).ok())
+                    .is_some_and(|body| body["event_id"].as_str().is_some_and(|id| !id.is_empty()))
+        }
     };
     if ok {
         Ok(())
@@ -748,12 +804,12 @@ fn report(
             "tool": "bench/tools/benches/coldstart (make bench, make coldstart)",
             "runs": args.runs,
             "init": "spawn of the release bootstrap -> its first GET /2018-06-01/runtime/invocation/next on a mock Runtime API on 127.0.0.1; median, nearest-rank p90",
-            "first_invoke": "event handed out -> POST .../response; receiver: signed GitHub push (DynamoDB GetItem + PutItem, SQS SendMessage); dispatcher: one SQS record delivered to a subscriber on 127.0.0.1",
+            "first_invoke": "event handed out -> POST .../response; receiver: signed GitHub push (DynamoDB GetItem + PutItem, SQS SendMessage); dispatcher: one SQS record delivered to a subscriber on 127.0.0.1; api: POST /v1/sources/{id}/events to a publish source with a new Idempotency-Key (DynamoDB GetItem, claim PutItem, SQS SendMessage, confirm UpdateItem)",
             "init_cpu": "CPU time of the function's threads (sum of /proc/PID/task/*/schedstat) at its first next, and at its first response: the work done, whatever else the machine runs",
             "rss": "VmHWM of /proc/PID/status after the first response; the highest of the runs",
             "artifact": "the bootstrap alone, and zipped as bootstrap with deflate (zlib default level, as sam build)",
             "aws": format!("moto_server on 127.0.0.1 over {}, provisioned from template.yaml", if tls { "HTTPS (SSL_CERT_FILE = the system CA bundle + the bench CA)" } else { "plain HTTP" }),
-            "memory_mb": {"hello": Kind::Hello.memory_mb(), "receiver": Kind::Receiver.memory_mb(), "dispatcher": Kind::Dispatcher.memory_mb()},
+            "memory_mb": {"hello": Kind::Hello.memory_mb(), "receiver": Kind::Receiver.memory_mb(), "dispatcher": Kind::Dispatcher.memory_mb(), "api": Kind::Api.memory_mb()},
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             "deliveries_received": stack.subscriber.received().len(),
             "samples": samples,

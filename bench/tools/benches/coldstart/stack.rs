@@ -1,7 +1,8 @@
 //! The emulated AWS the functions start against: moto's server on 127.0.0.1 speaking HTTPS (as
 //! DynamoDB and SQS do, so the first invocation pays for its TLS handshake and the first
 //! randomness as it would in Lambda), with the template's tables, queues and bucket, the sample
-//! source `github-example` and a subscriber on loopback.
+//! source `github-example` and a subscriber on loopback, and the `publish` source the API's sample
+//! event publishes to.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -126,8 +127,8 @@ pub struct Stack {
 
 impl Stack {
     /// Starts moto (HTTPS with `tls`), creates the template's resources, the sample GitHub source
-    /// and a subscriber for it.
-    pub async fn start(tls: Option<&Tls>) -> Result<Self, String> {
+    /// and a subscriber for it, and the `publish` source `publish_source`.
+    pub async fn start(tls: Option<&Tls>, publish_source: &SourceId) -> Result<Self, String> {
         let program = moto_server().ok_or(
             "moto_server was not found: run `make venv` (or set HOOKPOST_MOTO_SERVER)".to_owned(),
         )?;
@@ -162,17 +163,23 @@ impl Stack {
             .await
             .map_err(|e| e.to_string())?;
         let source_id = SourceId::parse(SAMPLE_GITHUB_SOURCE).map_err(|e| e.to_string())?;
-        DynamoSources::new(DynamoClient::new(&sdk), &names.sources_table)
-            .create(&Source {
-                source_id: source_id.clone(),
-                provider: Provider::Github,
-                secrets: vec![Secret::new(SAMPLE_GITHUB_SECRET)],
-                tolerance_seconds: None,
-                options: Default::default(),
-                created_at: rfc3339(SystemTime::now()),
-            })
-            .await
-            .map_err(|e| e.to_string())?;
+        let sources = DynamoSources::new(DynamoClient::new(&sdk), &names.sources_table);
+        let source = |source_id: SourceId, provider, secrets| Source {
+            source_id,
+            provider,
+            secrets,
+            tolerance_seconds: None,
+            options: Default::default(),
+            created_at: rfc3339(SystemTime::now()),
+        };
+        let github = vec![Secret::new(SAMPLE_GITHUB_SECRET)];
+        // A publish source has no secret: its callers are authenticated by IAM.
+        for new in [
+            source(source_id.clone(), Provider::Github, github),
+            source(publish_source.clone(), Provider::Publish, Vec::new()),
+        ] {
+            sources.create(&new).await.map_err(|e| e.to_string())?;
+        }
         let (subscriber, _) = start_subscribed(&sdk, &names, &source_id)
             .await
             .map_err(|e| e.to_string())?;

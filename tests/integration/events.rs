@@ -18,6 +18,7 @@ const SW_SIGNED_AT: u64 = 1_795_402_800;
 
 const EVENT_FILES: &[&str] = &[
     "apigw-api-create-source.json",
+    "apigw-api-publish.json",
     "apigw-github-push.json",
     "apigw-github-tampered.json",
     "apigw-standard-webhooks.json",
@@ -155,4 +156,40 @@ async fn the_api_sample_creates_its_source_once() {
     assert!(created["secret"].as_str().is_some_and(|s| !s.is_empty()));
     let (status, code, _) = answer(api.handle_event(event()).await);
     assert_eq!((status, code.as_str()), (409, "conflict"));
+}
+
+#[tokio::test]
+async fn the_publish_sample_is_queued_once_and_its_repeat_is_a_duplicate() {
+    let r = support::resources().await;
+    let ops = hookpost_operations::Operations::new(&r.sdk, r.names.clone(), None);
+    let api = hookpost_api::Api::new(ops.clone());
+    let answer = |response: hookpost_receiver::ApiGatewayV2httpResponse| {
+        let answer = support::Answer::from(response);
+        (answer.status, answer.code(), answer.json())
+    };
+    let event = || -> hookpost_api::HttpApiEvent {
+        serde_json::from_str(&read("apigw-api-publish.json")).expect("an API Gateway v2 event")
+    };
+    let (status, code, _) = answer(api.handle_event(event()).await);
+    assert_eq!((status, code.as_str()), (404, "not_found"));
+
+    ops.add_source(hookpost_operations::sources::NewSource {
+        source_id: hookpost_shared::source::SourceId::parse("publish-example").expect("an id"),
+        provider: hookpost_shared::signature::Provider::Publish,
+        secret: None,
+        tolerance_seconds: None,
+        options: Default::default(),
+    })
+    .await
+    .expect("a publish source");
+    let (status, _, first) = answer(api.handle_event(event()).await);
+    assert_eq!(status, 202, "{first}");
+    let (status, _, again) = answer(api.handle_event(event()).await);
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["event_id"], first["event_id"]);
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(
+        support::queue_depth(&r.sdk, &r.names.ingest_queue_url).await,
+        1
+    );
 }

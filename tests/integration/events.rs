@@ -175,7 +175,7 @@ async fn the_publish_sample_is_queued_once_and_its_repeat_is_a_duplicate() {
 
     ops.add_source(hookpost_operations::sources::NewSource {
         source_id: hookpost_shared::source::SourceId::parse("publish-example").expect("an id"),
-        provider: hookpost_shared::signature::Provider::Publish,
+        provider: Provider::Publish,
         secret: None,
         tolerance_seconds: None,
         options: Default::default(),

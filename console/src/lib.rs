@@ -103,8 +103,9 @@ impl Console {
         let _ = (&mut self.task).await;
     }
 
-    /// Waits until the server ends (it ends only when shut down or on an I/O failure).
-    pub async fn wait(mut self) {
+    /// Waits until the server ends by itself (an I/O failure); it is not stopped by this
+    /// call being dropped, and [`Console::shutdown`] still works after it is.
+    pub async fn stopped(&mut self) {
         let _ = (&mut self.task).await;
     }
 }

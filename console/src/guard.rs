@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -160,7 +160,7 @@ pub fn without_token(path: &str, query: Option<&str>) -> String {
     format!("{path}?{query}")
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: HeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -217,7 +217,7 @@ pub async fn guard(
     if !csrf_ok {
         return Refusal::MissingCsrf.into_response();
     }
-    next.run(Request::from_parts(parts, Body::from(Bytes::from(bytes))))
+    next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }
 

@@ -44,6 +44,9 @@ fn assert_security_headers(path: &str, headers: &HeaderMap) {
     }
 }
 
+/// A hostile form: what it lacks, its path, its body and its extra headers.
+type HostileCase<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a str)]);
+
 /// An answer, read whole.
 struct Answer {
     status: u16,
@@ -104,7 +107,10 @@ impl Session {
         let exchange = send(client.get(console.url())).await;
         assert_eq!(exchange.status, 303, "the token is exchanged");
         assert_eq!(
-            exchange.headers.get("location").and_then(|v| v.to_str().ok()),
+            exchange
+                .headers
+                .get("location")
+                .and_then(|v| v.to_str().ok()),
             Some("/"),
             "the redirect drops the token"
         );
@@ -117,11 +123,7 @@ impl Session {
             .to_owned();
         assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
         assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
-        let cookie = set_cookie
-            .split(';')
-            .next()
-            .expect("name=value")
-            .to_owned();
+        let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
         let mut session = Self {
             client,
             base,
@@ -218,16 +220,20 @@ async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
     let wrong_token = send(anonymous.get(format!("{base}/?token={}", "0".repeat(64)))).await;
     assert_eq!(wrong_token.status, 401);
     assert!(wrong_token.headers.get("set-cookie").is_none());
-    let forged = send(
-        anonymous
-            .get(format!("{base}/"))
-            .header("cookie", format!("hookpost_console_{port}={}", "0".repeat(64))),
-    )
+    let forged = send(anonymous.get(format!("{base}/")).header(
+        "cookie",
+        format!("hookpost_console_{port}={}", "0".repeat(64)),
+    ))
     .await;
     assert_eq!(forged.status, 401);
 
     // DNS rebinding: the right cookie under another name is 421, so is the token exchange.
-    for host in ["evil.example", "evil.example:80", &format!("127.0.0.1.evil.example:{port}"), &format!("127.0.0.1:{}", port.wrapping_add(1))] {
+    for host in [
+        "evil.example",
+        "evil.example:80",
+        &format!("127.0.0.1.evil.example:{port}"),
+        &format!("127.0.0.1:{}", port.wrapping_add(1)),
+    ] {
         let answer = send(
             session
                 .client
@@ -265,12 +271,27 @@ async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
     let (purge_path, redrive_path) = ("/dead-letters/purge", "/dead-letters/redrive");
     let evil: &[(&str, &str)] = &[("origin", "http://evil.example")];
     let same: &[(&str, &str)] = &[("origin", base.as_str())];
-    let cases: [(&str, &str, &str, &[(&str, &str)]); 9] = [
+    let cases: [HostileCase; 9] = [
         ("cross-origin Origin", purge_path, &purge, evil),
-        ("another port's Origin", purge_path, &purge, &[("origin", "http://127.0.0.1:1")]),
+        (
+            "another port's Origin",
+            purge_path,
+            &purge,
+            &[("origin", "http://127.0.0.1:1")],
+        ),
         ("null Origin", redrive_path, &redrive, &[("origin", "null")]),
-        ("cross-site fetch", purge_path, &purge, &[("sec-fetch-site", "cross-site")]),
-        ("same-site fetch", redrive_path, &redrive, &[("sec-fetch-site", "same-site")]),
+        (
+            "cross-site fetch",
+            purge_path,
+            &purge,
+            &[("sec-fetch-site", "cross-site")],
+        ),
+        (
+            "same-site fetch",
+            redrive_path,
+            &redrive,
+            &[("sec-fetch-site", "same-site")],
+        ),
         ("missing CSRF", purge_path, &purge_no_csrf, same),
         ("wrong CSRF", purge_path, &purge_wrong_csrf, same),
         ("cross-origin disable", &disable_path, &disable, evil),
@@ -297,7 +318,9 @@ async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
         format!("/subscriptions/{subscription}/rotate"),
         format!("/events/{event_id}/replay"),
     ] {
-        let answer = session.get(&format!("{path}?confirm=purge&scope=all")).await;
+        let answer = session
+            .get(&format!("{path}?confirm=purge&scope=all"))
+            .await;
         assert_eq!(answer.status, 405, "{path}");
         assert_security_headers(&path, &answer.headers);
     }
@@ -489,13 +512,32 @@ async fn every_page_renders_the_seeded_stack_escaped_with_the_security_headers_a
         assert_eq!(page.status, 200, "{path}: {}", page.body);
         assert_security_headers(path, &page.headers);
         for text in expected {
-            assert!(page.body.contains(text.as_str()), "{path} shows {text}:\n{}", page.body);
+            assert!(
+                page.body.contains(text.as_str()),
+                "{path} shows {text}:\n{}",
+                page.body
+            );
         }
-        assert!(!page.body.contains(HOSTILE_BODY), "{path} never carries the raw body");
-        assert!(!page.body.contains("whsec_"), "{path} shows no subscription secret");
-        assert!(!page.body.contains(SOURCE_SECRET), "{path} shows no source secret");
-        assert!(!page.body.contains("style=\""), "{path} has no inline style (CSP)");
-        assert!(!page.body.contains("<script>"), "{path} has no inline script (CSP)");
+        assert!(
+            !page.body.contains(HOSTILE_BODY),
+            "{path} never carries the raw body"
+        );
+        assert!(
+            !page.body.contains("whsec_"),
+            "{path} shows no subscription secret"
+        );
+        assert!(
+            !page.body.contains(SOURCE_SECRET),
+            "{path} shows no source secret"
+        );
+        assert!(
+            !page.body.contains("style=\""),
+            "{path} has no inline style (CSP)"
+        );
+        assert!(
+            !page.body.contains("<script>"),
+            "{path} has no inline script (CSP)"
+        );
     }
     for asset in ["/assets/console.css", "/assets/console.js"] {
         let answer = session.get(asset).await;
@@ -515,16 +557,27 @@ async fn every_page_renders_the_seeded_stack_escaped_with_the_security_headers_a
         let answer = session.get(path).await;
         assert_eq!(answer.status, status, "{path}: {}", answer.body);
         if let Some(field) = field {
-            assert!(answer.body.contains(&format!(r#"data-field="{field}""#)), "{path}");
+            assert!(
+                answer.body.contains(&format!(r#"data-field="{field}""#)),
+                "{path}"
+            );
         }
     }
 
     // A rotation shows the new secret once; the subscription's page never does.
     let rotated = session
-        .post(&format!("/subscriptions/{failing}/rotate"), &[("step", "add")])
+        .post(
+            &format!("/subscriptions/{failing}/rotate"),
+            &[("step", "add")],
+        )
         .await;
     assert_eq!(rotated.status, 200, "{}", rotated.body);
-    assert_eq!(rotated.body.matches("whsec_").count(), 1, "{}", rotated.body);
+    assert_eq!(
+        rotated.body.matches("whsec_").count(),
+        1,
+        "{}",
+        rotated.body
+    );
     assert!(rotated.body.contains(r#"id="new-secret""#));
     let after = session.get(&format!("/subscriptions/{failing}")).await;
     assert!(!after.body.contains("whsec_"));
@@ -539,7 +592,11 @@ async fn every_page_renders_the_seeded_stack_escaped_with_the_security_headers_a
         .await;
     assert_eq!(disabled.status, 200, "{}", disabled.body);
     let overview = session.get("/").await;
-    assert!(overview.body.contains("disabled: &lt;b&gt;maintenance&lt;/b&gt;"));
+    assert!(
+        overview
+            .body
+            .contains("disabled: &lt;b&gt;maintenance&lt;/b&gt;")
+    );
     let enabled = session
         .post(&format!("/subscriptions/{failing}/enable"), &[])
         .await;
@@ -558,7 +615,11 @@ async fn a_redrive_from_the_console_empties_the_dead_letter_queue_and_delivers_t
     let answer = session
         .post(
             "/dead-letters/redrive",
-            &[("scope", "selected"), ("event_id", &seeded.dead), ("rate", "50")],
+            &[
+                ("scope", "selected"),
+                ("event_id", &seeded.dead),
+                ("rate", "50"),
+            ],
         )
         .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -573,8 +634,16 @@ async fn a_redrive_from_the_console_empties_the_dead_letter_queue_and_delivers_t
         "the dead-letter queue is empty"
     );
     let fixed = seeded.failing.wait_for(4, support::PATIENCE).await;
-    assert_eq!(fixed.len(), 4, "the redriven event reaches the fixed subscriber");
-    assert_eq!(seeded.healthy.received().len(), 2, "and not the healthy one again");
+    assert_eq!(
+        fixed.len(),
+        4,
+        "the redriven event reaches the fixed subscriber"
+    );
+    assert_eq!(
+        seeded.healthy.received().len(),
+        2,
+        "and not the healthy one again"
+    );
     let overview = session.get("/").await;
     assert!(
         overview

@@ -53,7 +53,7 @@ pub async fn list(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Pag
         html! {
             p { "About " span #dead-letter-depth data-testid="dead-letter-count" { (depth) } " message(s) in the queue." }
             (filters(&fields))
-            div #dead-letter-list data-refresh="30" {
+            div #dead-letter-list data-refresh="60" {
                 (table(&app, &letters.items, &fields))
             }
             @if let Some(next) = next {

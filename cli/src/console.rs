@@ -23,7 +23,7 @@ pub async fn run(ops: Operations, args: ConsoleArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Failed(e.to_string()))?;
     // The URL is the credential: it goes to the operator's terminal, never to the log.
     println!("Hookpost console: {}", console.url());
-    println!("Press Ctrl+C to stop.");
+    eprintln!("Press Ctrl+C to stop.");
     if !args.no_open
         && let Err(e) = open::that_detached(console.url())
     {

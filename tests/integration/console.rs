@@ -655,3 +655,57 @@ async fn a_redrive_from_the_console_empties_the_dead_letter_queue_and_delivers_t
 
     seeded.stop().await;
 }
+
+#[tokio::test]
+async fn hookpost_console_prints_a_url_that_opens_the_overview_of_the_named_deployment() {
+    use tokio::io::AsyncBufReadExt as _;
+
+    let resources = support::resources().await;
+    support::add_source(
+        &resources.sdk,
+        &resources.names,
+        "gh",
+        Provider::Github,
+        SOURCE_SECRET,
+    )
+    .await;
+    let mut command = tokio::process::Command::new(crate::cli::binary());
+    command
+        .args(["console", "--no-open"])
+        .env_remove("HOOKPOST_STACK")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (k, v) in crate::cli::env_for(&resources.names, Some("http://127.0.0.1:9/webhooks/")) {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("hookpost runs");
+    let stdout = child.stdout.take().expect("piped");
+    // Kept open until the end: the console may still write to it.
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(support::PATIENCE, lines.next_line())
+        .await
+        .expect("the URL is printed in time")
+        .expect("stdout")
+        .expect("a line");
+    let url = first
+        .strip_prefix("Hookpost console: ")
+        .expect("the URL line")
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let exchange = send(client().get(&url)).await;
+    assert_eq!(exchange.status, 303);
+    let cookie = exchange
+        .headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let base = url.split("/?").next().expect("base");
+    let overview = send(client().get(format!("{base}/")).header("cookie", cookie)).await;
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    assert!(overview.body.contains("http://127.0.0.1:9/webhooks/gh"));
+    child.kill().await.expect("the console stops");
+}

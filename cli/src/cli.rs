@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::console::ConsoleArgs;
 use crate::dlq::DlqCommand;
 use crate::events::EventsCommand;
 use crate::local::LocalCommand;
@@ -61,6 +62,11 @@ pub enum Command {
     /// Find accepted events in the archive, replay them, recover a window.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Serve the web console on 127.0.0.1: overview, dead letters, events, subscriptions.
+    #[command(
+        after_help = "Examples:\n  hookpost --local console\n  hookpost --stack hookpost console --port 8700 --no-open\n\nThe printed URL carries a token for this launch only; the console answers nothing without it.\nStop it with Ctrl+C. See docs/console.md."
+    )]
+    Console(ConsoleArgs),
     /// Every delivery attempt of an event.
     #[command(
         after_help = "Example:\n  hookpost --local deliveries evt_0192f1c4a7b87c4e9d5d6f3a2b1c0d9e"

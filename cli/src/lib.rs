@@ -4,6 +4,7 @@
 //!
 //! - [`cli`]: the root of the command line (global flags, the groups).
 //! - [`sources`], [`subscriptions`], [`events`], [`deliveries`], [`dlq`]: the operations.
+//! - [`console`]: `console`, the web console (crate `hookpost-console`) over the same operations.
 //! - [`sign`]: `sign`, `send` and `verify`; [`local`]: `local up`; [`demo`]: `demo`.
 //! - [`target`]: which deployment a command talks to; [`output`]: JSON, tables, progress;
 //!   [`parse`] and [`scheme`]: flag values checked by clap; [`rotation`]: a rotation's report; [`signing`]: provider headers;
@@ -12,6 +13,7 @@
 
 pub mod cli;
 pub mod cloudformation;
+pub mod console;
 pub mod deliveries;
 pub mod demo;
 pub mod dlq;
@@ -63,6 +65,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Dlq(command) => {
             dlq::run(&Target::resolve(global).await?.ops, output, command).await
         }
+        Command::Console(args) => console::run(Target::resolve(global).await?.ops, args).await,
         Command::Deliveries { event_id } => {
             deliveries::run(&Target::resolve(global).await?.ops, output, &event_id).await
         }

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::support::{self, PATIENCE};
 
-fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     // target/debug/deps/integration-… → target/debug/hookpost
     let exe = std::env::current_exe().expect("test executable");
     let path = exe
@@ -77,7 +77,10 @@ async fn recorded(env: &[(&str, String)], key: &str) -> bool {
     run.code == 0 && run.json[0]["status"] == "delivered"
 }
 
-fn env_for(names: &StackNames, receiver_url: Option<&str>) -> Vec<(&'static str, String)> {
+pub(crate) fn env_for(
+    names: &StackNames,
+    receiver_url: Option<&str>,
+) -> Vec<(&'static str, String)> {
     let mut env = vec![
         ("HOOKPOST_SOURCES_TABLE", names.sources_table.clone()),
         (

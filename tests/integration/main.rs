@@ -4,6 +4,7 @@
 
 mod api;
 mod cli;
+mod console;
 mod delivery;
 mod events;
 mod gateway;

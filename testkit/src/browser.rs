@@ -8,12 +8,15 @@
 //! chromedriver or Chromium process outlives a test, and removes the session's profile.
 //!
 //! Chromium can reach loopback and nothing else: every request for another host goes to a proxy
-//! at `127.0.0.1:9` where nothing listens, and no host name but `localhost` resolves.
+//! on 127.0.0.1 that refuses it and writes it down ([`Browser::outside_requests`]), and no host
+//! name but `localhost` resolves.
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use fantoccini::elements::Element;
@@ -21,6 +24,7 @@ use fantoccini::error::{CmdError, ErrorStatus, NewSessionError};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
 
 /// How long [`Browser::wait_for`] and [`Browser::wait_for_text`] wait.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -34,11 +38,14 @@ const PAGE_LOAD: Duration = Duration::from_secs(15);
 /// Between two looks at a page or at chromedriver's `/status`.
 const POLL: Duration = Duration::from_millis(25);
 
+/// Where Debian's `chromium` package puts the browser binary behind its launcher script.
+const DEBIAN_CHROMIUM: &str = "/usr/lib/chromium/chromium";
+
 /// The chromedriver line that names the port it bound (`--port=0` lets it choose one, so there
 /// is no pick-then-bind race with other tests).
 const STARTED_ON_PORT: &str = "started successfully on port ";
 
-/// A window's inner size in CSS pixels.
+/// The size of the page area (the window less the browser's own bars), in CSS pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Viewport {
     pub width: u32,
@@ -104,6 +111,8 @@ pub enum BrowserError {
     },
     #[error("stopping chromedriver: {0}")]
     Stop(#[source] std::io::Error),
+    #[error("starting the loopback proxy that refuses other hosts: {0}")]
+    Proxy(#[source] std::io::Error),
 }
 
 impl BrowserError {
@@ -121,6 +130,7 @@ impl BrowserError {
 pub struct Browser {
     client: Client,
     driver: Driver,
+    outside: Outside,
 }
 
 impl Browser {
@@ -131,17 +141,22 @@ impl Browser {
 
     /// Starts chromedriver and opens a headless Chromium whose page area is `viewport`.
     pub async fn start_with(viewport: Viewport) -> Result<Self, BrowserError> {
+        let outside = Outside::start().await.map_err(BrowserError::Proxy)?;
         // Should anything below fail, dropping `driver` kills it.
         let mut driver = Driver::spawn()?;
         let port = driver.port().await?;
         let url = format!("http://127.0.0.1:{port}");
         wait_until_ready(&url, port).await?;
         let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities(&driver.profile, viewport))
+            .capabilities(capabilities(&driver.profile, viewport, outside.addr))
             .connect(&url)
             .await
             .map_err(|e| BrowserError::Session(Box::new(e)))?;
-        let browser = Self { client, driver };
+        let browser = Self {
+            client,
+            driver,
+            outside,
+        };
         browser.resize(viewport).await?;
         Ok(browser)
     }
@@ -318,18 +333,48 @@ impl Browser {
             .map_err(|e| BrowserError::command("dismiss", "the open dialog", e))
     }
 
-    /// Resizes the window so that the page area is `viewport`.
+    /// Resizes the window so that the page area is `viewport` (and screenshots are that size).
     pub async fn resize(&self, viewport: Viewport) -> Result<(), BrowserError> {
-        self.client
-            .set_window_size(viewport.width, viewport.height)
+        let target = format!("the page area to {}x{}", viewport.width, viewport.height);
+        // WebDriver sizes the whole window; the page gets it less the browser's own bars. Measure
+        // those once and grow the window by them.
+        let (width, height) = (viewport.width, viewport.height);
+        self.set_window_size(width, height, &target).await?;
+        let inner = self
+            .client
+            .execute("return [window.innerWidth, window.innerHeight]", vec![])
             .await
-            .map_err(|e| {
-                BrowserError::command(
-                    "resize",
-                    format!("the window to {}x{}", viewport.width, viewport.height),
-                    e,
-                )
-            })
+            .map_err(|e| BrowserError::command("measure", &target, e))?;
+        let measured = |i: usize| {
+            inner
+                .get(i)
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+        };
+        if let (Some(inner_width), Some(inner_height)) = (measured(0), measured(1))
+            && (inner_width, inner_height) != (width, height)
+        {
+            let grow = |outer: u32, inner: u32| (outer + outer.saturating_sub(inner)).max(outer);
+            self.set_window_size(
+                grow(width, inner_width),
+                grow(height, inner_height),
+                &target,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn set_window_size(
+        &self,
+        width: u32,
+        height: u32,
+        target: &str,
+    ) -> Result<(), BrowserError> {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .map_err(|e| BrowserError::command("resize", target, e))
     }
 
     /// Saves a PNG of the page area as `target/console/<name>.png` and returns its path.
@@ -353,6 +398,38 @@ impl Browser {
         Ok(path)
     }
 
+    /// Every URL the page shown now fetched or tried to (stylesheets, scripts, images, fonts,
+    /// `fetch` calls), from its Resource Timing entries. A page that loads nothing from
+    /// elsewhere lists only its own origin here.
+    pub async fn resources(&self) -> Result<Vec<String>, BrowserError> {
+        let names = self
+            .client
+            .execute(
+                "return performance.getEntriesByType('resource').map(e => e.name)",
+                vec![],
+            )
+            .await
+            .map_err(|e| BrowserError::command("list the resources of", "the page", e))?;
+        Ok(names
+            .as_array()
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|name| name.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Every request the browser tried to send beyond loopback, as its request line
+    /// (`GET http://example.com/ HTTP/1.1`, `CONNECT fonts.example:443 HTTP/1.1`). None of them
+    /// left this machine: the loopback proxy answered each with 403. Chromium's own background
+    /// calls (its updater, sign-in, the default search engine's preconnect) show up here too, so
+    /// check a page's own fetches with [`Browser::resources`].
+    pub fn outside_requests(&self) -> Vec<String> {
+        self.outside.requests()
+    }
+
     /// The WebDriver client itself, for what the helpers above do not cover (cookies, scripts,
     /// keyboard actions).
     pub fn client(&self) -> &Client {
@@ -372,7 +449,9 @@ impl Browser {
     /// Ends the session (Chromium quits), then stops chromedriver and removes the profile.
     /// Dropping the browser instead kills both at once.
     pub async fn close(self) -> Result<(), BrowserError> {
-        let Self { client, mut driver } = self;
+        let Self {
+            client, mut driver, ..
+        } = self;
         let closed = client
             .close()
             .await
@@ -407,7 +486,11 @@ fn is_stale(e: &CmdError) -> bool {
 /// The session's capabilities: headless Chromium as root on a small CI machine, able to reach
 /// loopback only. Flags: <https://peter.sh/experiments/chromium-command-line-switches/>;
 /// capabilities: <https://developer.chrome.com/docs/chromedriver/capabilities>.
-fn capabilities(profile: &Path, viewport: Viewport) -> serde_json::Map<String, Value> {
+fn capabilities(
+    profile: &Path,
+    viewport: Viewport,
+    outside: SocketAddr,
+) -> serde_json::Map<String, Value> {
     let args = [
         "--headless=new".to_owned(),
         // Chromium's sandbox cannot start as root, and CI runs as root.
@@ -419,11 +502,14 @@ fn capabilities(profile: &Path, viewport: Viewport) -> serde_json::Map<String, V
         // A profile we remove ourselves: chromedriver's own is left in /tmp when it is killed.
         format!("--user-data-dir={}", profile.join("chromium").display()),
         // Loopback only. Chromium never sends loopback through a proxy (localhost, 127.0.0.0/8 and
-        // [::1] are bypassed implicitly), and sends everything else to this one, where nothing
-        // listens (9 is the discard port), so the request fails on this machine. No host name
-        // but localhost resolves either, so nothing even asks a DNS server.
-        "--proxy-server=http://127.0.0.1:9".to_owned(),
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost".to_owned(),
+        // [::1] are bypassed implicitly), and sends everything else, HTTPS as CONNECT, to this
+        // one, which refuses it. No proxy fallback to a direct connection is configured.
+        // https://chromium.googlesource.com/chromium/src/+/HEAD/net/docs/proxy.md
+        format!("--proxy-server=http://{outside}"),
+        // And no host name but loopback's resolves, so nothing even asks a DNS server. The rules
+        // apply to address literals too, hence the loopback addresses beside localhost.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE ::1"
+            .to_owned(),
         // Nothing of Chromium's own that calls home or runs beside the test.
         "--disable-background-networking".to_owned(),
         "--disable-component-update".to_owned(),
@@ -431,17 +517,31 @@ fn capabilities(profile: &Path, viewport: Viewport) -> serde_json::Map<String, V
         "--disable-sync".to_owned(),
         "--no-first-run".to_owned(),
         "--no-default-browser-check".to_owned(),
-        // Crashpad's handler detaches from the process group and would outlive the test.
-        "--disable-crashpad-for-testing".to_owned(),
-        "--disable-breakpad".to_owned(),
+        "--disable-domain-reliability".to_owned(),
+        "--disable-client-side-phishing-detection".to_owned(),
+        "--disable-search-engine-choice-screen".to_owned(),
+        "--no-pings".to_owned(),
+        // Background calls Chromium 156 still makes with the switches above (seen at the
+        // refusing proxy). Its updater, sign-in and search preconnect calls outlast every switch
+        // tried; the proxy refuses them.
+        "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,Translate,MediaRouter,AutofillServerCommunication,CertificateTransparencyComponentUpdater".to_owned(),
     ];
+    let mut options = json!({
+        "args": args,
+        "prefs": { "signin": { "allowed": false } },
+    });
+    // Debian's /usr/bin/chromium is a shell script that adds remote extensions (and so calls to
+    // their updater) and Google API keys (sign-in calls): start the browser itself where it is.
+    if Path::new(DEBIAN_CHROMIUM).exists() {
+        options["binary"] = json!(DEBIAN_CHROMIUM);
+    }
     let capabilities = json!({
         "browserName": "chrome",
         // A dialog a test did not expect stays open and fails the next command, rather than
         // being dismissed unseen (chromedriver's default).
         "unhandledPromptBehavior": "ignore",
         "timeouts": { "pageLoad": PAGE_LOAD.as_millis(), "script": 5_000, "implicit": 0 },
-        "goog:chromeOptions": { "args": args },
+        "goog:chromeOptions": options,
     });
     match capabilities {
         Value::Object(map) => map,
@@ -483,19 +583,29 @@ struct Driver {
 
 impl Driver {
     fn spawn() -> Result<Self, BrowserError> {
-        let profile = std::env::temp_dir().join(format!("hookpost-browser-{}", uuid::Uuid::new_v4()));
+        let profile =
+            std::env::temp_dir().join(format!("hookpost-browser-{}", uuid::Uuid::new_v4()));
         let profile_error = |source| BrowserError::Profile {
             path: profile.clone(),
             source,
         };
         std::fs::create_dir_all(&profile).map_err(profile_error)?;
-        let stderr = std::fs::File::create(profile.join("chromedriver.stderr")).map_err(profile_error)?;
+        let stderr =
+            std::fs::File::create(profile.join("chromedriver.stderr")).map_err(profile_error)?;
         let spawned = Command::new("chromedriver")
             .arg("--port=0")
-            .arg(format!("--log-path={}", profile.join("chromedriver.log").display()))
+            .arg(format!(
+                "--log-path={}",
+                profile.join("chromedriver.log").display()
+            ))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
+            // Chromium keeps its crash reports under the XDG config directory, not the profile:
+            // keep them in ours, not in ~/.config (and its crash handler's command line then
+            // names the profile, which is how `stop` finds it).
+            .env("XDG_CONFIG_HOME", profile.join("config"))
+            .env("XDG_CACHE_HOME", profile.join("cache"))
             // Its own group, which Chromium's processes join: one signal reaches them all.
             .process_group(0)
             .spawn();
@@ -537,7 +647,10 @@ impl Driver {
     /// The port chromedriver reports having bound.
     async fn port(&mut self) -> Result<u16, BrowserError> {
         let reported = match self.port.take() {
-            Some(rx) => tokio::time::timeout(DRIVER_START, rx).await.ok().and_then(Result::ok),
+            Some(rx) => tokio::time::timeout(DRIVER_START, rx)
+                .await
+                .ok()
+                .and_then(Result::ok),
             None => None,
         };
         match reported {
@@ -571,15 +684,130 @@ impl Driver {
             _ => Ok(()),
         };
         let reaped = self.child.wait().map(drop);
+        kill_stragglers(&self.profile);
         // Chromium may still be writing its profile as it dies; what is left is in the temp dir.
         let _ = std::fs::remove_dir_all(&self.profile);
         killed.and(reaped).map_err(BrowserError::Stop)
     }
-
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.stop();
+    }
+}
+
+/// Kills what Chromium started outside the process group: its crash handler detaches into a
+/// session of its own (it would exit a second or two after Chromium, but not before the profile
+/// is removed). Found by the profile path on its command line, which no other process has.
+fn kill_stragglers(profile: &Path) {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let needle = profile.as_os_str().as_encoded_bytes();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<i32>().ok())
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline.windows(needle.len()).any(|window| window == needle) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+/// The proxy Chromium sends every request for a non-loopback host to: it answers each with 403
+/// and writes down its request line. Stops with the browser.
+#[derive(Debug)]
+struct Outside {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The proxy's answer; a plain-HTTP page shows its body, an HTTPS one fails to connect.
+const REFUSAL: &[u8] = b"HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 53\r\nconnection: close\r\n\r\nRefused: the test browser reaches only the loopback.\n";
+
+/// The most of a request head the proxy reads.
+const REQUEST_HEAD_LIMIT: usize = 8 * 1024;
+
+impl Outside {
+    async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&requests);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(refuse(stream, Arc::clone(&log)));
+            }
+        });
+        Ok(Self {
+            addr,
+            requests,
+            task,
+        })
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+// Plain readiness reads and writes: the workspace's tokio has no `io-util`, and this is all it needs.
+async fn refuse(stream: TcpStream, log: Arc<Mutex<Vec<String>>>) {
+    let mut head = Vec::new();
+    let mut chunk = [0_u8; 1024];
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < REQUEST_HEAD_LIMIT {
+            if stream.readable().await.is_err() {
+                break;
+            }
+            match stream.try_read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => head.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break,
+            }
+        }
+    })
+    .await;
+    if head.is_empty() {
+        return;
+    }
+    let line = String::from_utf8_lossy(&head)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    log.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(line);
+    let mut answer: &[u8] = REFUSAL;
+    while !answer.is_empty() {
+        if stream.writable().await.is_err() {
+            return;
+        }
+        match stream.try_write(answer) {
+            Ok(n) => answer = answer.get(n..).unwrap_or_default(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
     }
 }

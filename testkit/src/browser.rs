@@ -26,7 +26,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
-/// How long [`Browser::wait_for`] and [`Browser::wait_for_text`] wait.
+/// How long [`Browser::wait_for`] and [`Browser::wait_for_text`] wait, unless told otherwise
+/// ([`Browser::set_wait`]).
 pub const WAIT: Duration = Duration::from_secs(5);
 
 /// How long chromedriver may take to start and answer `/status` (it takes well under a second).
@@ -37,6 +38,9 @@ const PAGE_LOAD: Duration = Duration::from_secs(15);
 
 /// Between two looks at a page or at chromedriver's `/status`.
 const POLL: Duration = Duration::from_millis(25);
+
+/// What to do when chromedriver is missing.
+const INSTALL: &str = "run `make browser` (scripts/browser.sh), which installs the packages chromium and chromium-driver";
 
 /// Where Debian's `chromium` package puts the browser binary behind its launcher script.
 const DEBIAN_CHROMIUM: &str = "/usr/lib/chromium/chromium";
@@ -67,10 +71,9 @@ pub const MOBILE: Viewport = Viewport {
 /// What went wrong starting or steering the browser.
 #[derive(Debug, thiserror::Error)]
 pub enum BrowserError {
-    #[error(
-        "chromedriver is not installed: run `make browser` (scripts/browser.sh), which installs the packages chromium and chromium-driver"
-    )]
-    NotInstalled,
+    /// Carries what to do about it, so that a test's `expect` (which prints `Debug`) says so too.
+    #[error("chromedriver is not installed: {0}")]
+    NotInstalled(&'static str),
     #[error("could not start chromedriver: {0}")]
     Spawn(#[source] std::io::Error),
     #[error(
@@ -131,6 +134,7 @@ pub struct Browser {
     client: Client,
     driver: Driver,
     outside: Outside,
+    wait: Duration,
 }
 
 impl Browser {
@@ -156,6 +160,7 @@ impl Browser {
             client,
             driver,
             outside,
+            wait: WAIT,
         };
         browser.resize(viewport).await?;
         Ok(browser)
@@ -271,9 +276,14 @@ impl Browser {
             .map_err(|e| BrowserError::command("submit", form_css, e))
     }
 
+    /// How long the `wait_for` helpers wait from now on ([`WAIT`] by default).
+    pub fn set_wait(&mut self, wait: Duration) {
+        self.wait = wait;
+    }
+
     /// Waits until an element matches `css`, polling for up to [`WAIT`].
     pub async fn wait_for(&self, css: &str) -> Result<(), BrowserError> {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + self.wait;
         loop {
             if self.count(css).await? > 0 {
                 return Ok(());
@@ -281,7 +291,7 @@ impl Browser {
             if tokio::time::Instant::now() >= deadline {
                 return Err(BrowserError::Timeout {
                     css: css.to_owned(),
-                    waited: WAIT,
+                    waited: self.wait,
                 });
             }
             tokio::time::sleep(POLL).await;
@@ -291,7 +301,7 @@ impl Browser {
     /// Waits until the first element matching `css` shows text containing `expected`, polling for
     /// up to [`WAIT`]; returns the whole text.
     pub async fn wait_for_text(&self, css: &str, expected: &str) -> Result<String, BrowserError> {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + self.wait;
         let mut shown = String::new();
         loop {
             if self.count(css).await? > 0 {
@@ -308,7 +318,7 @@ impl Browser {
                     css: css.to_owned(),
                     expected: expected.to_owned(),
                     shown,
-                    waited: WAIT,
+                    waited: self.wait,
                 });
             }
             tokio::time::sleep(POLL).await;
@@ -614,7 +624,7 @@ impl Driver {
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&profile);
                 return Err(match e.kind() {
-                    std::io::ErrorKind::NotFound => BrowserError::NotInstalled,
+                    std::io::ErrorKind::NotFound => BrowserError::NotInstalled(INSTALL),
                     _ => BrowserError::Spawn(e),
                 });
             }

@@ -337,15 +337,17 @@ async fn a_page_on_any_host_but_loopback_reaches_only_the_refusing_loopback_prox
 #[tokio::test]
 async fn waiting_for_an_element_that_never_comes_fails_with_its_selector() {
     let server = PageServer::start().await;
-    let browser = Browser::start().await.expect("chromium starts");
+    let mut browser = Browser::start().await.expect("chromium starts");
     browser.goto(&server.url).await.expect("opens the page");
+    let wait = Duration::from_millis(300);
+    browser.set_wait(wait);
 
     let started = tokio::time::Instant::now();
     match browser.wait_for("#never").await {
         Err(BrowserError::Timeout { css, .. }) => assert_eq!(css, "#never"),
         other => panic!("waited for nothing: {other:?}"),
     }
-    assert!(started.elapsed() >= hookpost_testkit::browser::WAIT);
+    assert!(started.elapsed() >= wait);
     assert!(matches!(
         browser.wait_for_text("#payload", "absent").await,
         Err(BrowserError::TextTimeout { shown, .. }) if shown == SCRIPT_TEXT

@@ -2,7 +2,7 @@
 # which the targets that need Python tools run first.
 #
 #   make demo    the whole pipeline on this machine, with its trace
-#   make test    what CI runs: fmt, clippy, template checks, unit and integration tests
+#   make test    what CI runs: fmt, clippy, template checks, unit, browser and integration tests
 #   make help    every target
 
 SHELL := bash
@@ -22,13 +22,17 @@ ARGS ?=
 # sam validate/build read no credentials but want a region.
 SAM_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}}
 
-.PHONY: help venv fmt-check fmt clippy unit integration chaos chaos-short template openapi test demo local watch sam-build bench coldstart fuzz clean distclean
+.PHONY: help venv browser fmt-check fmt clippy unit integration chaos chaos-short template openapi test demo local watch sam-build bench coldstart fuzz clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
 venv: ## Install the Python tooling into .venv (pinned; instant when up to date)
 	@scripts/bootstrap.sh
+
+# Only the browser tests need it, so `make demo` and friends never pay for it.
+browser: ## Install headless Chromium and chromedriver from the distribution's packages (instant when present)
+	@scripts/browser.sh
 
 fmt-check: ## cargo fmt --check
 	$(CARGO) fmt --all -- --check
@@ -42,7 +46,7 @@ clippy: ## Clippy on every target, warnings are errors
 unit: ## Unit tests and the CLI's binary tests (no emulator)
 	$(CARGO) test --workspace --exclude hookpost-tests --lib --bins --tests
 
-integration: venv ## Integration tests against a private moto server (the CLI's tests run the built binary)
+integration: venv browser ## Integration tests against a private moto server, the browser tests in headless Chromium (the CLI's tests run the built binary)
 	$(CARGO) build -p hookpost-cli --bin hookpost
 	scripts/with-moto.sh $(CARGO) test -p hookpost-tests --test integration
 
@@ -77,8 +81,8 @@ openapi: venv ## Regenerate docs/api/openapi.json from the API's handlers, then 
 	$(PYTHON) scripts/check-openapi.py docs/api/openapi.json
 
 # Ordered and fail-fast even under `make -j`: cheap checks before long builds.
-test: ## Everything CI runs, in order: venv fmt-check clippy template unit integration chaos-short
-	@for t in venv fmt-check clippy template unit integration chaos-short; do \
+test: ## Everything CI runs, in order: venv fmt-check clippy template unit browser integration chaos-short
+	@for t in venv fmt-check clippy template unit browser integration chaos-short; do \
 	  echo "==> make $$t"; \
 	  $(MAKE) $$t || { echo "==> make $$t FAILED" >&2; exit 1; }; \
 	done

@@ -7,7 +7,9 @@
 //! - [`journal`]: the poller's invocations written down, for the chaos run.
 //! - [`proxy`]: a proxy before the emulator that counts the calls and injects faults.
 //! - [`sigv4`]: a client that signs its requests to a local stack's `/v1` with SigV4.
+//! - [`browser`]: headless Chromium over WebDriver, for the pages the console serves.
 
+pub mod browser;
 pub mod journal;
 pub mod poll;
 pub mod proxy;
@@ -15,6 +17,7 @@ pub mod queue;
 pub mod sigv4;
 pub mod subscriber;
 
+pub use browser::{Browser, BrowserError};
 pub use journal::{Handling, Journal};
 pub use poll::eventually;
 pub use queue::{drain, queue_depth};

@@ -3,6 +3,7 @@
 //! Run them with `make integration` (or `make test`), which starts and stops moto's server.
 
 mod api;
+mod browser;
 mod cli;
 mod console;
 mod delivery;

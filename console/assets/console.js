@@ -51,13 +51,17 @@
     return selection && !selection.isCollapsed && element.contains(selection.anchorNode);
   }
 
+  // Each `data-refresh` element is fetched again every so many seconds, from this page's URL or
+  // from its `data-refresh-from` path (same origin only), and its children replaced.
   function setUpRefresh() {
     document.querySelectorAll("[data-refresh][id]").forEach(function (element) {
       var seconds = parseInt(element.dataset.refresh, 10);
       if (!(seconds >= 5)) return;
+      var from = element.dataset.refreshFrom;
+      if (from && !/^\/[a-z0-9\/-]*$/.test(from)) return;
       var timer = setInterval(function () {
         if (busy(element)) return;
-        fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        fetch(from || window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
           .then(function (response) {
             if (!response.ok) throw new Error(String(response.status));
             return response.text();

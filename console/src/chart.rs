@@ -1,12 +1,16 @@
-//! Deliveries per hour over the last 24 hours, delivered against failed, as an SVG drawn on the
-//! server: no script, no external origin, and a text alternative for every bar.
+//! Deliveries per hour over the last 24 hours or 7 days, delivered against failed, as an SVG
+//! drawn on the server: no script, no external origin, and a text alternative for every bar.
+
+pub mod depth;
+pub mod latency;
 
 use std::time::{Duration, SystemTime};
 
 use maud::{Markup, html};
 
-/// Hours the chart covers.
-pub const HOURS: usize = 24;
+/// The windows the chart covers, in hours.
+pub const DAY_HOURS: usize = 24;
+pub const WEEK_HOURS: usize = 7 * 24;
 const HOUR: Duration = Duration::from_secs(3600);
 
 const WIDTH: u32 = 720;
@@ -27,18 +31,23 @@ pub struct Bucket {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hourly {
     pub end: SystemTime,
-    pub buckets: [Bucket; HOURS],
+    pub buckets: Vec<Bucket>,
 }
 
 impl Hourly {
-    pub fn new(end: SystemTime) -> Self {
+    /// `hours` empty buckets ending at `end`.
+    pub fn new(end: SystemTime, hours: usize) -> Self {
         Self {
             end,
-            buckets: [Bucket::default(); HOURS],
+            buckets: vec![Bucket::default(); hours.max(1)],
         }
     }
 
-    /// Counts an attempt made at `at` (RFC 3339); one outside the 24 hours is left out.
+    pub fn hours(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// Counts an attempt made at `at` (RFC 3339); one outside the window is left out.
     pub fn add(&mut self, at: &str, delivered: bool) {
         let Ok(at) = humantime::parse_rfc3339_weak(at) else {
             return;
@@ -47,10 +56,11 @@ impl Hourly {
             return;
         };
         let hours_back = (before_end.as_secs() / HOUR.as_secs()) as usize;
-        if hours_back >= HOURS {
+        let hours = self.hours();
+        if hours_back >= hours {
             return;
         }
-        let bucket = &mut self.buckets[HOURS - 1 - hours_back];
+        let bucket = &mut self.buckets[hours - 1 - hours_back];
         if delivered {
             bucket.delivered += 1;
         } else {
@@ -67,17 +77,27 @@ impl Hourly {
             })
     }
 
-    /// The hour a bucket starts at, as `HH:00` UTC.
+    /// The hour a bucket starts at, as `HH:00` UTC, with the day (`MM-DD HH:00`) on a week.
     fn label(&self, index: usize) -> String {
-        let start = self.end - HOUR * (HOURS - index) as u32;
+        let start = self.end - HOUR * (self.hours() - index) as u32;
         let text = humantime::format_rfc3339_seconds(start).to_string();
-        // `2026-11-22T08:37:00Z`: the hour is at 11..13.
-        format!("{}:00", text.get(11..13).unwrap_or("??"))
+        // `2026-11-22T08:37:00Z`: the month and day are at 5..10, the hour at 11..13.
+        let hour = text.get(11..13).unwrap_or("??");
+        if self.hours() > DAY_HOURS {
+            format!("{} {hour}:00", text.get(5..10).unwrap_or("??"))
+        } else {
+            format!("{hour}:00")
+        }
+    }
+
+    /// Every how many bars an axis label fits: six labels on any window.
+    fn label_every(&self) -> usize {
+        (self.hours() / 6).max(1)
     }
 }
 
 /// The tallest bar's height as a round number, so the axis reads well.
-fn scale_max(max: u64) -> u64 {
+pub(crate) fn scale_max(max: u64) -> u64 {
     match max {
         0..=4 => 4,
         n => {
@@ -99,8 +119,12 @@ pub fn svg(hourly: &Hourly) -> Markup {
             .unwrap_or(0),
     );
     let plot_height = HEIGHT - BOTTOM - TOP;
-    let slot = (WIDTH - LEFT) / HOURS as u32;
-    let bar = slot - 4;
+    let hours = hourly.hours() as u32;
+    // Whole pixels per bar; a week's bars touch, a day's have a gap.
+    let slot = ((WIDTH - LEFT) / hours).max(1);
+    let gap = if slot > 8 { 4 } else { 0 };
+    let bar = slot - gap;
+    let every = hourly.label_every();
     let height = |n: u64| (n * u64::from(plot_height)).div_ceil(max) as u32;
     let total = hourly.total();
     html! {
@@ -108,7 +132,7 @@ pub fn svg(hourly: &Hourly) -> Markup {
             viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) role="img"
             aria-labelledby="deliveries-chart-title" class="chart" {
             title #deliveries-chart-title {
-                "Deliveries per hour over the last 24 hours: "
+                "Deliveries per hour over the last " (window_words(hourly.hours())) ": "
                 (total.delivered) " delivered, " (total.failed) " failed"
             }
             defs {
@@ -122,7 +146,7 @@ pub fn svg(hourly: &Hourly) -> Markup {
             text class="axis-label" x=(LEFT - 6) y=(TOP + 10) text-anchor="end" { (max) }
             text class="axis-label" x=(LEFT - 6) y=(TOP + plot_height) text-anchor="end" { "0" }
             @for (i, b) in hourly.buckets.iter().enumerate() {
-                @let x = LEFT + i as u32 * slot + 2;
+                @let x = LEFT + i as u32 * slot + gap / 2;
                 @let delivered = height(b.delivered);
                 @let failed = height(b.failed);
                 @let base = TOP + plot_height;
@@ -131,12 +155,21 @@ pub fn svg(hourly: &Hourly) -> Markup {
                     rect class="bar-delivered" x=(x) y=(base - delivered) width=(bar) height=(delivered) {}
                     rect class="bar-failed" fill="url(#hatch-failed)" x=(x) y=(base - delivered - failed)
                         width=(bar) height=(failed) {}
-                    @if i % 4 == 0 {
+                    @if i % every == 0 {
                         text class="axis-label" x=(x) y=(HEIGHT - 6) { (hourly.label(i)) }
                     }
                 }
             }
         }
+    }
+}
+
+/// "24 hours" or "7 days".
+pub fn window_words(hours: usize) -> String {
+    if hours.is_multiple_of(DAY_HOURS) && hours > DAY_HOURS {
+        format!("{} days", hours / DAY_HOURS)
+    } else {
+        format!("{hours} hours")
     }
 }
 
@@ -150,7 +183,7 @@ mod tests {
 
     #[test]
     fn attempts_fall_in_their_hour_and_older_ones_are_left_out() {
-        let mut hourly = Hourly::new(at("2026-11-22T12:00:00Z"));
+        let mut hourly = Hourly::new(at("2026-11-22T12:00:00Z"), DAY_HOURS);
         hourly.add("2026-11-22T11:59:59Z", true);
         hourly.add("2026-11-22T11:00:00.500Z", false);
         hourly.add("2026-11-21T12:00:01Z", true);
@@ -182,11 +215,11 @@ mod tests {
 
     #[test]
     fn the_svg_has_a_bar_per_hour_with_its_counts_in_text() {
-        let mut hourly = Hourly::new(at("2026-11-22T12:00:00Z"));
+        let mut hourly = Hourly::new(at("2026-11-22T12:00:00Z"), DAY_HOURS);
         hourly.add("2026-11-22T11:30:00Z", true);
         hourly.add("2026-11-22T11:31:00Z", false);
         let svg = svg(&hourly).into_string();
-        assert_eq!(svg.matches("<g data-hour=").count(), HOURS);
+        assert_eq!(svg.matches("<g data-hour=").count(), DAY_HOURS);
         assert!(svg.contains("11:00 UTC: 1 delivered, 1 failed"), "{svg}");
         assert!(svg.contains("12:00 UTC: 0 delivered, 0 failed"), "{svg}");
         assert!(svg.contains("1 delivered, 1 failed</title>"));
@@ -199,8 +232,33 @@ mod tests {
     }
 
     #[test]
+    fn a_week_has_a_bar_per_hour_labelled_with_its_day() {
+        let mut week = Hourly::new(at("2026-11-22T12:00:00Z"), WEEK_HOURS);
+        week.add("2026-11-15T12:30:00Z", true);
+        week.add("2026-11-15T11:30:00Z", true);
+        assert_eq!(week.buckets[0].delivered, 1, "the oldest hour of the week");
+        assert_eq!(
+            week.total().delivered,
+            1,
+            "the hour before the week is left out"
+        );
+        let svg = svg(&week).into_string();
+        assert_eq!(svg.matches("<g data-hour=").count(), WEEK_HOURS);
+        assert!(svg.contains("last 7 days: 1 delivered"), "{svg}");
+        assert!(
+            svg.contains("11-15 12:00 UTC: 1 delivered, 0 failed"),
+            "{svg}"
+        );
+        assert_eq!(
+            svg.matches("class=\"axis-label\" x=").count() - 2,
+            6,
+            "six hour labels and the two scale labels"
+        );
+    }
+
+    #[test]
     fn an_empty_chart_still_draws_an_axis_and_divides_by_nothing() {
-        let svg = svg(&Hourly::new(at("2026-11-22T12:00:00Z"))).into_string();
+        let svg = svg(&Hourly::new(at("2026-11-22T12:00:00Z"), DAY_HOURS)).into_string();
         assert!(svg.contains("0 delivered, 0 failed"));
         assert!(svg.contains("height=\"0\""));
     }

@@ -3,8 +3,8 @@
 
 use std::time::SystemTime;
 
-use hookpost_operations::OpError;
 use hookpost_operations::time::parse_instant;
+use hookpost_operations::{OpError, PageRequest};
 use hookpost_shared::source::SourceId;
 use hookpost_shared::subscription::parse_event_filters;
 
@@ -84,6 +84,30 @@ impl Fields {
     pub fn checked(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
+
+    /// The page asked for: `limit` rows (1 to 500; `default` when absent) after `cursor`.
+    pub fn page(&self, default: usize) -> Result<PageRequest, OpError> {
+        let limit = match self.get("limit") {
+            None => default,
+            Some(v) => v.parse::<usize>().map_err(|_| {
+                OpError::invalid("limit", format!("`{v}` is not a whole number of rows"))
+            })?,
+        };
+        PageRequest::new(limit, self.get("cursor").map(str::to_owned))
+    }
+
+    /// The link to the page after `cursor` on `path`, keeping the fields named in `keep` and
+    /// the page size.
+    pub fn next_link(&self, path: &str, keep: &[&str], cursor: &str) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for name in keep.iter().chain(&["limit"]) {
+            if let Some(v) = self.get(name) {
+                query.append_pair(name, v);
+            }
+        }
+        query.append_pair("cursor", cursor);
+        format!("{path}?{}", query.finish())
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +136,31 @@ mod tests {
         assert_eq!(
             Fields::parse(b"rate=5").rate("rate").expect("valid"),
             Some(5)
+        );
+    }
+
+    #[test]
+    fn a_page_takes_its_size_and_cursor_and_refuses_a_bad_size_by_name() {
+        let page = Fields::parse(b"limit=2&cursor=abc")
+            .page(50)
+            .expect("valid");
+        assert_eq!((page.limit, page.cursor.as_deref()), (2, Some("abc")));
+        assert_eq!(Fields::parse(b"").page(50).expect("valid").limit, 50);
+        for bad in ["limit=0", "limit=501", "limit=two", "limit=-1"] {
+            let err = Fields::parse(bad.as_bytes()).page(50).expect_err(bad);
+            assert!(
+                matches!(err, OpError::Invalid { ref field, .. } if field == "limit"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_next_link_keeps_the_filters_and_size_and_encodes_them() {
+        let f = Fields::parse(b"source=gh&type=a%26b&limit=2&cursor=old&other=x");
+        assert_eq!(
+            f.next_link("/events", &["source", "type", "since"], "n/xt="),
+            "/events?source=gh&type=a%26b&limit=2&cursor=n%2Fxt%3D"
         );
     }
 }

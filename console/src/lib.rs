@@ -6,7 +6,8 @@
 //! - [`guard`]: the security model (Host, token → cookie, CSRF, Origin, headers), every request.
 //! - [`launch`]: the per-launch secrets. [`form`]: query and form values, checked by field.
 //! - [`pages`]: one module per page, and the layout and assets they share.
-//! - [`activity`]: the last 24 hours as counts and rates; [`chart`]: the hourly SVG chart.
+//! - [`activity`]: the last 24 hours or 7 days as counts, rates and latencies; [`chart`]: the
+//!   SVG charts (deliveries per hour, latency per subscription, dead-letter depth).
 //! - [`failure`]: an operation's error as an escaped page with the field named.
 //!
 //! Crates, and why: `axum` (routing, extractors, middleware; maintained by the tokio team, and
@@ -68,11 +69,13 @@ pub enum ServeError {
     Randomness(String),
 }
 
-/// What every page handler reads: the operations and this launch's CSRF token.
+/// What every page handler reads: the operations, this launch's CSRF token, and the
+/// dead-letter depth read while the console has been open.
 #[derive(Debug)]
 pub struct App {
     pub ops: Operations,
     pub csrf: launch::Token,
+    pub depth: std::sync::Mutex<chart::depth::DepthSeries>,
 }
 
 /// A running console.
@@ -135,6 +138,7 @@ pub async fn serve(ops: Operations, options: ConsoleOptions) -> Result<Console, 
     let app = Arc::new(App {
         ops,
         csrf: secrets.csrf.clone(),
+        depth: Default::default(),
     });
     let guard = Arc::new(GuardConfig {
         port: address.port(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use hookpost_operations::dead_letters::{DeadLetter, DeadLetterFilter, RedriveMethod, Selection};
-use hookpost_operations::{NoProgress, OpError, PageRequest};
+use hookpost_operations::{NoProgress, OpError};
 use maud::{Markup, html};
 
 use crate::App;
@@ -18,6 +18,8 @@ use crate::pages::layout::{self, Section, age, csrf, notice};
 
 /// Rows on one page.
 const PAGE: usize = 50;
+/// The filter fields, kept on the next page's link and by the redrive form.
+const FILTERS: [&str; 3] = ["source", "type", "since"];
 /// What the operator types to purge.
 pub const PURGE_WORD: &str = "purge";
 
@@ -32,21 +34,15 @@ fn filter_from(fields: &Fields) -> Result<DeadLetterFilter, OpError> {
 pub async fn list(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> PageResult {
     let fields = Fields::query(query.as_deref());
     let filter = filter_from(&fields)?;
-    let page = PageRequest::new(PAGE, fields.get("cursor").map(str::to_owned))?;
+    let page = fields.page(PAGE)?;
     let (letters, depth) = tokio::try_join!(
         app.ops.list_dead_letters(&filter, &page),
         app.ops.dead_letter_depth()
     )?;
-    let next = letters.next_cursor.as_deref().map(|cursor| {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for name in ["source", "type", "since"] {
-            if let Some(v) = fields.get(name) {
-                query.append_pair(name, v);
-            }
-        }
-        query.append_pair("cursor", cursor);
-        format!("/dead-letters?{}", query.finish())
-    });
+    let next = letters
+        .next_cursor
+        .as_deref()
+        .map(|cursor| fields.next_link("/dead-letters", &FILTERS, cursor));
     Ok(layout::page(
         "Dead letters",
         Section::DeadLetters,
@@ -84,7 +80,7 @@ fn table(app: &App, letters: &[DeadLetter], fields: &Fields) -> Markup {
     html! {
         form #redrive-form method="post" action="/dead-letters/redrive" {
             (csrf(&app.csrf))
-            @for name in ["source", "type", "since"] {
+            @for name in FILTERS {
                 @if let Some(v) = fields.get(name) { input type="hidden" name=(name) value=(v); }
             }
             @if letters.is_empty() {

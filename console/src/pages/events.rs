@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use hookpost_operations::events::{EventFilter, Recover};
-use hookpost_operations::{NoProgress, OpError, PageRequest};
+use hookpost_operations::{NoProgress, OpError};
 use hookpost_shared::source::SourceId;
 use maud::{Markup, html};
 
@@ -32,18 +32,12 @@ fn filter_from(fields: &Fields) -> Result<EventFilter, OpError> {
 pub async fn list(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> PageResult {
     let fields = Fields::query(query.as_deref());
     let filter = filter_from(&fields)?;
-    let page = PageRequest::new(PAGE, fields.get("cursor").map(str::to_owned))?;
+    let page = fields.page(PAGE)?;
     let events = app.ops.list_events(&filter, &page).await?;
-    let next = events.next_cursor.as_deref().map(|cursor| {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for name in FILTERS {
-            if let Some(v) = fields.get(name) {
-                query.append_pair(name, v);
-            }
-        }
-        query.append_pair("cursor", cursor);
-        format!("/events?{}", query.finish())
-    });
+    let next = events
+        .next_cursor
+        .as_deref()
+        .map(|cursor| fields.next_link("/events", &FILTERS, cursor));
     Ok(layout::page(
         "Events",
         Section::Events,

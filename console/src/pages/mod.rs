@@ -43,6 +43,7 @@ pub fn router(app: Arc<App>, config: Arc<GuardConfig>) -> Router {
         .route("/subscriptions/{id}/disable", post(subscriptions::disable))
         .route("/subscriptions/{id}/rotate", post(subscriptions::rotate))
         .route("/charts", get(charts::show))
+        .route("/charts/dead-letter-depth", get(charts::depth))
         .route("/assets/console.css", get(assets::css))
         .route("/assets/console.js", get(assets::js))
         .fallback(not_found)

@@ -13,7 +13,7 @@ use hookpost_operations::{OpError, Operations, PageRequest};
 use maud::{Markup, html};
 
 use crate::App;
-use crate::activity::{self, Activity, SAMPLE};
+use crate::activity::{self, Activity};
 use crate::pages::PageResult;
 use crate::pages::layout::{self, Section, age, copy_button, time};
 
@@ -85,9 +85,11 @@ pub async fn show(State(app): State<Arc<App>>) -> PageResult {
 
 pub fn sample_note(activity: &Activity) -> String {
     format!(
-        "Rates and the chart cover the attempts on the newest {} event{} of the last 24 hours (at most {SAMPLE}).",
+        "Rates and charts cover the attempts on the newest {} event{} of the last {} (at most {}).",
         activity.sampled,
         if activity.sampled == 1 { "" } else { "s" },
+        crate::chart::window_words(activity.window.hours()),
+        activity.window.sample(),
     )
 }
 

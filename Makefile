@@ -22,7 +22,7 @@ ARGS ?=
 # sam validate/build read no credentials but want a region.
 SAM_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}}
 
-.PHONY: help venv browser fmt-check fmt clippy unit integration chaos chaos-short template openapi test demo local watch sam-build bench coldstart fuzz clean distclean
+.PHONY: help venv browser fmt-check fmt clippy unit integration chaos chaos-short template openapi test demo demo-console local watch sam-build bench coldstart fuzz clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -90,6 +90,9 @@ test: ## Everything CI runs, in order: venv fmt-check clippy template unit brows
 
 demo: venv ## Run the pipeline end to end locally and print its trace
 	$(CARGO) run -q -p hookpost-cli --bin hookpost -- demo
+
+demo-console: venv ## The demo, then `hookpost console` over its stack (opens a browser; Ctrl+C stops both)
+	$(CARGO) run -q -p hookpost-cli --bin hookpost -- demo --console
 
 local: venv ## Run the local stack in the foreground (ARGS='--port 3000 ...')
 	$(CARGO) run -p hookpost-cli --bin hookpost -- local up $(ARGS)

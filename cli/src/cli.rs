@@ -91,5 +91,8 @@ pub enum Command {
     )]
     Verify(VerifyArgs),
     /// Run the main job end to end on this machine and print its trace.
-    Demo,
+    #[command(
+        after_help = "Examples:\n  hookpost demo\n  hookpost demo --console    # then look at what it did, until Ctrl+C"
+    )]
+    Demo(crate::demo::DemoArgs),
 }

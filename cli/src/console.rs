@@ -11,10 +11,10 @@ use crate::CliError;
 pub struct ConsoleArgs {
     /// The port on 127.0.0.1 (0: any free one).
     #[arg(long, default_value_t = 0)]
-    port: u16,
+    pub port: u16,
     /// Print the URL without opening a browser.
     #[arg(long)]
-    no_open: bool,
+    pub no_open: bool,
 }
 
 pub async fn run(ops: Operations, args: ConsoleArgs) -> Result<(), CliError> {

@@ -26,7 +26,22 @@ pub const SAMPLE_GITHUB_SOURCE: &str = "github-example";
 
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub async fn run() -> Result<(), CliError> {
+/// `hookpost demo [--console [--port N] [--no-open]]`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// After the trace, serve `hookpost console` over the demo's stack until Ctrl+C.
+    #[arg(long)]
+    console: bool,
+    /// With --console: the console's port and whether to open a browser.
+    #[command(flatten)]
+    console_args: crate::console::ConsoleArgs,
+}
+
+/// What the demo's last line tells the operator to run to look at the run in the console.
+pub const CONSOLE_HINT: &str = "look at what it did in the console: make demo-console \
+     (hookpost demo --console: the same run, then the console over its stack until Ctrl+C)";
+
+pub async fn run(args: DemoArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let step = |n: u8, what: &str, detail: &str| {
         println!(
@@ -50,7 +65,19 @@ pub async fn run() -> Result<(), CliError> {
         },
     )
     .await?;
-    let result = trace(&stack, &step).await;
+    let mut result = trace(&stack, &step).await;
+    if result.is_ok() {
+        if args.console {
+            let ops = Operations::new(
+                &stack.sdk,
+                stack.state.names.clone(),
+                Some(stack.state.receiver_url.clone()),
+            );
+            result = crate::console::run(ops, args.console_args).await;
+        } else {
+            println!("{CONSOLE_HINT}");
+        }
+    }
     stack.stop().await;
     result
 }

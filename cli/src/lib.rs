@@ -41,7 +41,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let output = global.output;
     match cli.command {
         Command::Local(command) => local::run(command).await,
-        Command::Demo => demo::run().await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Sign(args) => sign::sign(output, &args),
         Command::Verify(args) => sign::verify(output, &args),
         Command::Send(args) => {

@@ -505,7 +505,31 @@ async fn every_page_renders_the_seeded_stack_escaped_with_the_security_headers_a
             format!("/subscriptions/{failing}"),
             vec![r#"id="disable-reason""#.into(), r#"id="rotate""#.into()],
         ),
-        ("/charts".into(), vec![r#"id="deliveries-chart""#.into()]),
+        (
+            "/charts".into(),
+            vec![
+                r#"id="deliveries-chart""#.into(),
+                format!(r#"<g data-subscription="{failing}""#),
+                format!(r#"<tr data-subscription-id="{failing}""#),
+                r#"id="depth-svg""#.into(),
+                r#"data-refresh-from="/charts/dead-letter-depth""#.into(),
+            ],
+        ),
+        (
+            "/charts?window=7d".into(),
+            vec!["last 7 days".into(), r#"id="latency-chart""#.into()],
+        ),
+        (
+            "/charts/dead-letter-depth".into(),
+            vec![
+                r#"<circle class="depth-point""#.into(),
+                r#"data-depth="1""#.into(),
+            ],
+        ),
+        (
+            "/dead-letters?limit=1".into(),
+            vec![format!(r#"data-event-id="{dead}""#)],
+        ),
     ];
     for (path, expected) in &pages {
         let page = session.get(path).await;
@@ -550,6 +574,9 @@ async fn every_page_renders_the_seeded_stack_escaped_with_the_security_headers_a
         ("/events?since=yesterday-ish", 400, Some("since")),
         ("/dead-letters?source=Not%20An%20Id", 400, Some("source")),
         ("/events?cursor=bm90IGEgY3Vyc29y", 400, Some("cursor")),
+        ("/charts?window=1y", 400, Some("window")),
+        ("/dead-letters?limit=0", 400, Some("limit")),
+        ("/events?limit=many", 400, Some("limit")),
         ("/dead-letters/evt_nope", 404, None),
         ("/events/evt_nope", 404, None),
         ("/subscriptions/sub_nope", 404, None),
@@ -708,4 +735,82 @@ async fn hookpost_console_prints_a_url_that_opens_the_overview_of_the_named_depl
     assert_eq!(overview.status, 200, "{}", overview.body);
     assert!(overview.body.contains("http://127.0.0.1:9/webhooks/gh"));
     child.kill().await.expect("the console stops");
+}
+
+#[tokio::test]
+async fn hookpost_demo_console_shows_the_demo_s_event_and_stops_on_ctrl_c() {
+    use tokio::io::AsyncBufReadExt as _;
+
+    let mut command = tokio::process::Command::new(crate::cli::binary());
+    command
+        .args(["demo", "--console", "--no-open"])
+        .env("AWS_ENDPOINT_URL", support::emulator().endpoint_url())
+        .env_remove("HOOKPOST_STACK")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("hookpost runs");
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let (mut event_id, mut url) = (None, None);
+    while url.is_none() {
+        let line = tokio::time::timeout(support::PATIENCE, lines.next_line())
+            .await
+            .expect("the demo prints its trace in time")
+            .expect("stdout")
+            .expect("the demo goes on until the console's URL");
+        // `[  0.91s] 2 queued     evt_… is on …`
+        if let Some(rest) = line.split(" 2 queued ").nth(1) {
+            event_id = rest.split_whitespace().next().map(str::to_owned);
+        }
+        url = line.strip_prefix("Hookpost console: ").map(str::to_owned);
+    }
+    let (event_id, url) = (
+        event_id.expect("the trace names the event"),
+        url.expect("a URL"),
+    );
+    let exchange = send(client().get(&url)).await;
+    assert_eq!(exchange.status, 303);
+    let cookie = exchange
+        .headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let base = url.split("/?").next().expect("base");
+    let page = |path: &str| {
+        send(
+            client()
+                .get(format!("{base}{path}"))
+                .header("cookie", cookie.as_str()),
+        )
+    };
+    let overview = page("/").await;
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    assert!(
+        overview.body.contains(r#"data-source-id="github-example""#),
+        "{}",
+        overview.body
+    );
+    let event = page(&format!("/events/{event_id}")).await;
+    assert_eq!(event.status, 200, "{}", event.body);
+    assert!(
+        event.body.contains(r#"data-outcome="delivered""#),
+        "the demo's delivery is on its event's page: {}",
+        event.body
+    );
+
+    let pid = child.id().expect("running").to_string();
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(interrupted.success());
+    let status = tokio::time::timeout(support::PATIENCE, child.wait())
+        .await
+        .expect("Ctrl+C stops the demo and its console in time")
+        .expect("exit status");
+    assert!(status.success(), "{status}");
 }

@@ -7,7 +7,9 @@
 //!    session cookie and redirects to the same URL without it; without the cookie, 401.
 //! 3. A `POST` (every state change is one) must carry the launch's CSRF token in its `csrf`
 //!    field, a same-origin `Origin` when it has one, and no cross-site `Sec-Fetch-Site`; else 403.
-//!    A `GET` on a mutating route is the router's 405.
+//!    Under `Referrer-Policy: no-referrer` a browser's form post says `Origin: null` (Fetch,
+//!    "append a request `Origin` header"), so `null` passes only with `Sec-Fetch-Site:
+//!    same-origin`, a header no page can set. A `GET` on a mutating route is the router's 405.
 //!
 //! Every answer, refusals included, carries the headers of [`security_headers`]. The checks are
 //! pure functions with their own tests; [`guard`] only wires them.
@@ -111,11 +113,15 @@ pub fn host_allowed(host: Option<&str>, port: u16) -> bool {
 
 /// Whether a state change's `Origin` and `Sec-Fetch-Site` say it comes from this console's own
 /// pages. `Origin` may be absent (older clients), but when present it must be the origin of
-/// `host`; `null` (a sandboxed or privacy-stripped context) is refused.
+/// `host`. `null` is what a browser sends for its form posts under this console's
+/// `Referrer-Policy: no-referrer`, and also what a sandboxed frame anywhere sends; so it passes
+/// only when the browser itself vouches with `Sec-Fetch-Site: same-origin`.
 pub fn origin_allowed(origin: Option<&str>, fetch_site: Option<&str>, host: &str) -> bool {
-    let same_origin = origin.is_none_or(|o| {
-        o.strip_prefix("http://")
-            .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
+    let same_origin = origin.is_none_or(|o| match o {
+        "null" => fetch_site == Some("same-origin"),
+        _ => o
+            .strip_prefix("http://")
+            .is_some_and(|authority| authority.eq_ignore_ascii_case(host)),
     });
     // `same-site` includes other ports of localhost: another local server is not us.
     let site_ok = fetch_site.is_none_or(|s| matches!(s, "same-origin" | "none"));
@@ -301,12 +307,18 @@ mod tests {
             host
         ));
         assert!(origin_allowed(None, Some("none"), host));
+        // A form post from the console's own page under `no-referrer`, as Chromium sends it.
+        assert!(origin_allowed(Some("null"), Some("same-origin"), host));
         for (origin, site) in [
             (Some("http://evil.example"), None),
             (Some("http://localhost:4321"), None),
             (Some("http://127.0.0.1:4322"), None),
             (Some("https://127.0.0.1:4321"), None),
             (Some("null"), None),
+            (Some("null"), Some("none")),
+            (Some("null"), Some("same-site")),
+            (Some("null"), Some("cross-site")),
+            (Some("NULL"), Some("same-origin")),
             (None, Some("cross-site")),
             (None, Some("same-site")),
             (Some("http://127.0.0.1:4321"), Some("cross-site")),

@@ -62,6 +62,9 @@ pub const DESKTOP: Viewport = Viewport {
     height: 900,
 };
 
+/// The tallest [`Browser::screenshot_page`] makes a shot.
+pub const FULL_PAGE_MAX: u32 = 4_000;
+
 /// A small phone's width, for checking that a page still reads at 360 px.
 pub const MOBILE: Viewport = Viewport {
     width: 360,
@@ -226,6 +229,26 @@ impl Browser {
             .attr(name)
             .await
             .map_err(|e| BrowserError::command("read an attribute of", css, e))
+    }
+
+    /// The attribute `name` of every element matching `css` that has it, in document order.
+    pub async fn attrs(&self, css: &str, name: &str) -> Result<Vec<String>, BrowserError> {
+        let elements = self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .map_err(|e| BrowserError::command("find", css, e))?;
+        let mut values = Vec::with_capacity(elements.len());
+        for element in elements {
+            if let Some(value) = element
+                .attr(name)
+                .await
+                .map_err(|e| BrowserError::command("read an attribute of", css, e))?
+            {
+                values.push(value);
+            }
+        }
+        Ok(values)
     }
 
     /// How many elements match `css` now (no waiting).
@@ -406,6 +429,38 @@ impl Browser {
             source,
         })?;
         Ok(path)
+    }
+
+    /// Saves a PNG of the whole page, not only the part in the window: the window is made as tall
+    /// as the page (at most [`FULL_PAGE_MAX`] pixels) for the shot, then put back.
+    pub async fn screenshot_page(&self, name: &str) -> Result<PathBuf, BrowserError> {
+        let size = self
+            .client
+            .execute(
+                "return [window.innerWidth, window.innerHeight, document.documentElement.scrollHeight]",
+                vec![],
+            )
+            .await
+            .map_err(|e| BrowserError::command("measure", name, e))?;
+        let measured = |i: usize| {
+            size.get(i)
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0)
+        };
+        let (width, height, page) = (measured(0), measured(1), measured(2));
+        let tall = page.clamp(height, FULL_PAGE_MAX);
+        if tall == height {
+            return self.screenshot(name).await;
+        }
+        self.resize(Viewport {
+            width,
+            height: tall,
+        })
+        .await?;
+        let shot = self.screenshot(name).await;
+        self.resize(Viewport { width, height }).await?;
+        shot
     }
 
     /// Every URL the page shown now fetched or tried to (stylesheets, scripts, images, fonts,

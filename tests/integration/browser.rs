@@ -152,7 +152,7 @@ async fn answer(
 }
 
 /// The width and height in a PNG's header, after checking its signature.
-fn png_size(png: &[u8]) -> (u32, u32) {
+pub(crate) fn png_size(png: &[u8]) -> (u32, u32) {
     assert!(
         png.starts_with(b"\x89PNG\r\n\x1a\n"),
         "a screenshot is a PNG"

@@ -19,8 +19,8 @@ use reqwest::header::HeaderMap;
 use crate::support;
 
 /// The body that must show as text, never run.
-const HOSTILE_BODY: &str = "<script>alert(1)</script>";
-const SOURCE_SECRET: &str = "gh-secret-never-on-a-page";
+pub(crate) const HOSTILE_BODY: &str = "<script>alert(1)</script>";
+pub(crate) const SOURCE_SECRET: &str = "gh-secret-never-on-a-page";
 
 /// The headers every answer must carry, with their values.
 const SECURITY_HEADERS: [(&str, &str); 5] = [
@@ -271,7 +271,7 @@ async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
     let (purge_path, redrive_path) = ("/dead-letters/purge", "/dead-letters/redrive");
     let evil: &[(&str, &str)] = &[("origin", "http://evil.example")];
     let same: &[(&str, &str)] = &[("origin", base.as_str())];
-    let cases: [HostileCase; 9] = [
+    let cases: [HostileCase; 11] = [
         ("cross-origin Origin", purge_path, &purge, evil),
         (
             "another port's Origin",
@@ -280,6 +280,18 @@ async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
             &[("origin", "http://127.0.0.1:1")],
         ),
         ("null Origin", redrive_path, &redrive, &[("origin", "null")]),
+        (
+            "null Origin from a cross-site frame",
+            purge_path,
+            &purge,
+            &[("origin", "null"), ("sec-fetch-site", "cross-site")],
+        ),
+        (
+            "null Origin, same-origin fetch, missing CSRF",
+            purge_path,
+            &purge_no_csrf,
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+        ),
         (
             "cross-site fetch",
             purge_path,
@@ -376,7 +388,7 @@ struct Seeded {
     console: Console,
 }
 
-async fn post_event(stack: &hookpost_local::LocalStack, body: &str) -> String {
+pub(crate) async fn post_event(stack: &hookpost_local::LocalStack, body: &str) -> String {
     let headers = provider_headers(
         Provider::Github,
         &Secret::new(SOURCE_SECRET),

@@ -6,6 +6,7 @@ mod api;
 mod browser;
 mod cli;
 mod console;
+mod console_browser;
 mod delivery;
 mod events;
 mod gateway;

@@ -62,6 +62,10 @@ pub const DESKTOP: Viewport = Viewport {
     height: 900,
 };
 
+/// WebDriver's key codes (the WebDriver spec, "keyboard actions"), for [`Browser::type_keys`].
+pub const ENTER: &str = "\u{E007}";
+pub const TAB: &str = "\u{E004}";
+
 /// The tallest [`Browser::screenshot_page`] makes a shot.
 pub const FULL_PAGE_MAX: u32 = 4_000;
 
@@ -94,6 +98,8 @@ pub enum BrowserError {
         #[source]
         source: Box<CmdError>,
     },
+    #[error("`{css}` never had the focus after {presses} presses of Tab")]
+    NotReachedByTab { css: String, presses: usize },
     #[error("no element matches `{css}` after {waited:?}")]
     Timeout { css: String, waited: Duration },
     #[error("`{css}` did not show {expected:?} within {waited:?}; it shows {shown:?}")]
@@ -281,6 +287,59 @@ impl Browser {
             .send_keys(value)
             .await
             .map_err(|e| BrowserError::command("type into", css, e))
+    }
+
+    /// Chooses the option with `value` in the `<select>` matching `css`.
+    pub async fn select(&self, css: &str, value: &str) -> Result<(), BrowserError> {
+        self.find(css)
+            .await?
+            .select_by_value(value)
+            .await
+            .map_err(|e| BrowserError::command("choose an option of", css, e))
+    }
+
+    /// Presses Tab, as a keyboard-only user does, until the focused element matches `css`;
+    /// the number of presses it took. Fails after `max_presses` with the selector named.
+    pub async fn tab_to(&self, css: &str, max_presses: usize) -> Result<usize, BrowserError> {
+        let focused = || async {
+            self.client
+                .execute(
+                    "return document.activeElement !== null && document.activeElement.matches(arguments[0])",
+                    vec![Value::String(css.to_owned())],
+                )
+                .await
+                .map(|v| v == Value::Bool(true))
+                .map_err(|e| BrowserError::command("check the focus for", css, e))
+        };
+        for presses in 1..=max_presses {
+            let active = self
+                .client
+                .active_element()
+                .await
+                .map_err(|e| BrowserError::command("find the focus for", css, e))?;
+            active
+                .send_keys(TAB)
+                .await
+                .map_err(|e| BrowserError::command("press Tab towards", css, e))?;
+            if focused().await? {
+                return Ok(presses);
+            }
+        }
+        Err(BrowserError::NotReachedByTab {
+            css: css.to_owned(),
+            presses: max_presses,
+        })
+    }
+
+    /// Types `keys` into whatever has the focus (end with [`ENTER`] to submit a form).
+    pub async fn type_keys(&self, keys: &str) -> Result<(), BrowserError> {
+        self.client
+            .active_element()
+            .await
+            .map_err(|e| BrowserError::command("find the focus for", keys, e))?
+            .send_keys(keys)
+            .await
+            .map_err(|e| BrowserError::command("type", "into the focused element", e))
     }
 
     /// Submits the form matching `form_css` by clicking its submit button, as a person would, and

@@ -15,7 +15,7 @@ use hookpost_operations::Operations;
 use hookpost_operations::sources::NewSource;
 use hookpost_shared::signature::Provider;
 use hookpost_shared::source::SourceId;
-use hookpost_testkit::browser::{Browser, DESKTOP, MOBILE};
+use hookpost_testkit::browser::{Browser, DESKTOP, ENTER, MOBILE};
 use hookpost_testkit::subscriber::Subscriber;
 
 use crate::console::{HOSTILE_BODY, SOURCE_SECRET, post_event};
@@ -398,4 +398,95 @@ async fn the_console_in_a_browser_shows_the_stack_and_a_redrive_from_its_page_de
 
     browser.close().await.expect("closes");
     seeded.stop().await;
+}
+
+#[tokio::test]
+async fn a_replay_from_an_event_page_reaches_its_subscriber_and_the_keyboard_alone_disables_one() {
+    let stack = support::running_stack(None, None).await;
+    let (sdk, names) = (&stack.sdk, &stack.state.names);
+    support::add_source(sdk, names, "gh", Provider::Github, SOURCE_SECRET).await;
+    let (subscriber, subscription) = support::add_subscriber(sdk, names, "gh").await;
+    let (bystander, _) = support::add_subscriber(sdk, names, "gh").await;
+    let body = r#"{"zen":"Approachable is better than simple."}"#;
+    let event = post_event(&stack, body).await;
+    assert_eq!(subscriber.wait_for(1, support::PATIENCE).await.len(), 1);
+    assert_eq!(bystander.wait_for(1, support::PATIENCE).await.len(), 1);
+    let console = hookpost_console::serve(
+        Operations::new(sdk, names.clone(), Some(stack.state.receiver_url.clone())),
+        ConsoleOptions::default(),
+    )
+    .await
+    .expect("the console starts");
+    let browser = Browser::start().await.expect("chromium starts");
+    browser.goto(console.url()).await.expect("opens the URL");
+    browser.wait_for("#overview").await.expect("the overview");
+
+    // Find the event from the search form, open it, replay it to one subscription.
+    browser.click("#nav-events").await.expect("the events page");
+    browser.fill("#search-source", "gh").await.expect("types");
+    browser.submit("#event-search").await.expect("searches");
+    let row = format!(r#"tr[data-event-id="{event}"] a"#);
+    browser.wait_for(&row).await.expect("the event is found");
+    browser.click(&row).await.expect("opens the event");
+    browser
+        .select("#replay-subscription", &subscription)
+        .await
+        .expect("chooses the subscription");
+    browser.click("#replay").await.expect("replays");
+    browser
+        .wait_for("#replay-id")
+        .await
+        .expect("the replay is queued");
+    let received = subscriber.wait_for(2, support::PATIENCE).await;
+    assert_eq!(received.len(), 2, "the replay reaches its subscriber");
+    let replayed = &received[1];
+    assert!(replayed.verified, "signed with the subscription's secret");
+    assert_eq!(replayed.body.as_ref(), body.as_bytes(), "the same body");
+    assert_eq!(
+        bystander.received().len(),
+        1,
+        "the subscription not chosen is not called"
+    );
+
+    // Keyboard only: Tab to the reason, type it, press Enter.
+    browser
+        .goto(&format!(
+            "http://127.0.0.1:{}/subscriptions/{subscription}",
+            console.address().port()
+        ))
+        .await
+        .expect("opens the subscription");
+    browser
+        .tab_to("#disable-reason", 60)
+        .await
+        .expect("the reason field is reachable by Tab");
+    browser
+        .type_keys(&format!("<i>maintenance</i>{ENTER}"))
+        .await
+        .expect("types and submits");
+    browser
+        .wait_for(r#"[data-state="disabled"]"#)
+        .await
+        .expect("disabled");
+    let shown = browser.text("main").await.expect("reads");
+    assert!(
+        shown.contains("<i>maintenance</i>"),
+        "the reason, as text: {shown}"
+    );
+    assert_eq!(
+        browser.count("main i").await.expect("counts"),
+        0,
+        "never as markup"
+    );
+    let stored = Operations::new(sdk, names.clone(), None)
+        .get_subscription(&subscription)
+        .await
+        .expect("reads the subscription");
+    assert!(!stored.enabled, "the store has it disabled");
+
+    browser.close().await.expect("closes");
+    console.shutdown().await;
+    subscriber.stop();
+    bystander.stop();
+    stack.stop().await;
 }

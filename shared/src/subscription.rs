@@ -101,19 +101,43 @@ impl Subscription {
     }
 }
 
-/// Whether any filter matches: `*` matches everything (even events without a type), `prefix.*`
-/// matches `prefix.` and anything below it, other filters match the exact name.
+/// Whether any filter matches. A filter names a type and everything below it, where a type's
+/// parts are separated by `.` (`pull_request.opened`) or `/` (Shopify's `orders/create`):
+///
+/// - `*` matches everything, even an event without a type;
+/// - `pull_request` matches `pull_request`, `pull_request.opened`, `pull_request.review.x`, but
+///   not `pull_request_review`;
+/// - `pull_request.*` matches the same (the `.*` only spells out "and below");
+/// - `pull_request.opened` matches that type (and anything below it) only;
+/// - another trailing `*` is a plain prefix: `invoice*` matches `invoices.x` too.
+///
+/// Before types carried their action (`pull_request` became `pull_request.opened`), a filter
+/// matched its exact name only; every type it matched then it still matches.
 pub fn event_types_match(filters: &[String], event_type: Option<&str>) -> bool {
     filters
         .iter()
         .any(|filter| match (filter.as_str(), event_type) {
             ("*", _) => true,
             (_, None) => false,
-            (f, Some(t)) => match f.strip_suffix('*') {
-                Some(prefix) => t.starts_with(prefix),
-                None => f == t,
-            },
+            (f, Some(t)) => {
+                if let Some(parent) = f.strip_suffix(".*").or_else(|| f.strip_suffix("/*")) {
+                    is_at_or_below(t, parent)
+                } else if let Some(prefix) = f.strip_suffix('*') {
+                    t.starts_with(prefix)
+                } else {
+                    is_at_or_below(t, f)
+                }
+            }
         })
+}
+
+/// `t` is `parent`, or `parent` followed by a separator and more.
+fn is_at_or_below(t: &str, parent: &str) -> bool {
+    match t.strip_prefix(parent) {
+        Some("") => true,
+        Some(rest) => rest.starts_with('.') || rest.starts_with('/'),
+        None => false,
+    }
 }
 
 /// Splits `push, pull_request.*` into filters, refusing empty ones.
@@ -186,6 +210,63 @@ mod tests {
             &f(&["a", "invoice.*"]),
             Some("invoice.x.y")
         ));
+    }
+
+    #[test]
+    fn a_filter_matches_its_type_and_everything_below_it() {
+        let types = [
+            "pull_request",
+            "pull_request.opened",
+            "pull_request.closed",
+            "pull_request_review.submitted",
+            "push",
+        ];
+        let matched = |filter: &str| -> Vec<&str> {
+            types
+                .iter()
+                .copied()
+                .filter(|t| event_types_match(&f(&[filter]), Some(t)))
+                .collect()
+        };
+        let every_pull_request = ["pull_request", "pull_request.opened", "pull_request.closed"];
+        assert_eq!(matched("pull_request"), every_pull_request);
+        assert_eq!(matched("pull_request.*"), every_pull_request);
+        assert_eq!(matched("pull_request.opened"), ["pull_request.opened"]);
+        assert_eq!(matched("*"), types);
+        assert_eq!(
+            matched("pull_request*"),
+            [
+                "pull_request",
+                "pull_request.opened",
+                "pull_request.closed",
+                "pull_request_review.submitted"
+            ],
+            "a bare trailing * is a plain prefix"
+        );
+        // Shopify's topics use `/`.
+        assert!(event_types_match(&f(&["orders"]), Some("orders/create")));
+        assert!(event_types_match(&f(&["orders/*"]), Some("orders/create")));
+        assert!(!event_types_match(&f(&["orders"]), Some("orders_edited/x")));
+        // Slack's messages by channel type.
+        assert!(event_types_match(&f(&["message"]), Some("message.im")));
+        assert!(!event_types_match(
+            &f(&["message.im"]),
+            Some("message.mpim")
+        ));
+    }
+
+    #[test]
+    fn every_type_an_old_exact_filter_matched_it_still_matches() {
+        // Before, a filter without `*` matched its exact name only.
+        for (filter, event_type) in [
+            ("push", "push"),
+            ("pull_request", "pull_request"),
+            ("invoice.paid", "invoice.paid"),
+            ("orders/create", "orders/create"),
+            ("Push Hook", "Push Hook"),
+        ] {
+            assert!(event_types_match(&f(&[filter]), Some(event_type)));
+        }
     }
 
     #[test]

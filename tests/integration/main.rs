@@ -18,5 +18,6 @@ mod providers;
 mod publish;
 mod redrive;
 mod refusals;
+mod routing;
 mod secrets;
 mod support;

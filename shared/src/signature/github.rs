@@ -5,6 +5,12 @@
 //! GitHub sends no timestamp, so replays are caught by the delivery id (`X-GitHub-Delivery`).
 //! The legacy `X-Hub-Signature: sha1=<hex>` is accepted only when the source allows it
 //! (`allow_sha1`) and no SHA-256 signature was sent: SHA-1 is kept for old GitHub Enterprise servers.
+//!
+//! The event type is named as GitHub's users name it (GitHub's "Webhook events and payloads"
+//! page, and @octokit/webhooks): `{X-GitHub-Event}.{action}` when the payload has a top-level
+//! `action` (`pull_request.opened`, `issues.closed`), the bare header otherwise (`push`). A
+//! subscription to `pull_request` still gets every pull request event (see
+//! [`crate::subscription::event_types_match`]).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -77,11 +83,18 @@ impl Scheme for Github {
     fn describe(&self, _check: &Check<'_>, request: &Inbound<'_>) -> EventMeta {
         EventMeta {
             delivery_id: optional_header(request.headers, DELIVERY_HEADER),
-            event_type: optional_header(request.headers, EVENT_HEADER),
+            event_type: optional_header(request.headers, EVENT_HEADER).map(
+                |event| match action_of(request.body) {
+                    Some(action) => format!("{event}.{action}"),
+                    None => event,
+                },
+            ),
         }
     }
 
-    /// The signature, a fresh delivery id and the event in `X-GitHub-Event`.
+    /// The signature, a fresh delivery id and the event in `X-GitHub-Event`: the part of
+    /// `event_type` before its first `.` (`pull_request.opened` is sent as `pull_request`; the
+    /// action is the body's to carry).
     fn sign(
         &self,
         secret: &Secret,
@@ -96,10 +109,36 @@ impl Scheme for Github {
             ("content-type".to_owned(), "application/json".to_owned()),
         ];
         if let Some(event) = event_type {
-            headers.push((EVENT_HEADER.to_owned(), event.to_owned()));
+            let header = event.split('.').next().unwrap_or(event);
+            headers.push((EVENT_HEADER.to_owned(), header.to_owned()));
         }
         Ok(headers)
     }
+}
+
+/// The top-level `action` of a JSON payload, or of the `payload` field of a form-encoded one
+/// (a webhook set to `application/x-www-form-urlencoded`). Only a plain snake_case word is
+/// taken: anything else would make a type no filter can name.
+fn action_of(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        action: Option<String>,
+    }
+    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+    let head: Head = if *first == b'{' {
+        serde_json::from_slice(body).ok()?
+    } else {
+        let payload = url::form_urlencoded::parse(body)
+            .find(|(k, _)| k == "payload")?
+            .1;
+        serde_json::from_str(&payload).ok()?
+    };
+    head.action.filter(|a| {
+        !a.is_empty()
+            && a.len() <= 64
+            && a.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    })
 }
 
 fn verify_sha1(check: &Check<'_>, request: &Inbound<'_>) -> Result<(), VerifyError> {
@@ -143,6 +182,61 @@ mod tests {
 
     fn case() -> Case<'static> {
         Case::new(&Github, &[DOC_SECRET], 0)
+    }
+
+    fn event_type(event: Option<&str>, body: &[u8]) -> Option<String> {
+        let h = match event {
+            Some(e) => headers(&[(EVENT_HEADER, e)]),
+            None => headers::<&str, &str>(&[]),
+        };
+        case().describe(&h, body).event_type
+    }
+
+    #[test]
+    fn the_type_is_the_event_and_its_action_as_githubs_users_write_it() {
+        let opened = br#"{"action":"opened","number":2,"pull_request":{"title":"x"}}"#;
+        assert_eq!(
+            event_type(Some("pull_request"), opened).as_deref(),
+            Some("pull_request.opened")
+        );
+        // A webhook set to send form-encoded payloads.
+        let form = b"payload=%7B%22action%22%3A%22closed%22%2C%22issue%22%3A%7B%7D%7D";
+        assert_eq!(
+            event_type(Some("issues"), form).as_deref(),
+            Some("issues.closed")
+        );
+        for (body, why) in [
+            (&br#"{"ref":"refs/heads/main"}"#[..], "no action"),
+            (br#"{"action":"Opened!"}"#, "not a snake_case word"),
+            (br#"{"action":""}"#, "empty"),
+            (br#"{"action":7}"#, "not a string"),
+            (b"not json", "not JSON"),
+            (b"", "empty body"),
+        ] {
+            assert_eq!(
+                event_type(Some("push"), body).as_deref(),
+                Some("push"),
+                "{why}"
+            );
+        }
+        assert_eq!(event_type(None, opened), None, "no X-GitHub-Event, no type");
+    }
+
+    #[test]
+    fn signing_a_type_with_an_action_sends_the_event_alone_in_the_header() {
+        let signed = Github
+            .sign(
+                &Secret::new("s"),
+                b"{}",
+                0,
+                Some("pull_request.opened"),
+                &SchemeOptions::default(),
+            )
+            .expect("signs");
+        assert!(
+            signed.contains(&(EVENT_HEADER.to_owned(), "pull_request".to_owned())),
+            "{signed:?}"
+        );
     }
 
     #[test]

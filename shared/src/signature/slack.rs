@@ -79,7 +79,10 @@ impl Scheme for Slack {
 
     /// Events API (JSON): `event_id` (the same on Slack's retries) and the inner `event.type`
     /// (`app_mention`, `message`, …), or the outer `type` when there is no inner event
-    /// (`app_rate_limited`). Interactivity (`payload=<JSON>` form): the payload's `type`
+    /// (`app_rate_limited`). A `message` is named as Slack's event list names what an app
+    /// subscribes to, by its `channel_type`: `message.channels`, `message.groups`,
+    /// `message.im`, `message.mpim`, `message.app_home` (a filter of `message` still gets them
+    /// all). Interactivity (`payload=<JSON>` form): the payload's `type`
     /// (`block_actions`, `view_submission`, …) and its `trigger_id`. Slash commands (form): the
     /// `command` (`/deploy`) and the `trigger_id`.
     fn describe(&self, _check: &Check<'_>, request: &Inbound<'_>) -> EventMeta {
@@ -87,7 +90,7 @@ impl Scheme for Slack {
             return serde_json::from_slice::<JsonHead>(request.body)
                 .map(|head| EventMeta {
                     delivery_id: head.event_id,
-                    event_type: head.event.and_then(|e| e.kind).or(head.kind),
+                    event_type: head.event.and_then(InnerEvent::type_name).or(head.kind),
                 })
                 .unwrap_or_default();
         }
@@ -167,6 +170,24 @@ struct JsonHead {
 struct InnerEvent {
     #[serde(rename = "type")]
     kind: Option<String>,
+    channel_type: Option<String>,
+}
+
+impl InnerEvent {
+    /// `message` with its channel type as Slack's event list names it (the Events API's
+    /// `message.channels`, `message.im`, …); any other type as it is.
+    fn type_name(self) -> Option<String> {
+        let kind = self.kind?;
+        let channels = match (kind.as_str(), self.channel_type.as_deref()) {
+            ("message", Some("channel")) => "channels",
+            ("message", Some("group")) => "groups",
+            ("message", Some("im")) => "im",
+            ("message", Some("mpim")) => "mpim",
+            ("message", Some("app_home")) => "app_home",
+            _ => return Some(kind),
+        };
+        Some(format!("message.{channels}"))
+    }
 }
 
 fn looks_like_json(body: &[u8]) -> bool {
@@ -262,6 +283,25 @@ mod tests {
         );
         assert_eq!(meta.delivery_id.as_deref(), Some("Ev08MFMKH6"));
         assert_eq!(meta.event_type.as_deref(), Some("app_mention"));
+        for (channel_type, named) in [
+            ("channel", "message.channels"),
+            ("group", "message.groups"),
+            ("im", "message.im"),
+            ("mpim", "message.mpim"),
+            ("app_home", "message.app_home"),
+            ("something_new", "message"),
+        ] {
+            let body = format!(
+                r#"{{"type":"event_callback","event_id":"Ev1","event":{{"type":"message","channel_type":"{channel_type}","text":"hi"}}}}"#
+            );
+            assert_eq!(
+                describe_body(body.as_bytes()).event_type.as_deref(),
+                Some(named),
+                "{channel_type}"
+            );
+        }
+        let meta = describe_body(br#"{"type":"event_callback","event":{"type":"message"}}"#);
+        assert_eq!(meta.event_type.as_deref(), Some("message"));
         let meta = describe_body(br#"{"type":"app_rate_limited","team_id":"T1"}"#);
         assert_eq!(meta.event_type.as_deref(), Some("app_rate_limited"));
         assert_eq!(meta.delivery_id, None);

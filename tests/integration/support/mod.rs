@@ -156,3 +156,19 @@ pub async fn post(
 pub fn now() -> i64 {
     SystemClock.unix_seconds()
 }
+
+/// Sets a subscription's event-type filters by writing its item straight to the table, as a
+/// subscription stored by an earlier version of Hookpost would be.
+pub async fn set_event_types(sdk: &SdkConfig, names: &StackNames, id: &str, types: &[&str]) {
+    let table = hookpost_shared::aws::DynamoSubscriptions::new(
+        DynamoClient::new(sdk),
+        &names.subscriptions_table,
+    );
+    let mut subscription = table
+        .find(id)
+        .await
+        .expect("reads the subscription")
+        .expect("the subscription exists");
+    subscription.event_types = types.iter().map(|t| t.to_string()).collect();
+    table.put(&subscription).await.expect("writes it back");
+}

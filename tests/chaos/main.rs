@@ -310,7 +310,7 @@ async fn run_wave(
             hookpost_dispatcher::Config {
                 retry: RETRY_DELAYS.parse().expect("schedule"),
                 attempt_timeout: ATTEMPT_TIMEOUT,
-                allow_private_targets: true,
+                targets: hookpost_shared::delivery::TargetPolicy::AllPrivate,
                 max_receive_count: Some(MAX_RECEIVE_COUNT),
                 ..hookpost_dispatcher::Config::default()
             },

@@ -519,3 +519,60 @@ async fn a_failed_attempt_recorded_after_a_success_leaves_the_delivery_delivered
         "the last attempt is still shown"
     );
 }
+
+/// A stack whose dispatcher may reach only the networks in `allowed` beyond the public internet.
+async fn stack_allowing(allowed: &str) -> LocalStack {
+    LocalStack::start(
+        support::emulator(),
+        LocalOptions {
+            port: 0,
+            max_receive_count: Some(2),
+            retry_delays: Some("1s".to_owned()),
+            prefix: support::unique("nets"),
+            parameters: BTreeMap::from([
+                ("AllowPrivateTargets".to_owned(), "false".to_owned()),
+                ("AllowedPrivateNetworks".to_owned(), allowed.to_owned()),
+            ]),
+            ..LocalOptions::default()
+        },
+    )
+    .await
+    .expect("the local stack starts")
+}
+
+#[tokio::test]
+async fn allowed_private_networks_open_exactly_the_networks_listed() {
+    // Loopback is listed: the subscriber on 127.0.0.1 gets the event.
+    let open = stack_allowing("127.0.0.0/8, 10.20.0.0/16").await;
+    let (sdk, names) = (&open.sdk, &open.state.names);
+    support::add_source(sdk, names, SOURCE, Provider::Github, SECRET).await;
+    let (subscriber, _) = support::add_subscriber(sdk, names, SOURCE).await;
+    send(&open).await;
+    assert_eq!(subscriber.wait_for(1, PATIENCE).await.len(), 1);
+    subscriber.stop();
+    open.stop().await;
+
+    // Only another private network is listed: loopback stays blocked, and the record says
+    // which setting would open it.
+    let closed = stack_allowing("10.20.0.0/16").await;
+    let (sdk, names) = (&closed.sdk, &closed.state.names);
+    support::add_source(sdk, names, SOURCE, Provider::Github, SECRET).await;
+    let (subscriber, subscription_id) = support::add_subscriber(sdk, names, SOURCE).await;
+    let event_id = send(&closed).await;
+    let record = record_when(sdk, names, &event_id, &subscription_id, |r| {
+        !r.history.is_empty()
+    })
+    .await;
+    assert_eq!(outcomes(&record)[0], "blocked_target", "{record:?}");
+    let error = record.history[0].error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("loopback") && error.contains("AllowedPrivateNetworks"),
+        "{error}"
+    );
+    assert!(
+        subscriber.received().is_empty(),
+        "the guard let a request through"
+    );
+    subscriber.stop();
+    closed.stop().await;
+}

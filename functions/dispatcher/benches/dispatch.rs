@@ -268,7 +268,7 @@ type BenchDispatcher<'a> = Dispatcher<&'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes
 fn build_dispatcher(fakes: &Fakes) -> BenchDispatcher<'_> {
     let config = Config {
         // The sinks are on loopback.
-        allow_private_targets: true,
+        targets: hookpost_shared::delivery::TargetPolicy::AllPrivate,
         max_in_flight: CONNECTIONS,
         metrics_function: None,
         ..Config::default()

@@ -4,6 +4,7 @@
 //! [`RetryReason::Misconfigured`] outcome.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -96,9 +97,7 @@ where
                 );
             }
         };
-        if !self.config.allow_private_targets
-            && let Some(blocked) = guard::blocked_literal(&url)
-        {
+        if let Some(blocked) = guard::blocked_literal(&url, &self.config.targets) {
             return Attempt::failed(RetryReason::Blocked, blocked.to_string());
         }
         let headers = match self.request_headers(envelope, payload, subscription) {
@@ -170,19 +169,17 @@ where
 }
 
 /// The shared client: no redirects (a 3xx is an answer, not a delivery), no proxies (they would
-/// resolve names past the SSRF guard), and the guard's resolver unless private targets are allowed.
+/// resolve names past the SSRF guard), and the guard's resolver with the deployment's policy.
 pub(crate) fn http_client(config: &Config) -> Result<reqwest::Client, reqwest::Error> {
-    let builder = reqwest::Client::builder()
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(hookpost_shared::USER_AGENT)
         .no_proxy()
-        .connect_timeout(config.attempt_timeout);
-    let builder = if config.allow_private_targets {
-        builder
-    } else {
-        builder.dns_resolver(guard::PublicOnlyResolver)
-    };
-    builder.build()
+        .connect_timeout(config.attempt_timeout)
+        .dns_resolver(Arc::new(guard::GuardedResolver::new(
+            config.targets.clone(),
+        )))
+        .build()
 }
 
 fn custom_headers(custom: &BTreeMap<String, String>) -> Result<HeaderMap, String> {

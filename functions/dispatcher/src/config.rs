@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use hookpost_shared::config::{self, ConfigError};
-use hookpost_shared::delivery::RetrySchedule;
+use hookpost_shared::delivery::{RetrySchedule, TargetPolicy};
 
 /// How long one attempt may take unless configured otherwise.
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -27,8 +27,8 @@ pub struct Config {
     pub attempt_timeout: Duration,
     /// How long delivery records are kept (the DynamoDB TTL).
     pub retention: Duration,
-    /// Whether subscribers may be on private, loopback or other non-public addresses.
-    pub allow_private_targets: bool,
+    /// Which non-public addresses subscribers may be on (public ones always).
+    pub targets: TargetPolicy,
     /// How many deliveries of one batch run at once.
     pub max_in_flight: usize,
     /// How long a source's subscriptions are reused across batches; zero reads them for every
@@ -49,7 +49,7 @@ impl Default for Config {
             retry: RetrySchedule::default(),
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             retention: DEFAULT_RETENTION,
-            allow_private_targets: false,
+            targets: TargetPolicy::PublicOnly,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             subscription_cache: DEFAULT_SUBSCRIPTION_CACHE,
             disable_after: DEFAULT_DISABLE_AFTER,
@@ -66,7 +66,8 @@ impl Config {
     }
 
     /// Reads `HOOKPOST_RETRY_DELAYS`, `HOOKPOST_ATTEMPT_TIMEOUT_SECS`,
-    /// `HOOKPOST_DELIVERY_RETENTION_DAYS`, `HOOKPOST_ALLOW_PRIVATE_TARGETS` (`true`/`false`),
+    /// `HOOKPOST_DELIVERY_RETENTION_DAYS`, `HOOKPOST_ALLOWED_PRIVATE_NETWORKS` (CIDR list),
+    /// `HOOKPOST_ALLOW_PRIVATE_TARGETS` (`true`/`false`; `true` opens every private range),
     /// `HOOKPOST_MAX_IN_FLIGHT`, `HOOKPOST_SUBSCRIPTION_CACHE_SECS` (0 = no cache),
     /// `HOOKPOST_DISABLE_AFTER_HOURS` and `HOOKPOST_MAX_RECEIVE_COUNT` (0 = unknown) through
     /// `lookup`; unset ones take the defaults, invalid ones are errors. Metrics are printed under
@@ -116,11 +117,7 @@ impl Config {
             retry: config::optional_in(lookup, "HOOKPOST_RETRY_DELAYS", defaults.retry)?,
             attempt_timeout: Duration::from_secs(timeout_secs),
             retention: Duration::from_secs(retention_days.saturating_mul(86_400)),
-            allow_private_targets: config::optional_in(
-                lookup,
-                "HOOKPOST_ALLOW_PRIVATE_TARGETS",
-                false,
-            )?,
+            targets: targets(lookup)?,
             max_in_flight,
             subscription_cache: Duration::from_secs(cache_secs),
             disable_after: Duration::from_secs(disable_after_hours.saturating_mul(3600)),
@@ -132,6 +129,19 @@ impl Config {
             )?),
         })
     }
+}
+
+/// `HOOKPOST_ALLOW_PRIVATE_TARGETS=true` opens every private range (the deprecated switch);
+/// otherwise `HOOKPOST_ALLOWED_PRIVATE_NETWORKS` names the networks opened, none by default.
+fn targets(lookup: &impl Fn(&str) -> Option<String>) -> Result<TargetPolicy, ConfigError> {
+    if config::optional_in(lookup, "HOOKPOST_ALLOW_PRIVATE_TARGETS", false)? {
+        return Ok(TargetPolicy::AllPrivate);
+    }
+    let list = lookup("HOOKPOST_ALLOWED_PRIVATE_NETWORKS").unwrap_or_default();
+    TargetPolicy::from_networks(&list).map_err(|reason| ConfigError::Invalid {
+        name: "HOOKPOST_ALLOWED_PRIVATE_NETWORKS",
+        reason,
+    })
 }
 
 fn positive<T: Default + PartialEq>(name: &'static str, value: T) -> Result<T, ConfigError> {
@@ -192,13 +202,40 @@ mod tests {
     }
 
     #[test]
+    fn the_allowed_private_networks_are_read_and_a_bad_one_is_named() {
+        let config = Config::from_lookup(vars(&[(
+            "HOOKPOST_ALLOWED_PRIVATE_NETWORKS",
+            "10.0.0.0/8,fd12::/16",
+        )]))
+        .expect("valid");
+        assert_eq!(
+            config.targets,
+            TargetPolicy::from_networks("10.0.0.0/8,fd12::/16").expect("valid")
+        );
+        let err = Config::from_lookup(vars(&[("HOOKPOST_ALLOWED_PRIVATE_NETWORKS", "10.0.0.0")]))
+            .expect_err("not CIDR");
+        assert!(
+            err.to_string()
+                .contains("HOOKPOST_ALLOWED_PRIVATE_NETWORKS"),
+            "{err}"
+        );
+        // The deprecated switch opens everything the list could.
+        let both = Config::from_lookup(vars(&[
+            ("HOOKPOST_ALLOWED_PRIVATE_NETWORKS", "10.0.0.0/8"),
+            ("HOOKPOST_ALLOW_PRIVATE_TARGETS", "true"),
+        ]))
+        .expect("valid");
+        assert_eq!(both.targets, TargetPolicy::AllPrivate);
+    }
+
+    #[test]
     fn unset_variables_take_the_defaults() {
         let config = Config::from_lookup(vars(&[])).expect("valid");
         let defaults = Config::default();
         assert_eq!(config.retry, defaults.retry);
         assert_eq!(config.attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
         assert_eq!(config.retention, DEFAULT_RETENTION);
-        assert!(!config.allow_private_targets);
+        assert_eq!(config.targets, TargetPolicy::PublicOnly);
         assert_eq!(config.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
         assert_eq!(config.subscription_cache, DEFAULT_SUBSCRIPTION_CACHE);
         assert_eq!(config.disable_after, DEFAULT_DISABLE_AFTER);
@@ -226,7 +263,7 @@ mod tests {
         assert_eq!(config.retry, "1s,2s".parse().expect("schedule"));
         assert_eq!(config.attempt_timeout, Duration::from_secs(7));
         assert_eq!(config.retention, Duration::from_secs(2 * 86_400));
-        assert!(config.allow_private_targets);
+        assert_eq!(config.targets, TargetPolicy::AllPrivate);
         assert_eq!(config.max_in_flight, 4);
         assert_eq!(config.subscription_cache, Duration::ZERO);
         assert_eq!(config.disable_after, Duration::from_secs(36 * 3600));

@@ -6,17 +6,30 @@
 //! (rebinding) cannot slip a private address through.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use hookpost_shared::delivery::ssrf::{BlockedAddress, check_target};
+use hookpost_shared::delivery::ssrf::{BlockedAddress, TargetPolicy};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Resolves with the system resolver and drops every address the policy blocks.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct PublicOnlyResolver;
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GuardedResolver {
+    policy: Arc<TargetPolicy>,
+}
 
-impl Resolve for PublicOnlyResolver {
+impl GuardedResolver {
+    pub(crate) fn new(policy: TargetPolicy) -> Self {
+        Self {
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
+        let policy = Arc::clone(&self.policy);
+        let check_target = move |ip: IpAddr| policy.check(ip);
         Box::pin(async move {
             // Port 0: reqwest substitutes the URL's port.
             let resolved: Vec<SocketAddr> =
@@ -39,17 +52,17 @@ impl Resolve for PublicOnlyResolver {
 }
 
 /// The blocked address a URL names literally, if any.
-pub(crate) fn blocked_literal(url: &url::Url) -> Option<BlockedAddress> {
+pub(crate) fn blocked_literal(url: &url::Url, policy: &TargetPolicy) -> Option<BlockedAddress> {
     let ip = match url.host()? {
         url::Host::Ipv4(v4) => IpAddr::V4(v4),
         url::Host::Ipv6(v6) => IpAddr::V6(v6),
         url::Host::Domain(_) => return None,
     };
-    check_target(ip).err()
+    policy.check(ip).err()
 }
 
 /// The [`BlockedAddress`] somewhere in an error's cause chain: how a refusal by
-/// [`PublicOnlyResolver`] is told apart from an ordinary connection failure.
+/// [`GuardedResolver`] is told apart from an ordinary connection failure.
 pub(crate) fn find_blocked(err: &(dyn std::error::Error + 'static)) -> Option<BlockedAddress> {
     let mut current = Some(err);
     while let Some(e) = current {

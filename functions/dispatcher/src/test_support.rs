@@ -214,7 +214,7 @@ impl World {
 /// about the guard.
 pub(crate) fn local_config() -> Config {
     Config {
-        allow_private_targets: true,
+        targets: hookpost_shared::delivery::TargetPolicy::AllPrivate,
         ..Config::default()
     }
 }

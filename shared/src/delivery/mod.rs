@@ -7,4 +7,4 @@ pub mod ssrf;
 
 pub use outcome::{AttemptOutcome, RetryReason, classify_status};
 pub use retry::{RetrySchedule, visibility_after};
-pub use ssrf::{BlockedAddress, check_target};
+pub use ssrf::{BlockedAddress, TargetPolicy, check_target};

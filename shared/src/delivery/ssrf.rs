@@ -6,11 +6,18 @@
 //! addresses are allowed; IPv6 forms that embed an IPv4 address (mapped, compatible, NAT64, 6to4)
 //! are judged by the IPv4 address they carry.
 //!
+//! A deployment may open chosen private networks to deliveries ([`TargetPolicy`], the
+//! template's `AllowedPrivateNetworks`), or all of them (`AllowPrivateTargets`, kept for
+//! compatibility). Link-local addresses and the cloud metadata services (`169.254.169.254`,
+//! `fd00:ec2::254`) stay blocked whatever the policy says.
+//!
 //! Ranges: the IANA special-purpose registries,
 //! <https://www.iana.org/assignments/iana-ipv4-special-registry/> and
 //! <https://www.iana.org/assignments/iana-ipv6-special-registry/>.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
 
 /// Why an address is not a deliverable target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +32,8 @@ pub enum BlockedRange {
     SharedAddressSpace,
     /// `169.254.0.0/16` (where cloud metadata services live), `fe80::/10`.
     LinkLocal,
+    /// The EC2 instance metadata service's IPv6 address, `fd00:ec2::254`.
+    Metadata,
     /// `fc00::/7` (RFC 4193), and the deprecated site-local `fec0::/10`.
     UniqueLocal,
     /// `224.0.0.0/4`, `ff00::/8`.
@@ -48,6 +57,7 @@ impl BlockedRange {
             BlockedRange::Private => "a private address",
             BlockedRange::SharedAddressSpace => "a carrier-grade NAT address",
             BlockedRange::LinkLocal => "a link-local address",
+            BlockedRange::Metadata => "the instance metadata service",
             BlockedRange::UniqueLocal => "a unique-local address",
             BlockedRange::Multicast => "a multicast address",
             BlockedRange::Broadcast => "the broadcast address",
@@ -58,12 +68,103 @@ impl BlockedRange {
     }
 }
 
+impl BlockedRange {
+    /// Ranges no policy opens: where a cloud's metadata service answers.
+    pub fn is_never_allowed(self) -> bool {
+        matches!(self, BlockedRange::LinkLocal | BlockedRange::Metadata)
+    }
+
+    fn remedy(self) -> &'static str {
+        if self.is_never_allowed() {
+            "which no delivery may reach, whatever AllowedPrivateNetworks says"
+        } else {
+            "which subscribers may not use unless AllowedPrivateNetworks includes it"
+        }
+    }
+}
+
 /// An address the dispatcher refuses to connect to, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{address} is {}, which subscribers may not use unless private targets are allowed", .range.describe())]
+#[error("{address} is {}, {}", .range.describe(), .range.remedy())]
 pub struct BlockedAddress {
     pub address: IpAddr,
     pub range: BlockedRange,
+}
+
+/// Which non-public addresses deliveries may reach, beyond every public one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TargetPolicy {
+    /// Public addresses only: the default.
+    #[default]
+    PublicOnly,
+    /// Also the addresses in these networks (`AllowedPrivateNetworks`).
+    Networks(Vec<IpNet>),
+    /// Every address but the never-allowed ones (`AllowPrivateTargets=true`, deprecated).
+    AllPrivate,
+}
+
+impl TargetPolicy {
+    /// The policy of a comma-separated CIDR list (`10.0.0.0/8, fd12:3456::/48`); an empty list is
+    /// [`TargetPolicy::PublicOnly`]. A network that lies entirely in a never-allowed range is
+    /// refused, since it could never take effect.
+    pub fn from_networks(list: &str) -> Result<Self, String> {
+        let mut networks = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let network: IpNet = item.parse().map_err(|_| {
+                format!("`{item}` is not a network in CIDR notation, such as 10.0.0.0/8")
+            })?;
+            if let Err(blocked) = check_target(network.network())
+                && blocked.range.is_never_allowed()
+                && never_allowed_network(&network)
+            {
+                return Err(format!(
+                    "`{item}` is {}, which deliveries never reach",
+                    blocked.range.describe()
+                ));
+            }
+            networks.push(network.trunc());
+        }
+        Ok(if networks.is_empty() {
+            Self::PublicOnly
+        } else {
+            Self::Networks(networks)
+        })
+    }
+
+    /// `Ok` when a delivery may connect to `address` under this policy.
+    pub fn check(&self, address: IpAddr) -> Result<(), BlockedAddress> {
+        let Err(blocked) = check_target(address) else {
+            return Ok(());
+        };
+        if blocked.range.is_never_allowed() {
+            return Err(blocked);
+        }
+        let allowed = match self {
+            Self::PublicOnly => false,
+            Self::AllPrivate => true,
+            Self::Networks(networks) => {
+                // An IPv6 form of an IPv4 address is judged as that IPv4 address, as above.
+                let judged = match address {
+                    IpAddr::V6(v6) => embedded_v4(v6).map_or(address, IpAddr::V4),
+                    v4 => v4,
+                };
+                networks
+                    .iter()
+                    .any(|n| n.contains(&judged) || n.contains(&address))
+            }
+        };
+        if allowed { Ok(()) } else { Err(blocked) }
+    }
+}
+
+/// Whether every address of `network` is link-local or the metadata service.
+fn never_allowed_network(network: &IpNet) -> bool {
+    let ends = [network.network(), network.broadcast()];
+    ends.iter().all(|a| {
+        check_target(*a)
+            .err()
+            .is_some_and(|b| b.range.is_never_allowed())
+    })
 }
 
 /// `Ok` when `address` is a public unicast address a delivery may connect to.
@@ -131,6 +232,8 @@ fn blocked_v6(ip: Ipv6Addr) -> Option<BlockedRange> {
         return blocked_v4(v4);
     }
     const RANGES: &[([u16; 8], u32, BlockedRange)] = &[
+        // Before fc00::/7, which holds it.
+        ([0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254], 128, Metadata),
         ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, Reserved),
         ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, Reserved),
         ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32, Documentation),
@@ -169,6 +272,119 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
         return Some(Ipv4Addr::from(((bits >> 80) & 0xffff_ffff) as u32));
     }
     None
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
+    #[test]
+    fn a_network_list_opens_exactly_its_networks() {
+        let policy = TargetPolicy::from_networks("10.1.0.0/16, fd12:3456::/32").expect("valid");
+        for allowed in [
+            "10.1.2.3",
+            "10.1.255.255",
+            "fd12:3456::1",
+            "::ffff:10.1.0.9",
+            "8.8.8.8",
+        ] {
+            assert_eq!(policy.check(ip(allowed)), Ok(()), "{allowed}");
+        }
+        for (blocked, range) in [
+            ("10.2.0.1", BlockedRange::Private),
+            ("192.168.1.1", BlockedRange::Private),
+            ("127.0.0.1", BlockedRange::Loopback),
+            ("fd12:3457::1", BlockedRange::UniqueLocal),
+        ] {
+            assert_eq!(
+                policy.check(ip(blocked)).map_err(|b| b.range),
+                Err(range),
+                "{blocked}"
+            );
+        }
+    }
+
+    #[test]
+    fn metadata_and_link_local_addresses_are_never_allowed_whatever_the_policy() {
+        let wide = TargetPolicy::from_networks("0.0.0.0/0, ::/0").expect("valid");
+        for policy in [TargetPolicy::AllPrivate, wide, TargetPolicy::PublicOnly] {
+            for (address, range) in [
+                ("169.254.169.254", BlockedRange::LinkLocal),
+                ("169.254.0.1", BlockedRange::LinkLocal),
+                ("fd00:ec2::254", BlockedRange::Metadata),
+                ("fe80::1", BlockedRange::LinkLocal),
+                ("::ffff:169.254.169.254", BlockedRange::LinkLocal),
+            ] {
+                assert_eq!(
+                    policy.check(ip(address)).map_err(|b| b.range),
+                    Err(range),
+                    "{address} under {policy:?}"
+                );
+            }
+        }
+        // Its neighbours in fc00::/7 are ordinary unique-local addresses.
+        assert_eq!(
+            TargetPolicy::from_networks("fd00::/8")
+                .expect("valid")
+                .check(ip("fd00:ec2::253")),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn all_private_opens_every_range_but_the_never_allowed() {
+        for address in ["127.0.0.1", "10.0.0.1", "::1", "fd12::1", "100.64.0.1"] {
+            assert_eq!(
+                TargetPolicy::AllPrivate.check(ip(address)),
+                Ok(()),
+                "{address}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_or_useless_network_list_is_refused_naming_the_item() {
+        assert_eq!(
+            TargetPolicy::from_networks(" , "),
+            Ok(TargetPolicy::PublicOnly)
+        );
+        for (list, named) in [
+            ("10.0.0.0/8, 10.0.0.0", "`10.0.0.0`"),
+            ("10.0.0.0/33", "`10.0.0.0/33`"),
+            ("private", "`private`"),
+            ("169.254.0.0/16", "`169.254.0.0/16`"),
+            ("fd00:ec2::254/128", "`fd00:ec2::254/128`"),
+        ] {
+            let err = TargetPolicy::from_networks(list).expect_err(list);
+            assert!(err.contains(named), "{list}: {err}");
+        }
+        // A wider network that includes link-local space is fine: that part stays blocked.
+        assert!(TargetPolicy::from_networks("169.0.0.0/8").is_ok());
+    }
+
+    #[test]
+    fn the_refusal_says_what_would_open_the_address_or_that_nothing_would() {
+        let private = TargetPolicy::PublicOnly
+            .check(ip("10.0.0.1"))
+            .expect_err("blocked");
+        assert!(
+            private
+                .to_string()
+                .contains("unless AllowedPrivateNetworks includes it")
+        );
+        let metadata = TargetPolicy::AllPrivate
+            .check(ip("169.254.169.254"))
+            .expect_err("blocked");
+        assert!(
+            metadata
+                .to_string()
+                .contains("whatever AllowedPrivateNetworks says")
+        );
+    }
 }
 
 #[cfg(test)]

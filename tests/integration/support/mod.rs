@@ -120,7 +120,7 @@ pub fn receiver(sdk: &SdkConfig, names: &StackNames, clock: Arc<dyn Clock>) -> A
 pub fn dispatcher(sdk: &SdkConfig, names: &StackNames) -> AwsDispatcher {
     let config = hookpost_dispatcher::Config {
         retry: "1s".parse().expect("schedule"),
-        allow_private_targets: true,
+        targets: hookpost_shared::delivery::TargetPolicy::AllPrivate,
         subscription_cache: Duration::ZERO,
         ..hookpost_dispatcher::Config::default()
     };

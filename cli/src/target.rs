@@ -5,22 +5,11 @@
 use aws_config::SdkConfig;
 use hookpost_local::LocalState;
 use hookpost_operations::Operations;
+use hookpost_shared::config::ConfigError;
 use hookpost_shared::deployment::StackNames;
 
 use crate::CliError;
 use crate::cli::Global;
-
-/// The variables that name a deployment without `--stack`, with the field each fills.
-pub const VARIABLES: [&str; 8] = [
-    "HOOKPOST_SOURCES_TABLE",
-    "HOOKPOST_SUBSCRIPTIONS_TABLE",
-    "HOOKPOST_DELIVERIES_TABLE",
-    "HOOKPOST_DELIVERY_IDS_TABLE",
-    "HOOKPOST_EVENTS_TABLE",
-    "HOOKPOST_BODIES_BUCKET",
-    "HOOKPOST_INGEST_QUEUE_URL",
-    "HOOKPOST_DEAD_LETTER_QUEUE_URL",
-];
 
 /// A resolved deployment.
 #[derive(Debug)]
@@ -62,34 +51,15 @@ async fn resolve_parts(
 
 /// The deployment named by the `HOOKPOST_*` variables; the first missing one is named.
 fn names_from(var: impl Fn(&str) -> Option<String>) -> Result<StackNames, CliError> {
-    let get = |name: &'static str| {
-        var(name).filter(|v| !v.is_empty()).ok_or_else(|| {
-            CliError::Usage(format!(
-                "{name} is not set: pass --stack NAME (the deployed CloudFormation stack), \
-                 --local for the local stack, or export the stack's outputs as the HOOKPOST_* \
-                 variables (docs/deploying.md, \"Using the CLI\")"
-            ))
-        })
-    };
-    let [
-        sources,
-        subscriptions,
-        deliveries,
-        delivery_ids,
-        events,
-        bodies,
-        ingest,
-        dead_letters,
-    ] = VARIABLES;
-    Ok(StackNames {
-        sources_table: get(sources)?,
-        subscriptions_table: get(subscriptions)?,
-        deliveries_table: get(deliveries)?,
-        delivery_ids_table: get(delivery_ids)?,
-        events_table: get(events)?,
-        bodies_bucket: get(bodies)?,
-        ingest_queue_url: get(ingest)?,
-        dead_letter_queue_url: get(dead_letters)?,
+    StackNames::from_lookup(var).map_err(|e| {
+        let name = match e {
+            ConfigError::Missing { name } | ConfigError::Invalid { name, .. } => name,
+        };
+        CliError::Usage(format!(
+            "{name} is not set: pass --stack NAME (the deployed CloudFormation stack), \
+             --local for the local stack, or export the stack's outputs as the HOOKPOST_* \
+             variables (docs/deploying.md, \"Using the CLI\")"
+        ))
     })
 }
 

@@ -1154,17 +1154,7 @@ async fn hookpost(names: &StackNames, endpoint: &str, args: &[&str]) -> serde_js
         .args(args)
         .env_remove("HOOKPOST_STACK")
         .env("AWS_ENDPOINT_URL", endpoint)
-        .env("HOOKPOST_SOURCES_TABLE", &names.sources_table)
-        .env("HOOKPOST_SUBSCRIPTIONS_TABLE", &names.subscriptions_table)
-        .env("HOOKPOST_DELIVERIES_TABLE", &names.deliveries_table)
-        .env("HOOKPOST_DELIVERY_IDS_TABLE", &names.delivery_ids_table)
-        .env("HOOKPOST_EVENTS_TABLE", &names.events_table)
-        .env("HOOKPOST_BODIES_BUCKET", &names.bodies_bucket)
-        .env("HOOKPOST_INGEST_QUEUE_URL", &names.ingest_queue_url)
-        .env(
-            "HOOKPOST_DEAD_LETTER_QUEUE_URL",
-            &names.dead_letter_queue_url,
-        )
+        .envs(names.to_env())
         .stdin(Stdio::null())
         .output()
         .await

@@ -81,25 +81,7 @@ pub(crate) fn env_for(
     names: &StackNames,
     receiver_url: Option<&str>,
 ) -> Vec<(&'static str, String)> {
-    let mut env = vec![
-        ("HOOKPOST_SOURCES_TABLE", names.sources_table.clone()),
-        (
-            "HOOKPOST_SUBSCRIPTIONS_TABLE",
-            names.subscriptions_table.clone(),
-        ),
-        ("HOOKPOST_DELIVERIES_TABLE", names.deliveries_table.clone()),
-        (
-            "HOOKPOST_DELIVERY_IDS_TABLE",
-            names.delivery_ids_table.clone(),
-        ),
-        ("HOOKPOST_EVENTS_TABLE", names.events_table.clone()),
-        ("HOOKPOST_BODIES_BUCKET", names.bodies_bucket.clone()),
-        ("HOOKPOST_INGEST_QUEUE_URL", names.ingest_queue_url.clone()),
-        (
-            "HOOKPOST_DEAD_LETTER_QUEUE_URL",
-            names.dead_letter_queue_url.clone(),
-        ),
-    ];
+    let mut env = names.to_env().to_vec();
     if let Some(url) = receiver_url {
         env.push(("HOOKPOST_RECEIVER_URL", url.to_owned()));
     }

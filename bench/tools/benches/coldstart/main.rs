@@ -398,27 +398,13 @@ fn environment(
             ("HOOKPOST_MAX_RECEIVE_COUNT", param("MaxReceiveCount")),
         ]),
         // No HOOKPOST_RECEIVER_URL, as deployed (template.yaml says why).
-        Kind::Api => env.extend([
-            ("HOOKPOST_SOURCES_TABLE", names.sources_table.clone()),
-            (
-                "HOOKPOST_SUBSCRIPTIONS_TABLE",
-                names.subscriptions_table.clone(),
-            ),
-            ("HOOKPOST_DELIVERIES_TABLE", names.deliveries_table.clone()),
-            (
-                "HOOKPOST_DELIVERY_IDS_TABLE",
-                names.delivery_ids_table.clone(),
-            ),
-            ("HOOKPOST_EVENTS_TABLE", names.events_table.clone()),
-            ("HOOKPOST_BODIES_BUCKET", names.bodies_bucket.clone()),
-            ("HOOKPOST_INGEST_QUEUE_URL", names.ingest_queue_url.clone()),
-            (
-                "HOOKPOST_DEAD_LETTER_QUEUE_URL",
-                names.dead_letter_queue_url.clone(),
-            ),
-            ("HOOKPOST_MAX_BODY_BYTES", param("MaxBodyBytes")),
-            ("HOOKPOST_DEDUPE_TTL_HOURS", param("DedupeTtlHours")),
-        ]),
+        Kind::Api => {
+            env.extend(names.to_env());
+            env.extend([
+                ("HOOKPOST_MAX_BODY_BYTES", param("MaxBodyBytes")),
+                ("HOOKPOST_DEDUPE_TTL_HOURS", param("DedupeTtlHours")),
+            ]);
+        }
     }
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }

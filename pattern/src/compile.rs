@@ -46,15 +46,21 @@ const OPERATOR_NAMES: [&str; 14] = [
     ">=",
 ];
 
-/// Compiles `pattern`, already checked against [`Limits::max_bytes`].
-pub(crate) fn compile(pattern: &Value, limits: &Limits) -> Result<Node, PatternError> {
+/// Compiles `pattern`, already checked against [`Limits::max_bytes`], into its root node and
+/// the number of `exists: false` leaves it holds.
+pub(crate) fn compile(pattern: &Value, limits: &Limits) -> Result<(Node, usize), PatternError> {
     let mut compiler = Compiler {
         limits,
         path: Path::default(),
+        keys: Vec::new(),
         values: 0,
+        absence_slots: 0,
     };
     match pattern {
-        Value::Object(object) => compiler.node(object, 1, false),
+        Value::Object(object) => {
+            let root = compiler.node(object, 1, false)?;
+            Ok((root, compiler.absence_slots))
+        }
         other => Err(compiler
             .path
             .refuse(format!("a pattern is a JSON object, not {}", kind(other)))),
@@ -63,8 +69,13 @@ pub(crate) fn compile(pattern: &Value, limits: &Limits) -> Result<Node, PatternE
 
 struct Compiler<'p, 'l> {
     limits: &'l Limits,
+    /// Where the compiler is, for refusals: keys, `$or` and array indices.
     path: Path<'p>,
+    /// The object keys only, from the root to the field being compiled, for `exists: false`.
+    keys: Vec<&'p str>,
     values: usize,
+    /// How many leaves have `exists: false`: each gets a slot in the match's memo.
+    absence_slots: usize,
 }
 
 impl<'p> Compiler<'p, '_> {
@@ -98,6 +109,7 @@ impl<'p> Compiler<'p, '_> {
             if key == OR {
                 any_of = self.any_of(value, depth)?;
             } else {
+                self.keys.push(key);
                 let field = match value {
                     Value::Object(nested) => Field::Object(self.node(nested, depth + 1, in_or)?),
                     Value::Array(items) => Field::Leaf(self.leaf(items)?),
@@ -109,18 +121,19 @@ impl<'p> Compiler<'p, '_> {
                         )));
                     }
                 };
+                self.keys.pop();
                 fields.push((key.clone(), field));
             }
             self.path.pop();
         }
         // Leaves before nested objects: a match checks `type` before it walks into `body`.
         fields.sort_by_key(|(_, field)| matches!(field, Field::Object(_)));
-        let matches_absent = fields.iter().all(|(_, field)| field.matches_absent())
-            && (any_of.is_empty() || any_of.iter().any(|branch: &Node| branch.matches_absent));
+        let may_match_absent = fields.iter().all(|(_, field)| field.may_match_absent())
+            && (any_of.is_empty() || any_of.iter().any(|branch: &Node| branch.may_match_absent));
         Ok(Node {
             fields,
             any_of,
-            matches_absent,
+            may_match_absent,
         })
     }
 
@@ -161,6 +174,8 @@ impl<'p> Compiler<'p, '_> {
         let mut leaf = Leaf {
             exists_true: false,
             exists_false: false,
+            path: Vec::new(),
+            absence_slot: 0,
             matchers: Vec::with_capacity(items.len()),
         };
         for (index, item) in items.iter().enumerate() {
@@ -183,6 +198,11 @@ impl<'p> Compiler<'p, '_> {
                 }
             }
             self.path.pop();
+        }
+        if leaf.exists_false {
+            leaf.path = self.keys.iter().map(|key| (*key).to_owned()).collect();
+            leaf.absence_slot = self.absence_slots;
+            self.absence_slots += 1;
         }
         Ok(leaf)
     }
@@ -384,6 +404,11 @@ impl<'p> Compiler<'p, '_> {
                     ));
                 };
                 self.path.push(Step::Key(name));
+                if !matches!(name.as_str(), "prefix" | "suffix" | "equals-ignore-case" | "wildcard") {
+                    return Err(self.path.refuse(format!(
+                        "`anything-but` takes prefix, suffix, equals-ignore-case or wildcard, not `{name}`"
+                    )));
+                }
                 let strings = self.strings(inner_argument, name)?;
                 let excluded = match name.as_str() {
                     "prefix" | "suffix" => {
@@ -405,26 +430,7 @@ impl<'p> Compiler<'p, '_> {
                     "equals-ignore-case" => {
                         AnythingBut::IgnoreCase(strings.into_iter().map(case::fold).collect())
                     }
-                    "wildcard" => {
-                        let mut wildcards = Vec::with_capacity(strings.len());
-                        for (index, text) in strings.into_iter().enumerate() {
-                            let wildcard = Wildcard::parse(text, self.limits.max_wildcards_per_value)
-                                .map_err(|error| {
-                                    if matches!(inner_argument, Value::Array(_)) {
-                                        self.path.refuse_at(Step::Index(index), error.reason())
-                                    } else {
-                                        self.path.refuse(error.reason())
-                                    }
-                                })?;
-                            wildcards.push(wildcard);
-                        }
-                        AnythingBut::Wildcards(wildcards)
-                    }
-                    unknown => {
-                        return Err(self.path.refuse(format!(
-                            "`anything-but` takes prefix, suffix, equals-ignore-case or wildcard, not `{unknown}`"
-                        )));
-                    }
+                    _ => AnythingBut::Wildcards(self.anything_but_wildcards(&strings, inner_argument)?),
                 };
                 self.path.pop();
                 Ok(excluded)
@@ -434,6 +440,26 @@ impl<'p> Compiler<'p, '_> {
                 kind(other)
             ))),
         }
+    }
+
+    fn anything_but_wildcards(
+        &self,
+        texts: &[&str],
+        argument: &Value,
+    ) -> Result<Vec<Wildcard>, PatternError> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(index, text)| {
+                Wildcard::parse(text, self.limits.max_wildcards_per_value).map_err(|error| {
+                    if matches!(argument, Value::Array(_)) {
+                        self.path.refuse_at(Step::Index(index), error.reason())
+                    } else {
+                        self.path.refuse(error.reason())
+                    }
+                })
+            })
+            .collect()
     }
 
     fn anything_but_list(&mut self, items: &'p [Value]) -> Result<AnythingBut, PatternError> {

@@ -57,12 +57,14 @@ use serde_json::Value;
 
 pub use error::PatternError;
 pub use limits::Limits;
-use matcher::Node;
+use matcher::{Context, Node};
 
 /// A parsed, validated pattern, ready to match.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventPattern {
     root: Node,
+    /// How many leaves hold `exists: false` (the size of a match's memo of absences).
+    absence_slots: usize,
     source: Value,
 }
 
@@ -76,13 +78,14 @@ impl EventPattern {
     /// the text as given, before it is parsed.
     pub fn parse_with_limits(text: &str, limits: &Limits) -> Result<Self, PatternError> {
         if text.len() > limits.max_bytes {
-            return Err(too_large(text.len(), limits));
+            return Err(too_large(&format!("{} bytes", text.len()), limits));
         }
         let value: Value = serde_json::from_str(text)
             .map_err(|error| error::root_error(format!("not valid JSON: {error}")))?;
-        let root = compile::compile(&value, limits)?;
+        let (root, absence_slots) = compile::compile(&value, limits)?;
         Ok(EventPattern {
             root,
+            absence_slots,
             source: value,
         })
     }
@@ -100,18 +103,20 @@ impl EventPattern {
             max: limits.max_bytes,
         };
         if serde_json::to_writer(&mut counter, value).is_err() {
-            return Err(too_large(counter.bytes, limits));
+            return Err(too_large("more than that", limits));
         }
-        let root = compile::compile(value, limits)?;
+        let (root, absence_slots) = compile::compile(value, limits)?;
         Ok(EventPattern {
             root,
+            absence_slots,
             source: value.clone(),
         })
     }
 
     /// Whether `event` matches the pattern.
     pub fn matches(&self, event: &Value) -> bool {
-        self.root.matches_value(Some(event))
+        let mut cx = Context::new(event, self.absence_slots);
+        self.root.matches_value(Some(event), &mut cx)
     }
 
     /// Whether any leaf of the pattern looks under the top-level key `key` (the dispatcher uses
@@ -127,9 +132,9 @@ impl EventPattern {
     }
 }
 
-fn too_large(bytes: usize, limits: &Limits) -> PatternError {
+fn too_large(size: &str, limits: &Limits) -> PatternError {
     error::root_error(format!(
-        "the pattern is {bytes} bytes or more; at most {} are accepted",
+        "a pattern may be {} bytes of JSON at most; this one is {size}",
         limits.max_bytes
     ))
 }

@@ -13,7 +13,12 @@
 //!   AWS docs) and a key whose parent is missing;
 //! - a nested pattern object under an array of objects must match within one element, so
 //!   `{"a": [1], "b": [2]}` does not match `[{"a": 1}, {"b": 2}]`, as EventBridge's
-//!   array-consistent matching does not.
+//!   array-consistent matching does not;
+//! - `exists: false` holds when the field's path has no value anywhere in the event, whichever
+//!   array element the rest of the pattern matched in: the exact opposite of `exists: true`.
+//!   (EventBridge's matcher judges absence within the array elements the fields it checked
+//!   before had matched in, an order that follows field names; judging it over the whole event
+//!   is the order-free reading, and agrees with it whenever the absent field is checked first.)
 //!
 //! Matching allocates nothing and recurses no deeper than the pattern's depth (bounded by
 //! [`crate::Limits::max_depth`]) plus the event's array nesting, which it stops following at
@@ -37,9 +42,10 @@ pub(crate) struct Node {
     pub(crate) fields: Vec<(String, Field)>,
     /// The branches of `$or` at this level, if any (at least two).
     pub(crate) any_of: Vec<Node>,
-    /// Whether this node matches where the event has nothing (a missing key, a scalar where an
-    /// object was expected): only true when every required leaf accepts absence.
-    pub(crate) matches_absent: bool,
+    /// Whether this node can match where the event has nothing (a missing key, a scalar where
+    /// an object was expected): only when every field accepts absence. Checked before the
+    /// absence itself, which walks the event.
+    pub(crate) may_match_absent: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +59,11 @@ pub(crate) enum Field {
 pub(crate) struct Leaf {
     pub(crate) exists_true: bool,
     pub(crate) exists_false: bool,
+    /// The keys from the pattern's root to this leaf (`$or` adds none), for `exists: false`;
+    /// empty when the leaf has no `exists: false`.
+    pub(crate) path: Vec<String>,
+    /// This leaf's slot in [`Context`]'s memo of absences, when it has `exists: false`.
+    pub(crate) absence_slot: usize,
     /// Every matcher but `exists`.
     pub(crate) matchers: Vec<Matcher>,
 }
@@ -103,31 +114,83 @@ pub(crate) enum AnythingBut {
     Wildcards(Vec<Wildcard>),
 }
 
+/// What one match needs beside the pattern: the whole event, and the answers of the
+/// `exists: false` leaves already asked. An absence does not depend on which array element the
+/// rest of the pattern is matching, so it is walked once per match, not once per element.
+pub(crate) struct Context<'e> {
+    root: &'e Value,
+    /// For the first 64 slots: which are answered, and which of those are absent.
+    known: u64,
+    absent: u64,
+    /// Slots past 64 (patterns with that many `exists: false`), allocated only for them.
+    more: Vec<Option<bool>>,
+}
+
+impl<'e> Context<'e> {
+    pub(crate) fn new(root: &'e Value, absence_slots: usize) -> Self {
+        Context {
+            root,
+            known: 0,
+            absent: 0,
+            more: vec![None; absence_slots.saturating_sub(64)],
+        }
+    }
+
+    fn is_absent(&mut self, leaf: &Leaf) -> bool {
+        let slot = leaf.absence_slot;
+        if slot < 64 {
+            let bit = 1_u64 << slot;
+            if self.known & bit == 0 {
+                self.known |= bit;
+                if !has_value_at(self.root, &leaf.path, 0) {
+                    self.absent |= bit;
+                }
+            }
+            return self.absent & bit != 0;
+        }
+        let root = self.root;
+        match self.more.get_mut(slot - 64) {
+            Some(Some(absent)) => *absent,
+            Some(answer) => *answer.insert(!has_value_at(root, &leaf.path, 0)),
+            // Every slot is sized by the compiler; a missing one is answered without the memo.
+            None => !has_value_at(root, &leaf.path, 0),
+        }
+    }
+}
+
 impl Node {
     /// Whether this node matches the object `object`.
-    pub(crate) fn matches_object(&self, object: &Map<String, Value>) -> bool {
+    pub(crate) fn matches_object(&self, object: &Map<String, Value>, cx: &mut Context<'_>) -> bool {
         self.fields
             .iter()
-            .all(|(key, field)| field.matches(object.get(key)))
+            .all(|(key, field)| field.matches(object.get(key), cx))
             && (self.any_of.is_empty()
                 || self
                     .any_of
                     .iter()
-                    .any(|branch| branch.matches_object(object)))
+                    .any(|branch| branch.matches_object(object, cx)))
     }
 
     /// Whether this node matches `value`, the event's value at the node's key (if any).
-    pub(crate) fn matches_value(&self, value: Option<&Value>) -> bool {
+    pub(crate) fn matches_value(&self, value: Option<&Value>, cx: &mut Context<'_>) -> bool {
         match value {
-            Some(Value::Object(object)) => self.matches_object(object),
+            Some(Value::Object(object)) => self.matches_object(object, cx),
             Some(Value::Array(items)) => {
                 let mut saw_object = false;
                 any_object(items, 0, &mut saw_object, &mut |object| {
-                    self.matches_object(object)
-                }) || (!saw_object && self.matches_absent)
+                    self.matches_object(object, cx)
+                }) || (!saw_object && self.matches_nothing(cx))
             }
-            _ => self.matches_absent,
+            _ => self.matches_nothing(cx),
         }
+    }
+
+    /// Whether this node matches where the event has no object for it.
+    fn matches_nothing(&self, cx: &mut Context<'_>) -> bool {
+        self.may_match_absent
+            && self.fields.iter().all(|(_, field)| field.matches(None, cx))
+            && (self.any_of.is_empty()
+                || self.any_of.iter().any(|branch| branch.matches_nothing(cx)))
     }
 
     /// Whether any field of this node, or of its `$or` branches, is named `key`.
@@ -138,35 +201,34 @@ impl Node {
 }
 
 impl Field {
-    fn matches(&self, value: Option<&Value>) -> bool {
+    fn matches(&self, value: Option<&Value>, cx: &mut Context<'_>) -> bool {
         match self {
-            Field::Leaf(leaf) => leaf.matches(value),
-            Field::Object(node) => node.matches_value(value),
+            Field::Leaf(leaf) => leaf.matches(value, cx),
+            Field::Object(node) => node.matches_value(value, cx),
         }
     }
 
-    pub(crate) fn matches_absent(&self) -> bool {
+    pub(crate) fn may_match_absent(&self) -> bool {
         match self {
             Field::Leaf(leaf) => leaf.exists_false,
-            Field::Object(node) => node.matches_absent,
+            Field::Object(node) => node.may_match_absent,
         }
     }
 }
 
 impl Leaf {
-    fn matches(&self, value: Option<&Value>) -> bool {
-        if self.exists_true || self.exists_false {
-            let exists = value.is_some_and(|value| any_scalar(value, 0, &mut |_| true));
-            if (exists && self.exists_true) || (!exists && self.exists_false) {
-                return true;
-            }
+    fn matches(&self, value: Option<&Value>, cx: &mut Context<'_>) -> bool {
+        if self.exists_true && value.is_some_and(|value| any_scalar(value, 0, &mut |_| true)) {
+            return true;
         }
-        match value {
+        let matched = match value {
             Some(value) if !self.matchers.is_empty() => any_scalar(value, 0, &mut |scalar| {
                 self.matchers.iter().any(|matcher| matcher.matches(scalar))
             }),
             _ => false,
-        }
+        };
+        // Last: it may walk the event.
+        matched || (self.exists_false && cx.is_absent(self))
     }
 }
 
@@ -264,6 +326,24 @@ fn any_scalar(value: &Value, nesting: usize, f: &mut impl FnMut(&Value) -> bool)
             nesting < MAX_ARRAY_NESTING && items.iter().any(|item| any_scalar(item, nesting + 1, f))
         }
         scalar => f(scalar),
+    }
+}
+
+/// Whether the event has a scalar at `path` below `value`, through any arrays on the way.
+fn has_value_at(value: &Value, path: &[String], nesting: usize) -> bool {
+    match value {
+        Value::Array(items) => {
+            nesting < MAX_ARRAY_NESTING
+                && items
+                    .iter()
+                    .any(|item| has_value_at(item, path, nesting + 1))
+        }
+        Value::Object(object) => path.split_first().is_some_and(|(key, rest)| {
+            object
+                .get(key)
+                .is_some_and(|value| has_value_at(value, rest, nesting))
+        }),
+        _ => path.is_empty(),
     }
 }
 

@@ -29,7 +29,7 @@ use crate::wildcard::Wildcard;
 const OR: &str = "$or";
 
 /// Keys a `$or` branch may not use, since they would read as operators.
-const OPERATOR_NAMES: [&str; 14] = [
+const OPERATOR_NAMES: [&str; 13] = [
     "prefix",
     "suffix",
     "equals-ignore-case",
@@ -38,7 +38,6 @@ const OPERATOR_NAMES: [&str; 14] = [
     "exists",
     "cidr",
     "wildcard",
-    OR,
     "=",
     "<",
     "<=",
@@ -99,7 +98,7 @@ impl<'p> Compiler<'p, '_> {
         let mut fields = Vec::with_capacity(object.len());
         let mut any_of = Vec::new();
         for (key, value) in object {
-            if in_or && key != OR && OPERATOR_NAMES.contains(&key.as_str()) {
+            if in_or && OPERATOR_NAMES.contains(&key.as_str()) {
                 return Err(self.path.refuse_at(
                     Step::Key(key),
                     format!("`{key}` is an operator name and cannot be a field inside `$or`"),
@@ -113,11 +112,15 @@ impl<'p> Compiler<'p, '_> {
                 let field = match value {
                     Value::Object(nested) => Field::Object(self.node(nested, depth + 1, in_or)?),
                     Value::Array(items) => Field::Leaf(self.leaf(items)?),
+                    other if OPERATOR_NAMES.contains(&key.as_str()) => {
+                        return Err(self.path.refuse(format!(
+                            "`{key}` reads as a field here; an operator goes inside the field's array, as in `[{{\"{key}\": {other}}}]`"
+                        )));
+                    }
                     other => {
                         return Err(self.path.refuse(format!(
-                            "a field's value is an array of values to match or an object of fields, not {}; write `[{}]` to match it exactly",
+                            "a field's value is an array of values to match or an object of fields, not {}; write `[{other}]` to match it exactly",
                             kind(other),
-                            other
                         )));
                     }
                 };

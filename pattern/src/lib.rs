@@ -15,14 +15,16 @@
 //! | `{"suffix": ".png"}`, `{"suffix": {"equals-ignore-case": ".png"}}` | strings ending with it |
 //! | `{"equals-ignore-case": "alice"}` | strings equal to it, ignoring case |
 //! | `{"wildcard": "dir/*.png"}` | strings where `*` stands for any run of characters (`\*` is a literal `*`) |
-//! | `{"anything-but": …}` | any value except: a string, a number, a list of either, or `{"prefix"｜"suffix"｜"equals-ignore-case"｜"wildcard": string or list}` |
+//! | `{"anything-but": "x"}`, `{"anything-but": [1, 2]}`, `{"anything-but": {"prefix": "init"}}` | any value but those (also `suffix`, `equals-ignore-case`, `wildcard`, each with a string or a list) |
 //! | `{"numeric": [">", 0, "<=", 5]}` | numbers in range: `=`, or a lower (`>`, `>=`) and/or an upper (`<`, `<=`) bound |
 //! | `{"exists": true}` / `{"exists": false}` | a field that has / has no value (`null` is a value; `[]` and objects are not) |
 //! | `{"cidr": "10.0.0.0/24"}` | strings that are IPv4 or IPv6 addresses in the block |
 //!
 //! `"$or": [{…}, {…}]`, at any object level, matches when any of its (two or more) sub-patterns
-//! does. A key absent from the event matches nothing but `exists: false`; string operators never
-//! match non-strings; `anything-but` matches any value it does not exclude, of any type.
+//! does. A key absent from the event matches nothing but `exists: false`, which holds when the
+//! field has no value anywhere in the event (every element of an array included); string
+//! operators never match non-strings; `anything-but` matches any value it does not exclude, of
+//! any type. A nested pattern under an array of objects matches within one element.
 //!
 //! # Limits
 //!
@@ -49,9 +51,8 @@ mod compile;
 mod error;
 mod limits;
 mod matcher;
+mod size;
 mod wildcard;
-
-use std::io;
 
 use serde_json::Value;
 
@@ -98,11 +99,7 @@ impl EventPattern {
     /// Validates a pattern given as a JSON value within `limits`; `max_bytes` applies to the
     /// value's compact JSON text.
     pub fn from_value_with_limits(value: &Value, limits: &Limits) -> Result<Self, PatternError> {
-        let mut counter = ByteCounter {
-            bytes: 0,
-            max: limits.max_bytes,
-        };
-        if serde_json::to_writer(&mut counter, value).is_err() {
+        if size::exceeds(value, limits.max_bytes) {
             return Err(too_large("more than that", limits));
         }
         let (root, absence_slots) = compile::compile(value, limits)?;
@@ -137,25 +134,4 @@ fn too_large(size: &str, limits: &Limits) -> PatternError {
         "a pattern may be {} bytes of JSON at most; this one is {size}",
         limits.max_bytes
     ))
-}
-
-/// Counts the bytes of a value's compact JSON, and stops the writing as soon as there are too
-/// many, so an oversized value costs no more than the limit to refuse.
-struct ByteCounter {
-    bytes: usize,
-    max: usize,
-}
-
-impl io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.bytes += buf.len();
-        if self.bytes > self.max {
-            return Err(io::Error::other("over the limit"));
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }

@@ -20,7 +20,8 @@
 //!   before had matched in, an order that follows field names; judging it over the whole event
 //!   is the order-free reading, and agrees with it whenever the absent field is checked first.)
 //!
-//! Matching allocates nothing and recurses no deeper than the pattern's depth (bounded by
+//! Matching allocates nothing (unless a pattern holds more than 64 `exists: false` leaves, see
+//! [`Context`]) and recurses no deeper than the pattern's depth (bounded by
 //! [`crate::Limits::max_depth`]) plus the event's array nesting, which it stops following at
 //! [`MAX_ARRAY_NESTING`] levels.
 

@@ -56,6 +56,17 @@ fn a_field_is_an_array_or_an_object() {
 }
 
 #[test]
+fn an_operator_outside_an_array_is_refused_with_the_fix() {
+    let error = refusal(json!({"source": {"prefix": "bill"}}));
+    assert_eq!(error.path, "source.prefix");
+    assert!(
+        error.reason.contains(r#"[{"prefix": "bill"}]"#),
+        "{}",
+        error.reason
+    );
+}
+
+#[test]
 fn an_empty_leaf_array_is_refused() {
     assert_eq!(path_of(json!({"body": {"tags": []}})), "body.tags");
 }
@@ -436,4 +447,24 @@ fn an_oversized_text_is_refused_before_it_is_parsed() {
     // Not JSON at all: refused for its size, so the parser never ran.
     let error = EventPattern::parse(&"[".repeat(3000)).expect_err("too large");
     assert!(error.reason.contains("2048"), "{}", error.reason);
+}
+
+#[test]
+fn a_value_nested_far_past_every_limit_is_refused_without_overflowing() {
+    let mut deep = json!([1]);
+    for _ in 0..100_000 {
+        deep = Value::Array(vec![deep]);
+    }
+    let mut pattern = serde_json::Map::new();
+    pattern.insert("a".to_owned(), deep);
+    let pattern = Value::Object(pattern);
+    assert_eq!(
+        EventPattern::from_value(&pattern)
+            .expect_err("too large")
+            .path,
+        "$"
+    );
+    // Dropping a value this deep recurses in serde_json itself; the test leaks it rather than
+    // measure serde_json's stack.
+    std::mem::forget(pattern);
 }

@@ -108,8 +108,8 @@ sam-build: venv ## sam build for x86_64 (this machine has no aarch64 standard li
 # receiver, dispatcher, API and hello bootstraps the cold-start bench measures. Every command below
 # selects the same packages, so they share one feature resolution and nothing is compiled twice;
 # from a clean clone the build is most of make bench's time (fat LTO, as deployed, on every binary).
-BENCH_PACKAGES := -p hookpost-shared -p hookpost-receiver -p hookpost-dispatcher -p hookpost-api -p hookpost-bench-tools
-CRITERION_BENCHES := --bench verify --bench handler --bench dispatch
+BENCH_PACKAGES := -p hookpost-shared -p hookpost-pattern -p hookpost-receiver -p hookpost-dispatcher -p hookpost-api -p hookpost-bench-tools
+CRITERION_BENCHES := --bench verify --bench handler --bench dispatch --bench matching
 # The API has no benchmark: building its OpenAPI test (never run here) is what builds its bootstrap.
 API_BOOTSTRAP := --test openapi
 # Criterion's times per benchmark: `make bench BENCH_ARGS='--measurement-time 10'` for steadier figures.

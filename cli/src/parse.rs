@@ -29,6 +29,19 @@ pub fn event_filters(text: &str) -> Result<EventTypes, String> {
     hookpost_shared::subscription::parse_event_filters(text).map(EventTypes)
 }
 
+/// A payload filter: an EventBridge event pattern as JSON text, or `@FILE` to read it from a file.
+/// Only the JSON is checked here; the pattern itself is checked by the operations core, which
+/// names the offending key.
+pub fn filter(text: &str) -> Result<serde_json::Value, String> {
+    let json = match text.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?,
+        None => text.to_owned(),
+    };
+    serde_json::from_str(&json).map_err(|e| {
+        format!("not JSON ({e}); write an EventBridge event pattern such as '{{\"body\": {{\"amount\": [{{\"numeric\": [\">\", 100]}}]}}}}'")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ use crate::{CliError, parse};
 pub enum SubscriptionsCommand {
     /// Subscribe a URL to a source's events; prints the id and the `whsec_` secret (once).
     #[command(
-        after_help = "Example:\n  hookpost --local subscriptions add --source github-main --url https://example.com/hook --events 'push,pull_request.*'"
+        after_help = "Examples:\n  hookpost --local subscriptions add --source github-main --url https://example.com/hook --events 'push,pull_request.*'\n  hookpost --local subscriptions add --source stripe --url https://example.com/big --events 'charge.*' --filter '{\"body\": {\"data\": {\"object\": {\"amount\": [{\"numeric\": [\">=\", 10000]}]}}}}'"
     )]
     Add {
         #[arg(long, value_parser = parse::source_id)]
@@ -29,6 +29,10 @@ pub enum SubscriptionsCommand {
         /// Event types: exact names, prefix wildcards (`invoice.*`) or `*`.
         #[arg(long, default_value = "*", value_parser = parse::event_filters)]
         events: parse::EventTypes,
+        /// Payload filter: an EventBridge event pattern (JSON, or @FILE) over the event's type,
+        /// source, headers and body (docs/routing.md).
+        #[arg(long, value_parser = parse::filter)]
+        filter: Option<serde_json::Value>,
         /// Extra header sent with every delivery, `Name: value` (repeatable).
         #[arg(long = "header", value_parser = parse::header)]
         headers: Vec<(String, String)>,
@@ -47,6 +51,11 @@ pub enum SubscriptionsCommand {
         url: Option<String>,
         #[arg(long, value_parser = parse::event_filters)]
         events: Option<parse::EventTypes>,
+        /// Replaces the payload filter (JSON, or @FILE); `--clear-filter` removes it.
+        #[arg(long, value_parser = parse::filter)]
+        filter: Option<serde_json::Value>,
+        #[arg(long, conflicts_with = "filter")]
+        clear_filter: bool,
         /// Replaces every custom header (repeatable); `--clear-headers` removes them all.
         #[arg(long = "header", value_parser = parse::header)]
         headers: Vec<(String, String)>,
@@ -133,6 +142,7 @@ pub async fn run(
             source,
             url,
             events,
+            filter,
             headers,
             timeout_seconds,
         } => {
@@ -141,6 +151,7 @@ pub async fn run(
                     source_id: source,
                     url,
                     event_types: events.0,
+                    filter,
                     headers: headers.into_iter().collect(),
                     timeout_seconds,
                 })
@@ -151,6 +162,8 @@ pub async fn run(
             id,
             url,
             events,
+            filter,
+            clear_filter,
             headers,
             clear_headers,
             timeout_seconds,
@@ -159,6 +172,11 @@ pub async fn run(
             let changes = SubscriptionChanges {
                 url,
                 event_types: events.map(|e| e.0),
+                filter: if clear_filter {
+                    Some(None)
+                } else {
+                    filter.map(Some)
+                },
                 headers: (clear_headers || !headers.is_empty()).then_some(headers),
                 timeout_seconds: timeout_seconds.map(Some),
             };

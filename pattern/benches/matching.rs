@@ -110,22 +110,22 @@ fn matching(c: &mut Criterion) {
         "the bench event must match, so every field is checked"
     );
 
-    let mut group = c.benchmark_group("match");
+    // One group, judged by bench/report.py: `match-parsed-event` against the 2 µs goal.
+    let mut group = c.benchmark_group("pattern");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
-    group.bench_function("parsed-event", |b| {
+    group.bench_function("match-parsed-event", |b| {
         b.iter(|| black_box(&pattern).matches(black_box(&parsed)))
     });
-    group.bench_function("raw-body", |b| {
+    group.bench_function("match-raw-body", |b| {
         b.iter(|| {
             let event = event(parse_body(black_box(&bytes)));
             black_box(&pattern).matches(&event)
         })
     });
-    group.finish();
-
-    c.bench_function("parse-pattern", |b| {
+    group.bench_function("parse-pattern", |b| {
         b.iter(|| EventPattern::parse(black_box(PATTERN)).is_ok())
     });
+    group.finish();
 }
 
 criterion_group!(benches, matching);

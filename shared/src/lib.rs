@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod deployment;
 pub mod envelope;
 pub mod intake;
+pub mod routing;
 pub mod secret;
 pub mod signature;
 pub mod source;

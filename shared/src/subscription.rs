@@ -18,6 +18,10 @@ pub struct Subscription {
     /// Event-type filters: exact names, prefix wildcards such as `invoice.*`, or `*`.
     #[serde(default = "all_events")]
     pub event_types: Vec<String>,
+    /// A payload filter: an EventBridge event pattern, as compact JSON text, over the event's
+    /// type, source, headers and body ([`crate::routing`]). Absent: every event of the types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
     #[serde(default = "enabled")]
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +80,7 @@ impl Subscription {
             url: url.into(),
             secrets,
             event_types: all_events(),
+            filter: None,
             enabled: true,
             disabled_reason: None,
             disabled_at: None,

@@ -818,19 +818,14 @@ async fn subscribe(
     let filters: Vec<String> = filters.iter().map(|f| (*f).to_owned()).collect();
     DynamoSubscriptions::new(DynamoClient::new(sdk), &names.subscriptions_table)
         .put(&Subscription {
-            source_id: SourceId::parse(source).expect("valid id"),
-            subscription_id: subscription_id.clone(),
-            url: server.url.clone(),
-            secrets: vec![key.to_whsec()],
             event_types: filters.clone(),
-            enabled: true,
-            disabled_reason: None,
-            disabled_at: None,
-            failing_since: None,
-            timeout_seconds: None,
-            headers: Default::default(),
-            created_at: rfc3339(SystemTime::now()),
-            last_delivery: None,
+            ..Subscription::new(
+                SourceId::parse(source).expect("valid id"),
+                subscription_id.clone(),
+                server.url.clone(),
+                vec![key.to_whsec()],
+                rfc3339(SystemTime::now()),
+            )
         })
         .await
         .expect("PutItem");

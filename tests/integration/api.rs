@@ -574,6 +574,30 @@ async fn hostile_requests_get_their_status_and_code_and_change_nothing() {
             "invalid",
         ),
         (
+            "a payload filter with an unknown operator",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(
+                    r#"{"source":"gh","url":"http://127.0.0.1:9/","filter":{"body":{"amount":[{"numeric":["~",1]}]}}}"#,
+                ),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a payload filter that is not an object",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","filter":["push"]}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
             "a redrive that names nothing",
             event("POST", "/v1/dead-letters/redrive", &json_type, Some("{}")),
             400,

@@ -462,6 +462,19 @@ async fn every_page_renders_the_seeded_stack_escaped_with_the_security_headers_a
     let seeded = seeded().await;
     let session = Session::open(&seeded.console).await;
     let (dead, delivered, failing) = (&seeded.dead, &seeded.delivered, &seeded.failing_id);
+    // A filter with markup in it, shown as text on the subscription's page.
+    Operations::new(&seeded.stack.sdk, seeded.stack.state.names.clone(), None)
+        .update_subscription(
+            failing,
+            hookpost_operations::subscriptions::SubscriptionChanges {
+                filter: Some(Some(
+                    serde_json::json!({"type": [{"prefix": "<i>push</i>"}]}),
+                )),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("the filter is set");
 
     let pages: Vec<(String, Vec<String>)> = vec![
         (
@@ -515,7 +528,11 @@ async fn every_page_renders_the_seeded_stack_escaped_with_the_security_headers_a
         ),
         (
             format!("/subscriptions/{failing}"),
-            vec![r#"id="disable-reason""#.into(), r#"id="rotate""#.into()],
+            vec![
+                r#"id="disable-reason""#.into(),
+                r#"id="rotate""#.into(),
+                "&lt;i&gt;push&lt;/i&gt;".into(),
+            ],
         ),
         (
             "/charts".into(),

@@ -153,3 +153,186 @@ async fn each_pull_request_filter_gets_exactly_the_pull_request_events_a_github_
     legacy.stop();
     stack.stop().await;
 }
+
+/// A GitHub delivery with the given body and content type.
+async fn post_github_as(
+    stack: &hookpost_local::LocalStack,
+    event: &str,
+    body: &str,
+    content_type: &str,
+) {
+    let mut headers = provider_headers(
+        Provider::Github,
+        &Secret::new(SECRET),
+        body.as_bytes(),
+        Some(event),
+        support::now(),
+        &Default::default(),
+    )
+    .expect("signs");
+    headers.retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
+    headers.push(("content-type".to_owned(), content_type.to_owned()));
+    let (status, answer) = support::post(
+        &format!("{}gh", stack.state.receiver_url),
+        &headers,
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+}
+
+#[tokio::test]
+async fn a_payload_filter_picks_events_by_their_content_and_never_a_body_that_is_not_json() {
+    let stack = support::running_stack(None, None).await;
+    let (sdk, names) = (&stack.sdk, &stack.state.names);
+    let ops = Operations::new(sdk, names.clone(), Some(stack.state.receiver_url.clone()));
+    support::add_source(sdk, names, "gh", Provider::Github, SECRET).await;
+    let mut subscribers = Vec::new();
+    for filter in [
+        // Big orders only.
+        r#"{"body": {"amount": [{"numeric": [">=", 100]}]}}"#,
+        // Tag pushes: the type, a kept header and a prefix on the body.
+        r#"{"type": ["push"], "headers": {"x-github-event": ["push"]}, "body": {"ref": [{"prefix": "refs/tags/"}]}}"#,
+        // Looks into the body with exists:false, which a body that is not JSON must not pass.
+        r#"{"body": {"amount": [{"exists": false}]}}"#,
+    ] {
+        let (subscriber, id) = support::add_subscriber(sdk, names, "gh").await;
+        let view = ops
+            .update_subscription(
+                &id,
+                SubscriptionChanges {
+                    filter: Some(Some(serde_json::from_str(filter).expect("JSON"))),
+                    ..SubscriptionChanges::default()
+                },
+            )
+            .await
+            .expect("the filter is set");
+        assert_eq!(
+            view.filter,
+            Some(serde_json::from_str(filter).expect("JSON")),
+            "shown as given"
+        );
+        subscribers.push(subscriber);
+    }
+
+    post_github(&stack, "order", r#"{"amount": 50}"#).await;
+    post_github(&stack, "order", r#"{"amount": 150}"#).await;
+    post_github(&stack, "push", r#"{"ref": "refs/tags/v1.0"}"#).await;
+    post_github(&stack, "push", r#"{"ref": "refs/heads/main"}"#).await;
+    post_github_as(
+        &stack,
+        "push",
+        "payload=%7B%7D",
+        "application/x-www-form-urlencoded",
+    )
+    .await;
+    let drained = support::eventually(|| async {
+        support::queue_depth(sdk, &names.ingest_queue_url).await == 0
+    })
+    .await;
+    assert!(drained, "the ingest queue drains");
+
+    let bodies = |i: usize| -> Vec<String> {
+        let mut got: Vec<String> = subscribers[i]
+            .received()
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(bodies(0), [r#"{"amount": 150}"#]);
+    assert_eq!(bodies(1), [r#"{"ref": "refs/tags/v1.0"}"#]);
+    assert_eq!(
+        bodies(2),
+        [
+            r#"{"ref": "refs/heads/main"}"#,
+            r#"{"ref": "refs/tags/v1.0"}"#
+        ],
+        "every JSON body without an amount, and not the form-encoded one"
+    );
+    for subscriber in subscribers {
+        subscriber.stop();
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn an_invalid_filter_is_refused_with_the_path_of_the_offending_key_and_nothing_is_stored() {
+    let stack = support::running_stack(None, None).await;
+    let env = crate::cli::stack_env(&stack);
+    crate::cli::ok(
+        &env,
+        &[
+            "sources",
+            "add",
+            "gh",
+            "--provider",
+            "github",
+            "--secret",
+            SECRET,
+        ],
+    )
+    .await;
+    let refused = crate::cli::hookpost(
+        &env,
+        &[
+            "subscriptions",
+            "add",
+            "--source",
+            "gh",
+            "--url",
+            "http://127.0.0.1:9/hook",
+            "--filter",
+            r#"{"body": {"amount": [{"numeric": ["~", 1]}]}}"#,
+        ],
+    )
+    .await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("filter"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("body.amount"), "{}", refused.stderr);
+    let not_json = crate::cli::hookpost(
+        &env,
+        &[
+            "subscriptions",
+            "add",
+            "--source",
+            "gh",
+            "--url",
+            "http://127.0.0.1:9/hook",
+            "--filter",
+            "{body",
+        ],
+    )
+    .await;
+    assert_eq!(not_json.code, 2, "{}", not_json.stderr);
+    assert!(not_json.stderr.contains("not JSON"), "{}", not_json.stderr);
+    let listed = crate::cli::ok(&env, &["subscriptions", "list"]).await;
+    assert_eq!(listed, serde_json::json!([]), "nothing was stored");
+
+    let created = crate::cli::ok(
+        &env,
+        &[
+            "subscriptions",
+            "add",
+            "--source",
+            "gh",
+            "--url",
+            "http://127.0.0.1:9/hook",
+            "--filter",
+            r#"{"type": [{"prefix": "pull_request."}]}"#,
+        ],
+    )
+    .await;
+    assert_eq!(
+        created["filter"],
+        serde_json::json!({"type": [{"prefix": "pull_request."}]})
+    );
+    let id = created["subscription_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let cleared = crate::cli::ok(&env, &["subscriptions", "update", &id, "--clear-filter"]).await;
+    assert_eq!(cleared["filter"], serde_json::Value::Null, "{cleared}");
+    stack.stop().await;
+}

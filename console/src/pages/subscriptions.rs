@@ -94,6 +94,12 @@ fn facts(s: &SubscriptionView) -> Markup {
             dt { "Source" } dd { a href=(format!("/events?source={}", s.source_id)) { (s.source_id) } }
             dt { "URL" } dd { code #subscription-url { (s.url) } }
             dt { "Event types (filters)" } dd #subscription-filters { (s.event_types.join(", ")) }
+            dt { "Payload filter" } dd {
+                @match &s.filter {
+                    Some(filter) => pre #subscription-pattern { (serde_json::to_string_pretty(filter).unwrap_or_default()) },
+                    None => "— (every event of those types)",
+                }
+            }
             dt { "State" } dd #subscription-state { (state(s)) @if let Some(at) = &s.disabled_at { " since " (time(at)) } }
             dt { "Failing since" } dd { @match &s.failing_since { Some(at) => (time(at)), None => "— (not failing)" } }
             dt { "Timeout" } dd { @match s.timeout_seconds { Some(t) => { (t) " s" }, None => "the dispatcher's" } }

@@ -31,6 +31,11 @@ pub struct CreateSubscription {
     #[serde(default = "every_event")]
     #[schema(default = json!(["*"]))]
     pub events: Vec<String>,
+    /// A payload filter: an EventBridge event pattern over `{"type", "source", "headers",
+    /// "body"}` (docs/routing.md); every event of the types when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
     /// Headers sent with every delivery; the answers show their names only.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -70,6 +75,10 @@ pub struct UpdateSubscription {
     /// Event-type filters, replacing the current ones.
     #[serde(default)]
     pub events: Option<Vec<String>>,
+    /// A payload filter replacing the current one; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<Option<serde_json::Value>>,
     /// Custom headers, replacing the current ones.
     #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
@@ -123,6 +132,7 @@ pub async fn create(ops: &Operations, req: &Request) -> Result<Answer, ApiError>
         source_id: filters::source_id("source", &body.source)?,
         url: body.url,
         event_types: body.events,
+        filter: body.filter,
         headers: body.headers,
         timeout_seconds: body.timeout_seconds,
     };
@@ -162,6 +172,7 @@ pub async fn update(ops: &Operations, id: &str, req: &Request) -> Result<Answer,
     let changes = SubscriptionChanges {
         url: body.url,
         event_types: body.events,
+        filter: body.filter,
         headers: body.headers,
         timeout_seconds: body.timeout_seconds,
     };

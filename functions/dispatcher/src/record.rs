@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures_util::future::join_all;
 use hookpost_shared::clock::unix_seconds;
 use hookpost_shared::envelope::{EncodedBody, Envelope, Replay};
+use hookpost_shared::routing;
 use hookpost_shared::store::{
     ArchivedEvent, BodyStore, DeliveryLog, EventArchive, SubscriptionStore, Visibility,
 };
@@ -144,6 +145,8 @@ where
                 return RecordResult::Retry { retry_after: None };
             }
         };
+        // What payload filters read, built once for the event and only if one is asked.
+        let filter_input = std::cell::OnceCell::new();
         let wanted: Vec<&Subscription> = snapshot
             .subscriptions
             .iter()
@@ -152,6 +155,9 @@ where
                     && !snapshot.is_disabled(&s.subscription_id)
                     && s.wants(envelope.event_type.as_deref())
                     && replay.is_none_or(|r| r.includes(&s.subscription_id))
+                    && snapshot.filter_allows(s, || {
+                        filter_input.get_or_init(|| routing::pattern_input(envelope, &payload))
+                    })
             })
             .collect();
         if wanted.is_empty() {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use hookpost_shared::clock::rfc3339;
+use hookpost_shared::routing::{EventPattern, filter_matches};
 use hookpost_shared::source::SourceId;
 use hookpost_shared::store::{
     BodyStore, DeliveryLog, EventArchive, StoreError, SubscriptionStore, Visibility,
@@ -27,16 +28,46 @@ pub(crate) type SourceSlot = Arc<OnceCell<Result<Arc<SourceSnapshot>, StoreError
 #[derive(Debug)]
 pub(crate) struct SourceSnapshot {
     pub(crate) subscriptions: Vec<Subscription>,
+    /// Each payload filter, compiled once per read; an unreadable one (the table edited by
+    /// hand: the operations core checks every filter it stores) is `None` and matches nothing.
+    filters: HashMap<String, Option<EventPattern>>,
     streaks: Mutex<HashMap<String, Option<SystemTime>>>,
     disabled: Mutex<HashSet<String>>,
 }
 
 impl SourceSnapshot {
     fn new(subscriptions: Vec<Subscription>) -> Self {
+        let filters = subscriptions
+            .iter()
+            .filter_map(|s| {
+                let text = s.filter.as_deref()?;
+                let compiled = EventPattern::parse(text)
+                    .inspect_err(|e| {
+                        warn!(subscription = %s.subscription_id, error = %e, "the subscription's filter is unreadable; it gets no event until it is fixed");
+                    })
+                    .ok();
+                Some((s.subscription_id.clone(), compiled))
+            })
+            .collect();
         Self {
             subscriptions,
+            filters,
             streaks: Mutex::default(),
             disabled: Mutex::default(),
+        }
+    }
+
+    /// Whether the subscription's payload filter, if it has one, lets the event through;
+    /// `input` builds the value the filter reads, at most once per event (a caller's cell).
+    pub(crate) fn filter_allows<'v>(
+        &self,
+        subscription: &Subscription,
+        input: impl FnOnce() -> &'v serde_json::Value,
+    ) -> bool {
+        match self.filters.get(&subscription.subscription_id) {
+            None => true,
+            Some(None) => false,
+            Some(Some(pattern)) => filter_matches(pattern, input()),
         }
     }
 
@@ -242,6 +273,40 @@ mod tests {
     use super::*;
     use crate::Config;
     use crate::test_support::*;
+
+    #[test]
+    fn filters_are_compiled_once_and_an_unreadable_one_lets_nothing_through() {
+        let with = |id: &str, filter: Option<&str>| Subscription {
+            filter: filter.map(str::to_owned),
+            ..Subscription::new(
+                SourceId::parse("src").expect("id"),
+                id,
+                "http://127.0.0.1:9/",
+                Vec::new(),
+                "2026-12-03T00:00:00Z",
+            )
+        };
+        let snapshot = SourceSnapshot::new(vec![
+            with("none", None),
+            with("big", Some(r#"{"body":{"amount":[{"numeric":[">",100]}]}}"#)),
+            with("broken", Some(r#"{"body":"#)),
+        ]);
+        let input = serde_json::json!({"source": "src", "headers": {}, "body": {"amount": 150}});
+        let allows = |id: &str| {
+            let s = snapshot
+                .subscriptions
+                .iter()
+                .find(|s| s.subscription_id == id)
+                .expect("present");
+            snapshot.filter_allows(s, || &input)
+        };
+        assert!(allows("none"));
+        assert!(allows("big"));
+        assert!(!allows("broken"), "an unreadable filter matches nothing");
+        // The input is built only when a filter reads it.
+        let unfiltered = &snapshot.subscriptions[0];
+        assert!(snapshot.filter_allows(unfiltered, || unreachable!("no filter, no input")));
+    }
 
     #[tokio::test]
     async fn a_failed_subscription_load_fails_the_records_and_is_tried_once_per_source_and_batch() {

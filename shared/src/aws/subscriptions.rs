@@ -170,7 +170,7 @@ impl DynamoSubscriptions {
         }
     }
 
-    /// Sets what a subscription delivers and how (URL, event types, headers, timeout), keeping
+    /// Sets what a subscription delivers and how (URL, event types, filter, headers, timeout), keeping
     /// its secrets and state. `Ok(false)` when it is gone.
     pub async fn set_delivery_options(&self, s: &Subscription) -> Result<bool, StoreError> {
         let headers = s
@@ -188,16 +188,27 @@ impl DynamoSubscriptions {
             (":types", AttributeValue::L(types)),
             (":headers", AttributeValue::M(headers)),
         ];
-        let expression = match s.timeout_seconds {
+        let mut set = vec!["#url = :url", "event_types = :types", "headers = :headers"];
+        let mut remove = Vec::new();
+        match s.timeout_seconds {
             Some(t) => {
                 values.push((":timeout", AttributeValue::N(t.to_string())));
-                "SET #url = :url, event_types = :types, headers = :headers, timeout_seconds = :timeout"
+                set.push("timeout_seconds = :timeout");
             }
-            None => {
-                "SET #url = :url, event_types = :types, headers = :headers REMOVE timeout_seconds"
+            None => remove.push("timeout_seconds"),
+        }
+        match &s.filter {
+            Some(filter) => {
+                values.push((":filter", AttributeValue::S(filter.clone())));
+                set.push("#filter = :filter");
             }
-        };
-        self.update_existing(&s.source_id, &s.subscription_id, expression, values)
+            None => remove.push("#filter"),
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        self.update_existing(&s.source_id, &s.subscription_id, &expression, values)
             .await
     }
 
@@ -212,8 +223,12 @@ impl DynamoSubscriptions {
             .update(source, subscription_id)
             .update_expression(expression)
             .condition_expression("attribute_exists(subscription_id)");
+        // Both are DynamoDB reserved words.
         if expression.contains("#url") {
             update = update.expression_attribute_names("#url", "url");
+        }
+        if expression.contains("#filter") {
+            update = update.expression_attribute_names("#filter", "filter");
         }
         for (name, value) in values {
             update = update.expression_attribute_values(name, value);

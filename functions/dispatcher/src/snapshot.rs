@@ -288,7 +288,10 @@ mod tests {
         };
         let snapshot = SourceSnapshot::new(vec![
             with("none", None),
-            with("big", Some(r#"{"body":{"amount":[{"numeric":[">",100]}]}}"#)),
+            with(
+                "big",
+                Some(r#"{"body":{"amount":[{"numeric":[">",100]}]}}"#),
+            ),
             with("broken", Some(r#"{"body":"#)),
         ]);
         let input = serde_json::json!({"source": "src", "headers": {}, "body": {"amount": 150}});

@@ -6,12 +6,10 @@
 use std::time::SystemTime;
 
 use aws_sdk_sqs::Client as SqsClient;
-use hookpost_cli::signing::provider_headers;
 use hookpost_console::{Console, ConsoleOptions};
 use hookpost_operations::Operations;
 use hookpost_shared::clock::rfc3339;
 use hookpost_shared::envelope::{EncodedBody, Envelope, new_event_id};
-use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::Provider;
 use hookpost_shared::source::SourceId;
 use reqwest::header::HeaderMap;
@@ -376,61 +374,52 @@ async fn a_console_will_not_listen_anywhere_but_127_0_0_1() {
     }
 }
 
-/// A stack with a source, a healthy and a failing subscriber, one event dead-lettered (its body
-/// hostile) and one delivered everywhere.
-struct Seeded {
-    stack: hookpost_local::LocalStack,
-    healthy: hookpost_testkit::Subscriber,
-    failing: hookpost_testkit::Subscriber,
-    failing_id: String,
-    dead: String,
-    delivered: String,
-    console: Console,
+/// A stack with a source, a healthy and a failing subscriber, events dead-lettered at the failing
+/// one (the first with a hostile body) and one delivered everywhere, and a console over it.
+pub(crate) struct Seeded {
+    pub(crate) stack: hookpost_local::LocalStack,
+    pub(crate) healthy: hookpost_testkit::Subscriber,
+    pub(crate) failing: hookpost_testkit::Subscriber,
+    pub(crate) failing_id: String,
+    /// The dead-lettered events, the hostile one first.
+    pub(crate) dead: Vec<String>,
+    pub(crate) delivered: String,
+    pub(crate) console: Console,
 }
 
 pub(crate) async fn post_event(stack: &hookpost_local::LocalStack, body: &str) -> String {
-    let headers = provider_headers(
-        Provider::Github,
-        &Secret::new(SOURCE_SECRET),
-        body.as_bytes(),
-        Some("push"),
-        support::now(),
-        &Default::default(),
-    )
-    .expect("signs");
-    let (status, answer) = support::post(
-        &format!("{}gh", stack.state.receiver_url),
-        &headers,
-        body.as_bytes(),
-    )
-    .await;
-    assert_eq!(status, 202, "{answer}");
-    answer["event_id"]
-        .as_str()
-        .expect("the receiver names the event")
-        .to_owned()
+    support::post_github(stack, "gh", SOURCE_SECRET, "push", body, "application/json").await
 }
 
 async fn seeded() -> Seeded {
+    seeded_with(1).await
+}
+
+/// [`Seeded`] with `dead` dead-lettered events.
+pub(crate) async fn seeded_with(dead: usize) -> Seeded {
     let stack = support::running_stack(Some(2), Some("1s")).await;
     let (sdk, names) = (&stack.sdk, &stack.state.names);
     support::add_source(sdk, names, "gh", Provider::Github, SOURCE_SECRET).await;
     let (healthy, _) = support::add_subscriber(sdk, names, "gh").await;
     let (failing, failing_id) = support::add_subscriber(sdk, names, "gh").await;
     failing.answer_with(500);
-    let dead = post_event(&stack, HOSTILE_BODY).await;
+    let mut dead_ids = vec![post_event(&stack, HOSTILE_BODY).await];
+    for i in 1..dead {
+        dead_ids.push(post_event(&stack, &format!(r#"{{"attempt":{i}}}"#)).await);
+    }
     let dead_lettered = support::eventually(|| async {
-        support::queue_depth(sdk, &names.dead_letter_queue_url).await == 1
+        support::queue_depth(sdk, &names.dead_letter_queue_url).await == dead
     })
     .await;
-    assert!(dead_lettered, "the event reaches the dead-letter queue");
+    assert!(dead_lettered, "the events reach the dead-letter queue");
     failing.answer_with(204);
     let delivered = post_event(&stack, r#"{"zen":"Keep it logically awesome."}"#).await;
-    let both = support::eventually(|| async {
-        healthy.received().len() == 2 && failing.received().len() == 3
+    // Each dead letter was tried twice at the failing subscriber (the queue's two receives).
+    let settled = support::eventually(|| async {
+        healthy.received().len() == dead + 1 && failing.received().len() == 2 * dead + 1
     })
     .await;
-    assert!(both, "the second event reaches both subscribers");
+    assert!(settled, "the last event reaches both subscribers");
     let console = hookpost_console::serve(
         Operations::new(sdk, names.clone(), Some(stack.state.receiver_url.clone())),
         ConsoleOptions::default(),
@@ -442,14 +431,14 @@ async fn seeded() -> Seeded {
         healthy,
         failing,
         failing_id,
-        dead,
+        dead: dead_ids,
         delivered,
         console,
     }
 }
 
 impl Seeded {
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.console.shutdown().await;
         self.healthy.stop();
         self.failing.stop();
@@ -461,7 +450,7 @@ impl Seeded {
 async fn every_page_renders_the_seeded_stack_escaped_with_the_security_headers_and_no_secret() {
     let seeded = seeded().await;
     let session = Session::open(&seeded.console).await;
-    let (dead, delivered, failing) = (&seeded.dead, &seeded.delivered, &seeded.failing_id);
+    let (dead, delivered, failing) = (&seeded.dead[0], &seeded.delivered, &seeded.failing_id);
     // A filter with markup in it, shown as text on the subscription's page.
     Operations::new(&seeded.stack.sdk, seeded.stack.state.names.clone(), None)
         .update_subscription(
@@ -673,7 +662,7 @@ async fn a_redrive_from_the_console_empties_the_dead_letter_queue_and_delivers_t
             "/dead-letters/redrive",
             &[
                 ("scope", "selected"),
-                ("event_id", &seeded.dead),
+                ("event_id", &seeded.dead[0]),
                 ("rate", "50"),
             ],
         )
@@ -710,6 +699,21 @@ async fn a_redrive_from_the_console_empties_the_dead_letter_queue_and_delivers_t
     );
 
     seeded.stop().await;
+}
+
+/// Opens a URL the CLI printed as a browser would: the console's base and the session cookie.
+async fn exchange_printed(url: &str) -> (String, String) {
+    let exchange = send(client().get(url)).await;
+    assert_eq!(exchange.status, 303);
+    let cookie = exchange
+        .headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let base = url.split("/?").next().expect("base").to_owned();
+    (base, cookie)
 }
 
 #[tokio::test]
@@ -750,16 +754,7 @@ async fn hookpost_console_prints_a_url_that_opens_the_overview_of_the_named_depl
         .expect("the URL line")
         .to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let exchange = send(client().get(&url)).await;
-    assert_eq!(exchange.status, 303);
-    let cookie = exchange
-        .headers
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
-    let base = url.split("/?").next().expect("base");
+    let (base, cookie) = exchange_printed(&url).await;
     let overview = send(client().get(format!("{base}/")).header("cookie", cookie)).await;
     assert_eq!(overview.status, 200, "{}", overview.body);
     assert!(overview.body.contains("http://127.0.0.1:9/webhooks/gh"));
@@ -799,16 +794,7 @@ async fn hookpost_demo_console_shows_the_demo_s_event_and_stops_on_ctrl_c() {
         event_id.expect("the trace names the event"),
         url.expect("a URL"),
     );
-    let exchange = send(client().get(&url)).await;
-    assert_eq!(exchange.status, 303);
-    let cookie = exchange
-        .headers
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
-    let base = url.split("/?").next().expect("base");
+    let (base, cookie) = exchange_printed(&url).await;
     let page = |path: &str| {
         send(
             client()

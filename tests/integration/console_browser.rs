@@ -9,93 +9,37 @@
 
 use std::collections::BTreeSet;
 
-use hookpost_console::{Console, ConsoleOptions};
-use hookpost_local::LocalStack;
+use hookpost_console::ConsoleOptions;
 use hookpost_operations::Operations;
 use hookpost_operations::sources::NewSource;
 use hookpost_shared::signature::Provider;
 use hookpost_shared::source::SourceId;
 use hookpost_testkit::browser::{Browser, DESKTOP, ENTER, MOBILE};
-use hookpost_testkit::subscriber::Subscriber;
 
-use crate::console::{HOSTILE_BODY, SOURCE_SECRET, post_event};
+use crate::console::{HOSTILE_BODY, SOURCE_SECRET, Seeded, post_event, seeded_with};
 use crate::support;
 
 /// Events that fail at one subscriber until they are dead-lettered.
 const DEAD: usize = 3;
 
-/// A stack with two sources (a GitHub one and a publish one), a healthy and a failing
-/// subscription, [`DEAD`] dead-lettered events (the first with a hostile body) and one
-/// delivered to both, and a console over it.
-struct Seeded {
-    stack: LocalStack,
-    healthy: Subscriber,
-    failing: Subscriber,
-    failing_id: String,
-    dead: Vec<String>,
-    delivered: String,
-    console: Console,
-}
-
+/// [`seeded_with`] [`DEAD`] dead letters, and a second source, a publish one.
 async fn seeded() -> Seeded {
-    let stack = support::running_stack(Some(2), Some("1s")).await;
-    let (sdk, names) = (&stack.sdk, &stack.state.names);
-    let ops = Operations::new(sdk, names.clone(), Some(stack.state.receiver_url.clone()));
-    support::add_source(sdk, names, "gh", Provider::Github, SOURCE_SECRET).await;
-    ops.add_source(NewSource {
-        source_id: SourceId::parse("orders").expect("id"),
-        provider: Provider::Publish,
-        secret: None,
-        tolerance_seconds: None,
-        options: Default::default(),
-    })
-    .await
-    .expect("a publish source");
-    let (healthy, _) = support::add_subscriber(sdk, names, "gh").await;
-    let (failing, failing_id) = support::add_subscriber(sdk, names, "gh").await;
-    failing.answer_with(500);
-    let mut dead = vec![post_event(&stack, HOSTILE_BODY).await];
-    for i in 1..DEAD {
-        dead.push(post_event(&stack, &format!(r#"{{"attempt":{i}}}"#)).await);
-    }
-    let dead_lettered = support::eventually(|| async {
-        support::queue_depth(sdk, &names.dead_letter_queue_url).await == DEAD
-    })
-    .await;
-    assert!(dead_lettered, "the events reach the dead-letter queue");
-    failing.answer_with(204);
-    let delivered = post_event(&stack, r#"{"zen":"Design for failure."}"#).await;
-    // Each dead letter was tried twice at the failing subscriber (the queue's two receives).
-    let settled = support::eventually(|| async {
-        healthy.received().len() == DEAD + 1 && failing.received().len() == 2 * DEAD + 1
-    })
-    .await;
-    assert!(settled, "the last event reaches both subscribers");
-    let console = hookpost_console::serve(ops, ConsoleOptions::default())
+    let seeded = seeded_with(DEAD).await;
+    Operations::new(&seeded.stack.sdk, seeded.stack.state.names.clone(), None)
+        .add_source(NewSource {
+            source_id: SourceId::parse("orders").expect("id"),
+            provider: Provider::Publish,
+            secret: None,
+            tolerance_seconds: None,
+            options: Default::default(),
+        })
         .await
-        .expect("the console starts");
-    Seeded {
-        stack,
-        healthy,
-        failing,
-        failing_id,
-        dead,
-        delivered,
-        console,
-    }
+        .expect("a publish source");
+    seeded
 }
 
-impl Seeded {
-    async fn stop(self) {
-        self.console.shutdown().await;
-        self.healthy.stop();
-        self.failing.stop();
-        self.stack.stop().await;
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.console.address().port())
-    }
+fn base(seeded: &Seeded) -> String {
+    format!("http://127.0.0.1:{}", seeded.console.address().port())
 }
 
 /// Opens the printed URL (the token is exchanged for the cookie) and waits for the overview.
@@ -111,7 +55,7 @@ async fn open(seeded: &Seeded) -> Browser {
         .expect("the overview after the token exchange");
     assert_eq!(
         browser.current_url().await.expect("a URL"),
-        format!("{}/", seeded.base()),
+        format!("{}/", base(seeded)),
         "the token is gone from the address bar"
     );
     browser
@@ -219,7 +163,7 @@ async fn the_console_in_a_browser_shows_the_stack_and_a_redrive_from_its_page_de
         .expect("the list");
     let mut listed = BTreeSet::new();
     browser
-        .goto(&format!("{}/dead-letters?limit=2", seeded.base()))
+        .goto(&format!("{}/dead-letters?limit=2", base(&seeded)))
         .await
         .expect("opens");
     listed.extend(dead_letter_rows(&browser).await);
@@ -233,7 +177,7 @@ async fn the_console_in_a_browser_shows_the_stack_and_a_redrive_from_its_page_de
     assert_eq!(browser.count("#next-page").await.expect("counts"), 0);
     assert_eq!(listed, seeded.dead.iter().cloned().collect::<BTreeSet<_>>());
     browser
-        .goto(&format!("{}/dead-letters", seeded.base()))
+        .goto(&format!("{}/dead-letters", base(&seeded)))
         .await
         .expect("opens");
     browser
@@ -295,7 +239,7 @@ async fn the_console_in_a_browser_shows_the_stack_and_a_redrive_from_its_page_de
         ),
     ] {
         browser
-            .goto(&format!("{}{path}", seeded.base()))
+            .goto(&format!("{}{path}", base(&seeded)))
             .await
             .expect("opens");
         browser.wait_for(ready).await.expect("the page");
@@ -304,7 +248,7 @@ async fn the_console_in_a_browser_shows_the_stack_and_a_redrive_from_its_page_de
 
     // The charts page reads the dead-letter depth again while it is open, from its own origin.
     browser
-        .goto(&format!("{}/charts", seeded.base()))
+        .goto(&format!("{}/charts", base(&seeded)))
         .await
         .expect("opens");
     browser
@@ -337,19 +281,19 @@ async fn the_console_in_a_browser_shows_the_stack_and_a_redrive_from_its_page_de
     assert!(
         resources
             .iter()
-            .any(|r| r == &format!("{}/charts/dead-letter-depth", seeded.base())),
+            .any(|r| r == &format!("{}/charts/dead-letter-depth", base(&seeded))),
         "{resources:?}"
     );
     for resource in &resources {
         assert!(
-            resource.starts_with(&format!("{}/", seeded.base())),
+            resource.starts_with(&format!("{}/", base(&seeded))),
             "only the console's own origin: {resource}"
         );
     }
 
     // Redrive everything from the page: the queue empties and the fixed subscriber gets each.
     browser
-        .goto(&format!("{}/dead-letters", seeded.base()))
+        .goto(&format!("{}/dead-letters", base(&seeded)))
         .await
         .expect("opens");
     // A redrive of everything is an SQS message move task, which the page waits out.

@@ -3,10 +3,8 @@
 //! `pull_request.*` and to `pull_request.opened` each gets exactly what its filter names, as
 //! does one stored before types carried the action.
 
-use hookpost_cli::signing::provider_headers;
 use hookpost_operations::Operations;
 use hookpost_operations::subscriptions::SubscriptionChanges;
-use hookpost_shared::secret::Secret;
 use hookpost_shared::signature::Provider;
 
 use crate::support;
@@ -40,22 +38,7 @@ const PULL_REQUEST_ACTIONS: [&str; 21] = [
 ];
 
 async fn post_github(stack: &hookpost_local::LocalStack, event: &str, body: &str) {
-    let headers = provider_headers(
-        Provider::Github,
-        &Secret::new(SECRET),
-        body.as_bytes(),
-        Some(event),
-        support::now(),
-        &Default::default(),
-    )
-    .expect("signs");
-    let (status, answer) = support::post(
-        &format!("{}gh", stack.state.receiver_url),
-        &headers,
-        body.as_bytes(),
-    )
-    .await;
-    assert_eq!(status, 202, "{answer}");
+    post_github_as(stack, event, body, "application/json").await;
 }
 
 /// The `action` of every delivery a subscriber got, sorted.
@@ -161,24 +144,7 @@ async fn post_github_as(
     body: &str,
     content_type: &str,
 ) {
-    let mut headers = provider_headers(
-        Provider::Github,
-        &Secret::new(SECRET),
-        body.as_bytes(),
-        Some(event),
-        support::now(),
-        &Default::default(),
-    )
-    .expect("signs");
-    headers.retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
-    headers.push(("content-type".to_owned(), content_type.to_owned()));
-    let (status, answer) = support::post(
-        &format!("{}gh", stack.state.receiver_url),
-        &headers,
-        body.as_bytes(),
-    )
-    .await;
-    assert_eq!(status, 202, "{answer}");
+    support::post_github(stack, "gh", SECRET, event, body, content_type).await;
 }
 
 #[tokio::test]

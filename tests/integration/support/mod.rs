@@ -153,6 +153,40 @@ pub async fn post(
     (status, json)
 }
 
+/// Posts `body` to a GitHub source of `stack` signed with `secret`, as GitHub would send a
+/// `event` delivery with `content_type`; insists on 202 and returns the event id.
+pub async fn post_github(
+    stack: &LocalStack,
+    source: &str,
+    secret: &str,
+    event: &str,
+    body: &str,
+    content_type: &str,
+) -> String {
+    let mut headers = hookpost_cli::signing::provider_headers(
+        Provider::Github,
+        &Secret::new(secret),
+        body.as_bytes(),
+        Some(event),
+        now(),
+        &Default::default(),
+    )
+    .expect("signs");
+    headers.retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
+    headers.push(("content-type".to_owned(), content_type.to_owned()));
+    let (status, answer) = post(
+        &format!("{}{source}", stack.state.receiver_url),
+        &headers,
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    answer["event_id"]
+        .as_str()
+        .expect("the receiver names the event")
+        .to_owned()
+}
+
 pub fn now() -> i64 {
     SystemClock.unix_seconds()
 }

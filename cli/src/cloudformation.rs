@@ -25,6 +25,8 @@ pub struct DeployedStack {
     pub names: StackNames,
     /// `https://…/webhooks/`: append the source id.
     pub webhook_base_url: String,
+    /// Its `DestinationArns` parameter: the ARNs subscriptions may target.
+    pub destinations: Vec<String>,
 }
 
 /// Why a stack's outputs could not be read.
@@ -65,6 +67,7 @@ pub fn from_outputs(
     };
     let deployed = DeployedStack {
         webhook_base_url: get(WEBHOOK_BASE_URL),
+        destinations: Vec::new(),
         names: StackNames {
             sources_table: get(SOURCES_TABLE),
             subscriptions_table: get(SUBSCRIPTIONS_TABLE),
@@ -125,7 +128,17 @@ pub async fn describe(sdk: &SdkConfig, stack: &str) -> Result<DeployedStack, Sta
         .iter()
         .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
         .collect();
-    from_outputs(stack, &outputs)
+    let destinations = found
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some("DestinationArns"))
+        .and_then(|p| p.parameter_value())
+        .map(hookpost_shared::aws::destinations::arn_list)
+        .unwrap_or_default();
+    Ok(DeployedStack {
+        destinations,
+        ..from_outputs(stack, &outputs)?
+    })
 }
 
 #[cfg(test)]

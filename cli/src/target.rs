@@ -5,6 +5,7 @@
 use aws_config::SdkConfig;
 use hookpost_local::LocalState;
 use hookpost_operations::Operations;
+use hookpost_shared::aws::destinations::{DESTINATIONS_VARIABLE, arn_list};
 use hookpost_shared::config::ConfigError;
 use hookpost_shared::deployment::StackNames;
 
@@ -21,32 +22,57 @@ pub struct Target {
 
 impl Target {
     pub async fn resolve(global: &Global) -> Result<Self, CliError> {
-        let (sdk, names, receiver_url) = resolve_parts(global).await?;
+        let parts = resolve_parts(global).await?;
         Ok(Self {
-            ops: Operations::new(&sdk, names, receiver_url.clone()),
-            receiver_url,
+            ops: Operations::new(&parts.sdk, parts.names, parts.receiver_url.clone())
+                .with_destinations(parts.destinations),
+            receiver_url: parts.receiver_url,
         })
     }
 }
 
-async fn resolve_parts(
-    global: &Global,
-) -> Result<(SdkConfig, StackNames, Option<String>), CliError> {
+/// What a deployment is, wherever it was read from.
+struct Parts {
+    sdk: SdkConfig,
+    names: StackNames,
+    receiver_url: Option<String>,
+    /// The ARNs subscriptions may target (`DestinationArns`).
+    destinations: Vec<String>,
+}
+
+async fn resolve_parts(global: &Global) -> Result<Parts, CliError> {
     if global.local {
         let state = LocalState::load(&LocalState::path()).map_err(CliError::Failed)?;
         let sdk =
             hookpost_local::emulator::sdk_config_for(&state.endpoint_url, &state.region).await;
-        return Ok((sdk, state.names, Some(state.receiver_url)));
+        return Ok(Parts {
+            sdk,
+            names: state.names,
+            receiver_url: Some(state.receiver_url),
+            destinations: state.destinations,
+        });
     }
     let sdk = sdk_config(global).await;
     if let Some(stack) = global.stack.as_deref().filter(|s| !s.is_empty()) {
         let deployed = crate::cloudformation::describe(&sdk, stack)
             .await
             .map_err(|e| CliError::Failed(e.to_string()))?;
-        return Ok((sdk, deployed.names, Some(deployed.webhook_base_url)));
+        return Ok(Parts {
+            sdk,
+            names: deployed.names,
+            receiver_url: Some(deployed.webhook_base_url),
+            destinations: deployed.destinations,
+        });
     }
     let names = names_from(|name| std::env::var(name).ok())?;
-    Ok((sdk, names, std::env::var("HOOKPOST_RECEIVER_URL").ok()))
+    Ok(Parts {
+        sdk,
+        names,
+        receiver_url: std::env::var("HOOKPOST_RECEIVER_URL").ok(),
+        destinations: std::env::var(DESTINATIONS_VARIABLE)
+            .map(|v| arn_list(&v))
+            .unwrap_or_default(),
+    })
 }
 
 /// The deployment named by the `HOOKPOST_*` variables; the first missing one is named.

@@ -13,6 +13,7 @@ use hookpost_api::Api;
 use hookpost_dispatcher::Dispatcher;
 use hookpost_operations::Operations;
 use hookpost_receiver::Receiver;
+use hookpost_shared::aws::destinations::arn_list;
 use hookpost_shared::aws::{
     DynamoClient, DynamoDeliveryIds, DynamoSources, S3Bodies, S3Client, SqsClient, SqsQueue,
 };
@@ -103,12 +104,16 @@ impl LocalStack {
         let api_url = format!("http://127.0.0.1:{port}{}/", front::API_PREFIX);
         let dispatcher = Arc::new(dispatcher(&sdk, &names, &spec)?);
         let receiver = Arc::new(aws_receiver(&sdk, &names, Arc::new(SystemClock)));
+        // The template's DestinationArns (default: none), as the API function and the CLI get it.
+        let destinations = overrides
+            .get("DestinationArns")
+            .map(|list| arn_list(list))
+            .unwrap_or_default();
         let api = Arc::new(front::SignedApi::new(
-            Api::new(Operations::new(
-                &sdk,
-                names.clone(),
-                Some(receiver_url.clone()),
-            )),
+            Api::new(
+                Operations::new(&sdk, names.clone(), Some(receiver_url.clone()))
+                    .with_destinations(destinations.clone()),
+            ),
             emulator.region(),
         ));
 
@@ -135,6 +140,7 @@ impl LocalStack {
             receiver_url,
             api_url,
             names,
+            destinations,
         };
         Ok(Self {
             state,

@@ -22,6 +22,9 @@ pub struct LocalState {
     #[serde(default)]
     pub api_url: String,
     pub names: StackNames,
+    /// The ARNs subscriptions may target (the template's `DestinationArns`).
+    #[serde(default)]
+    pub destinations: Vec<String>,
 }
 
 impl LocalState {

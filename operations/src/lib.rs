@@ -43,6 +43,8 @@ pub struct Operations {
     sqs: SqsClient,
     s3: S3Client,
     limits: Limits,
+    /// The ARNs the deployment lets the dispatcher send to (its `DestinationArns`).
+    destinations: Vec<String>,
 }
 
 impl Operations {
@@ -56,7 +58,20 @@ impl Operations {
             sqs: SqsClient::new(sdk),
             s3: S3Client::new(sdk),
             limits: Limits::default(),
+            destinations: Vec::new(),
         }
+    }
+
+    /// The ARNs subscriptions may target (the stack's `DestinationArns`); none by default.
+    pub fn with_destinations(self, destinations: Vec<String>) -> Self {
+        Self {
+            destinations,
+            ..self
+        }
+    }
+
+    pub fn destinations(&self) -> &[String] {
+        &self.destinations
     }
 
     /// The intake limits a publish is held to (the receiver's, by default).

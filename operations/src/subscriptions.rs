@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use hookpost_shared::aws::destinations::{DestinationArn, is_arn};
 use hookpost_shared::clock::rfc3339;
 use hookpost_shared::secret::SigningKey;
 use hookpost_shared::source::SourceId;
@@ -165,10 +166,25 @@ fn checked_filter(filter: Option<&serde_json::Value>) -> Result<Option<String>, 
         .transpose()
 }
 
-fn checked_url(url: &str) -> Result<String, OpError> {
-    parse_target_url(url)
-        .map(|u| u.to_string())
-        .map_err(|e| OpError::invalid("url", e))
+/// A subscription's target: an http(s) URL, or the ARN of an SQS queue, SNS topic or
+/// EventBridge bus that the deployment lets the dispatcher send to.
+fn checked_target(url: &str, allowed: &[String]) -> Result<String, OpError> {
+    if !is_arn(url) {
+        return parse_target_url(url)
+            .map(|u| u.to_string())
+            .map_err(|e| OpError::invalid("url", e));
+    }
+    let arn: DestinationArn = url.parse().map_err(|e| OpError::invalid("url", e))?;
+    if !allowed.iter().any(|a| a == arn.as_str()) {
+        return Err(OpError::invalid(
+            "url",
+            format!(
+                "the stack does not let the dispatcher send to {arn}: add it to the \
+                 DestinationArns parameter (comma-separated) and deploy"
+            ),
+        ));
+    }
+    Ok(arn.to_string())
 }
 
 fn checked_timeout(timeout: Option<u64>) -> Result<Option<u64>, OpError> {
@@ -235,7 +251,7 @@ impl Operations {
         &self,
         new: NewSubscription,
     ) -> Result<CreatedSubscription, OpError> {
-        let url = checked_url(&new.url)?;
+        let url = checked_target(&new.url, &self.destinations)?;
         let event_types = checked_types(new.event_types)?;
         let filter = checked_filter(new.filter.as_ref())?;
         let headers = checked_headers(new.headers)?;
@@ -270,7 +286,7 @@ impl Operations {
     ) -> Result<SubscriptionView, OpError> {
         let mut s = self.subscription(id).await?;
         if let Some(url) = changes.url {
-            s.url = checked_url(&url)?;
+            s.url = checked_target(&url, &self.destinations)?;
         }
         if let Some(types) = changes.event_types {
             s.event_types = checked_types(types)?;

@@ -8,6 +8,7 @@ mod cli;
 mod console;
 mod console_browser;
 mod delivery;
+mod destinations;
 mod events;
 mod gateway;
 mod hostile;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use hookpost_api::{Api, HttpApiEvent};
 use hookpost_operations::Operations;
+use hookpost_shared::aws::destinations::{DESTINATIONS_VARIABLE, arn_list};
 use hookpost_shared::aws::load_sdk_config;
 use hookpost_shared::config::env;
 use hookpost_shared::deployment::StackNames;
@@ -16,8 +17,11 @@ async fn main() -> Result<(), Error> {
     let receiver_url = env("HOOKPOST_RECEIVER_URL");
     let sdk = load_sdk_config().await;
     let limits = hookpost_shared::intake::Limits::from_env()?;
+    let destinations = arn_list(&env(DESTINATIONS_VARIABLE).unwrap_or_default());
     let api = Arc::new(Api::new(
-        Operations::new(&sdk, names, receiver_url).with_limits(limits),
+        Operations::new(&sdk, names, receiver_url)
+            .with_limits(limits)
+            .with_destinations(destinations),
     ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<HttpApiEvent>| {
         let api = Arc::clone(&api);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hookpost_shared::aws::destinations::{DestinationArn, DestinationMessage, SendError, is_arn};
 use hookpost_shared::delivery::{AttemptOutcome, RetryReason, classify_status};
 use hookpost_shared::envelope::Envelope;
 use hookpost_shared::signature::standard_webhooks::{STANDARD_HEADERS, signature_header};
@@ -88,6 +89,11 @@ where
         subscription: &Subscription,
         timeout: Duration,
     ) -> Attempt {
+        if is_arn(&subscription.url) {
+            return self
+                .attempt_destination(envelope, payload, subscription, timeout)
+                .await;
+        }
         let url = match parse_target_url(&subscription.url) {
             Ok(url) => url,
             // The parser's message quotes the URL, which may hold a token in its query.
@@ -131,6 +137,98 @@ where
         }
     }
 
+    /// One attempt at an SQS queue, SNS topic or EventBridge bus: the same signature as over
+    /// HTTP, carried as message attributes or in the event's detail. Custom headers are for HTTP
+    /// subscribers and are not sent.
+    async fn attempt_destination(
+        &self,
+        envelope: &Envelope,
+        payload: &[u8],
+        subscription: &Subscription,
+        timeout: Duration,
+    ) -> Attempt {
+        let Some(destinations) = &self.destinations else {
+            return Attempt::misconfigured("this dispatcher sends to no AWS destination");
+        };
+        let arn: DestinationArn = match subscription.url.parse() {
+            Ok(arn) => arn,
+            Err(reason) => return Attempt::misconfigured(reason),
+        };
+        let (timestamp, signature) = match self.sign(envelope, payload, subscription) {
+            Ok(signed) => signed,
+            Err(reason) => return Attempt::misconfigured(reason),
+        };
+        let message = DestinationMessage {
+            event_id: &envelope.event_id,
+            source_id: envelope.source_id.as_str(),
+            event_type: envelope.event_type.as_deref(),
+            received_at: &envelope.received_at,
+            content_type: envelope
+                .content_type
+                .as_deref()
+                .unwrap_or(DEFAULT_CONTENT_TYPE),
+            webhook_id: &envelope.event_id,
+            webhook_timestamp: timestamp,
+            webhook_signature: &signature,
+            body: payload,
+        };
+        let sent = tokio::time::timeout(timeout, destinations.send(&arn, &message)).await;
+        let (outcome, error) = match sent {
+            Err(_) => (
+                AttemptOutcome::unsent(RetryReason::Timeout),
+                Some(format!("{arn} did not answer within {timeout:?}")),
+            ),
+            Ok(Ok(())) => (AttemptOutcome::Delivered { status: 200 }, None),
+            Ok(Err(e)) => {
+                let outcome = match &e {
+                    SendError::Refused { status, .. } => AttemptOutcome::Gone {
+                        status: status.unwrap_or(403),
+                    },
+                    SendError::Throttled { status, .. } => AttemptOutcome::Retry {
+                        status: *status,
+                        reason: RetryReason::Throttled,
+                        retry_after: None,
+                    },
+                    SendError::Failed { status, .. } => AttemptOutcome::Retry {
+                        status: *status,
+                        reason: match status {
+                            Some(500..=599) => RetryReason::ServerError,
+                            Some(_) => RetryReason::ClientError,
+                            None => RetryReason::Connection,
+                        },
+                        retry_after: None,
+                    },
+                };
+                (outcome, Some(e.to_string()))
+            }
+        };
+        Attempt {
+            outcome,
+            error,
+            snippet: None,
+        }
+    }
+
+    /// The Standard Webhooks timestamp and `webhook-signature` value for this delivery.
+    fn sign(
+        &self,
+        envelope: &Envelope,
+        payload: &[u8],
+        subscription: &Subscription,
+    ) -> Result<(i64, String), String> {
+        let keys = subscription
+            .signing_keys()
+            .map_err(|e| format!("the subscription's signing secret is unusable: {e}"))?;
+        if keys.is_empty() {
+            return Err("the subscription has no signing secret".to_owned());
+        }
+        let timestamp = self.clock.unix_seconds();
+        Ok((
+            timestamp,
+            signature_header(&keys, &envelope.event_id, timestamp, payload),
+        ))
+    }
+
     /// The subscription's custom headers, then Hookpost's, which always win.
     fn request_headers(
         &self,
@@ -138,15 +236,8 @@ where
         payload: &[u8],
         subscription: &Subscription,
     ) -> Result<HeaderMap, String> {
-        let keys = subscription
-            .signing_keys()
-            .map_err(|e| format!("the subscription's signing secret is unusable: {e}"))?;
-        if keys.is_empty() {
-            return Err("the subscription has no signing secret".to_owned());
-        }
+        let (timestamp, signature) = self.sign(envelope, payload, subscription)?;
         let mut headers = custom_headers(&subscription.headers)?;
-        let timestamp = self.clock.unix_seconds();
-        let signature = signature_header(&keys, &envelope.event_id, timestamp, payload);
         let content_type = envelope
             .content_type
             .as_deref()

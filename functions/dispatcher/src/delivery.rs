@@ -124,7 +124,12 @@ where
                 Delivery::Settled
             }
             AttemptOutcome::Gone { .. } => {
-                let reason = format!("the subscriber answered 410 Gone at {}", rfc3339(now));
+                // An AWS destination's refusal says what it was; an HTTP subscriber's is a 410.
+                let what = record
+                    .error
+                    .as_deref()
+                    .unwrap_or("the subscriber answered 410 Gone");
+                let reason = format!("{what} at {}", rfc3339(now));
                 self.disable(source, subscription_id, &reason, snapshot, batch)
                     .await;
                 Delivery::Settled

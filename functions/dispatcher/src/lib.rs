@@ -38,6 +38,7 @@ use std::time::{Instant, SystemTime};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures_util::StreamExt as _;
 use futures_util::stream;
+use hookpost_shared::aws::destinations::AwsDestinations;
 use hookpost_shared::aws::{
     DynamoClient, DynamoDeliveries, DynamoEvents, DynamoSubscriptions, S3Bodies, S3Client,
     SqsClient, SqsQueue,
@@ -79,6 +80,8 @@ pub struct Dispatcher<S, L, V, B, E> {
     clock: Arc<dyn Clock>,
     config: Config,
     http: reqwest::Client,
+    /// SQS, SNS and EventBridge, for subscriptions whose target is an ARN; `None` refuses them.
+    destinations: Option<Arc<AwsDestinations>>,
     /// Sources' subscriptions kept across the batches of a warm function.
     warm: Mutex<HashMap<SourceId, (Instant, Arc<SourceSnapshot>)>>,
     /// The last deliveries this function wrote on subscription items.
@@ -98,7 +101,7 @@ impl AwsDispatcher {
         config: Config,
     ) -> Result<Self, DispatcherError> {
         let dynamo = DynamoClient::new(sdk);
-        Self::new(
+        Ok(Self::new(
             DynamoSubscriptions::new(dynamo.clone(), &resources.subscriptions_table),
             DynamoDeliveries::new(dynamo.clone(), &resources.deliveries_table),
             SqsQueue::new(SqsClient::new(sdk), &resources.ingest_queue_url),
@@ -106,7 +109,8 @@ impl AwsDispatcher {
             DynamoEvents::new(dynamo, &resources.events_table),
             Arc::new(SystemClock),
             config,
-        )
+        )?
+        .with_destinations(AwsDestinations::new(sdk)))
     }
 }
 
@@ -139,9 +143,16 @@ where
             clock,
             config,
             http,
+            destinations: None,
             warm: Mutex::default(),
             last_deliveries: last_delivery::LastDeliveries::default(),
         })
+    }
+
+    /// Lets subscriptions deliver to SQS queues, SNS topics and EventBridge buses by ARN.
+    pub fn with_destinations(mut self, destinations: AwsDestinations) -> Self {
+        self.destinations = Some(Arc::new(destinations));
+        self
     }
 
     /// Handles one SQS batch; `deadline` is when the invocation must have answered (Lambda context

@@ -6,6 +6,7 @@
 mod bodies;
 mod deliveries;
 mod delivery_ids;
+pub mod destinations;
 mod events;
 mod queue;
 mod sources;

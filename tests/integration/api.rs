@@ -574,6 +574,17 @@ async fn hostile_requests_get_their_status_and_code_and_change_nothing() {
             "invalid",
         ),
         (
+            "an ARN the stack's DestinationArns does not list",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"arn:aws:sqs:us-east-1:123456789012:elsewhere"}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
             "a payload filter with an unknown operator",
             event(
                 "POST",

@@ -24,7 +24,8 @@ pub struct CreateSubscription {
     /// The source whose events it receives.
     #[schema(example = "orders")]
     pub source: String,
-    /// Where events are delivered: a public `https` URL.
+    /// Where events are delivered: a public `https` URL, or the ARN of an SQS queue, SNS topic or
+    /// EventBridge bus listed in the stack's `DestinationArns`.
     #[schema(example = "https://example.com/hooks/orders")]
     pub url: String,
     /// Event-type filters (`push`, `invoice.*`, `*`); every event when absent.

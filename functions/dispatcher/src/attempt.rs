@@ -1,6 +1,8 @@
-//! One HTTP attempt at a subscriber: the request (the subscription's custom headers, then
+//! One attempt at a subscriber. Over HTTP: the request (the subscription's custom headers, then
 //! Hookpost's signed Standard Webhooks headers), the call on the shared client, and the start of
-//! the answer. Never panics on a subscription's contents: what cannot be sent as configured is a
+//! the answer. At an AWS destination (the subscription's target is an ARN): the same signature,
+//! sent through [`AwsDestinations`](hookpost_shared::aws::destinations::AwsDestinations). Never
+//! panics on a subscription's contents: what cannot be sent as configured is a
 //! [`RetryReason::Misconfigured`] outcome.
 
 use std::collections::BTreeMap;

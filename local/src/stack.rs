@@ -200,6 +200,7 @@ pub fn aws_dispatcher(
         ingest_queue_url: names.ingest_queue_url.clone(),
         bodies_bucket: names.bodies_bucket.clone(),
         events_table: names.events_table.clone(),
+        dead_letter_queue_url: Some(names.dead_letter_queue_url.clone()),
     };
     Dispatcher::on_aws(sdk, &resources, config)
 }

@@ -26,6 +26,7 @@ use hookpost_shared::aws::{DeliveryRecord, is_fifo_url};
 use hookpost_shared::clock::unix_millis;
 use hookpost_shared::envelope::Envelope;
 use hookpost_shared::source::SourceId;
+use hookpost_shared::store::POISON_REASON_ATTRIBUTE;
 use hookpost_shared::subscription::event_types_match;
 use serde::Serialize;
 
@@ -179,9 +180,19 @@ struct Held {
 }
 
 impl Held {
+    /// A message the dispatcher dead-lettered on sight carries why ([`POISON_REASON_ATTRIBUTE`]);
+    /// it is shown as that reason, whether or not its body reads as an envelope.
     fn new(message: Message) -> Self {
-        let envelope = Envelope::decode(message.body.as_deref().unwrap_or_default())
-            .map_err(|e| e.to_string());
+        let poison = message
+            .message_attributes
+            .as_ref()
+            .and_then(|a| a.get(POISON_REASON_ATTRIBUTE))
+            .and_then(|v| v.string_value.clone());
+        let envelope = match poison {
+            Some(reason) => Err(reason),
+            None => Envelope::decode(message.body.as_deref().unwrap_or_default())
+                .map_err(|e| e.to_string()),
+        };
         Self { message, envelope }
     }
 
@@ -407,6 +418,7 @@ impl Operations {
             .visibility_timeout(hold)
             .wait_time_seconds(RECEIVE_WAIT_SECONDS)
             .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names(POISON_REASON_ATTRIBUTE)
             .send()
             .await
             .map_err(|e| OpError::sdk("ReceiveMessage", e))?

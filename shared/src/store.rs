@@ -159,12 +159,27 @@ pub trait DeliveryLog: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Delays a received message's next delivery (the dispatcher's backoff).
+/// The message attribute that says why a record went to the dead-letter queue on its first
+/// receive: it can never be delivered (not an envelope this build reads).
+pub const POISON_REASON_ATTRIBUTE: &str = "hookpost-poison-reason";
+
+/// The ingest queue as the dispatcher handles a received message: delays its next delivery (the
+/// backoff), or moves a record that can never succeed straight to the dead-letter queue.
 pub trait Visibility: Send + Sync {
     fn delay(
         &self,
         receipt_handle: &str,
         seconds: i32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Sends `body` to the dead-letter queue with `reason` as [`POISON_REASON_ATTRIBUTE`];
+    /// `message_id` is the original message's (the deduplication id on a FIFO queue). Once this
+    /// succeeds the original may be deleted.
+    fn dead_letter(
+        &self,
+        body: &str,
+        message_id: &str,
+        reason: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

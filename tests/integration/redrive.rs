@@ -71,3 +71,48 @@ async fn a_failing_subscriber_is_retried_into_the_dead_letter_queue_while_a_heal
     failing.stop();
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_record_that_is_not_an_envelope_is_dead_lettered_on_its_first_receive_with_the_reason() {
+    // Three receives allowed, each kept invisible for the queue's visibility timeout: a record
+    // left to SQS's own redrive would take minutes to reach the dead-letter queue, not seconds.
+    let stack = support::running_stack(Some(3), Some("1m,1m")).await;
+    let (sdk, names) = (&stack.sdk, &stack.state.names);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    sqs.send_message()
+        .queue_url(&names.ingest_queue_url)
+        .message_body(r#"{"version": 99, "what": "a future envelope"}"#)
+        .send()
+        .await
+        .expect("SendMessage");
+
+    let arrived = support::eventually(|| async {
+        support::queue_depth(sdk, &names.dead_letter_queue_url).await == 1
+    })
+    .await;
+    assert!(
+        arrived,
+        "the poison record reaches the dead-letter queue at once"
+    );
+    assert_eq!(
+        support::queue_depth(sdk, &names.ingest_queue_url).await,
+        0,
+        "and leaves the ingest queue"
+    );
+
+    let ops = Operations::new(sdk, names.clone(), None);
+    let letters = ops
+        .list_dead_letters(
+            &Default::default(),
+            &hookpost_operations::PageRequest::first(10).expect("page"),
+        )
+        .await
+        .expect("lists");
+    assert_eq!(letters.items.len(), 1);
+    let reason = letters.items[0].error.clone().unwrap_or_default();
+    assert!(
+        reason.starts_with("the record is not a deliverable envelope") && reason.contains("99"),
+        "dlq list shows why: {reason}"
+    );
+    stack.stop().await;
+}

@@ -133,6 +133,10 @@ impl Visibility for &Fakes {
     async fn delay(&self, _: &str, _: i32) -> Result<(), StoreError> {
         Ok(())
     }
+
+    async fn dead_letter(&self, _: &str, _: &str, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl BodyStore for &Fakes {

@@ -164,6 +164,9 @@ pub struct Resources {
     /// Where bodies too large for a message are stored aside.
     pub bodies_bucket: String,
     pub events_table: String,
+    /// Where a record that can never be delivered goes on its first receive; unset in a stack
+    /// deployed before this was passed, where such records wait out the queue's receives.
+    pub dead_letter_queue_url: Option<String>,
 }
 
 impl Resources {
@@ -174,7 +177,7 @@ impl Resources {
 
     /// Reads `HOOKPOST_SUBSCRIPTIONS_TABLE`, `HOOKPOST_DELIVERIES_TABLE`,
     /// `HOOKPOST_INGEST_QUEUE_URL`, `HOOKPOST_BODIES_BUCKET` and `HOOKPOST_EVENTS_TABLE` through
-    /// `lookup`; each must be set.
+    /// `lookup`; each must be set. `HOOKPOST_DEAD_LETTER_QUEUE_URL` is optional.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let lookup = &lookup;
         Ok(Self {
@@ -183,6 +186,8 @@ impl Resources {
             ingest_queue_url: config::required_in(lookup, "HOOKPOST_INGEST_QUEUE_URL")?,
             bodies_bucket: config::required_in(lookup, "HOOKPOST_BODIES_BUCKET")?,
             events_table: config::required_in(lookup, "HOOKPOST_EVENTS_TABLE")?,
+            dead_letter_queue_url: lookup("HOOKPOST_DEAD_LETTER_QUEUE_URL")
+                .filter(|url| !url.trim().is_empty()),
         })
     }
 }
@@ -319,7 +324,18 @@ mod tests {
                 ingest_queue_url: "https://sqs/ingest".to_owned(),
                 bodies_bucket: "bodies".to_owned(),
                 events_table: "events".to_owned(),
+                dead_letter_queue_url: None,
             }
+        );
+        let mut with_dlq = all.to_vec();
+        with_dlq.push(("HOOKPOST_DEAD_LETTER_QUEUE_URL", "https://sqs/dlq"));
+        assert_eq!(
+            Resources::from_lookup(vars(&with_dlq))
+                .expect("complete")
+                .dead_letter_queue_url
+                .as_deref(),
+            Some("https://sqs/dlq"),
+            "optional, read when set"
         );
         for (i, (name, _)) in all.iter().enumerate() {
             let mut some = all.to_vec();

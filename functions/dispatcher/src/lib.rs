@@ -104,7 +104,11 @@ impl AwsDispatcher {
         Ok(Self::new(
             DynamoSubscriptions::new(dynamo.clone(), &resources.subscriptions_table),
             DynamoDeliveries::new(dynamo.clone(), &resources.deliveries_table),
-            SqsQueue::new(SqsClient::new(sdk), &resources.ingest_queue_url),
+            match &resources.dead_letter_queue_url {
+                Some(dlq) => SqsQueue::new(SqsClient::new(sdk), &resources.ingest_queue_url)
+                    .with_dead_letter_queue(dlq),
+                None => SqsQueue::new(SqsClient::new(sdk), &resources.ingest_queue_url),
+            },
             S3Bodies::new(S3Client::new(sdk), &resources.bodies_bucket),
             DynamoEvents::new(dynamo, &resources.events_table),
             Arc::new(SystemClock),
@@ -267,7 +271,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_malformed_record_is_reported_alone_and_the_rest_of_the_batch_is_delivered() {
+    async fn a_malformed_record_goes_to_the_dead_letter_queue_at_once_and_the_rest_is_delivered() {
         let subscriber = Subscriber::start(Answer::Status(200)).await;
         let world = World::with(vec![subscription("sub_a", &subscriber.url())]);
         let mut future_version = envelope("evt_v2", EncodedBody::Utf8(BODY.to_owned()));
@@ -286,12 +290,45 @@ mod tests {
             )
             .await;
 
-        assert_eq!(failed_ids(&response), vec!["m-bad", "m-v2"]);
+        // Dead-lettered on this first receive, so not reported failed: SQS deletes them.
+        assert!(failed_ids(&response).is_empty(), "{response:?}");
+        let dead = world.dead_lettered();
+        assert_eq!(
+            dead.iter()
+                .map(|d| (d.message_id.as_str(), d.body.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                ("m-bad", "not an envelope"),
+                ("m-v2", future_version.encode().as_str())
+            ]
+        );
+        assert!(
+            dead.iter().all(|d| d
+                .reason
+                .starts_with("the record is not a deliverable envelope")),
+            "{dead:?}"
+        );
+        assert!(dead[1].reason.contains("version"), "{}", dead[1].reason);
         let mut ids = subscriber.event_ids();
         ids.sort();
         assert_eq!(ids, vec!["evt_1", "evt_3"]);
-        // A malformed record is never going to work: it is left to the queue's own redrive.
         assert!(world.delays().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_malformed_record_that_cannot_be_dead_lettered_stays_on_the_queue() {
+        let world = World {
+            fail_dead_letters: true,
+            ..World::default()
+        };
+
+        let response = world
+            .dispatcher(local_config())
+            .handle(batch(vec![message("m-bad", "not an envelope", 1)]), None)
+            .await;
+
+        assert_eq!(failed_ids(&response), vec!["m-bad"], "never lost");
+        assert!(world.dead_lettered().is_empty());
     }
 
     #[tokio::test]
@@ -316,7 +353,8 @@ mod tests {
             )
             .await;
 
-        assert_eq!(failed_ids(&response), vec!["m-1", "m-bad"]);
+        // The malformed record went to the dead-letter queue: counted, not failed.
+        assert_eq!(failed_ids(&response), vec!["m-1"]);
         assert_eq!(
             (
                 metrics.delivered,

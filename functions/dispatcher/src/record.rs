@@ -25,8 +25,9 @@ use crate::{Batch, Dispatcher};
 enum RecordResult {
     /// Every wanted subscription has the event (or gave it up with 410).
     Done,
-    /// Not an envelope this build can deliver: reported, never retried sooner than SQS decides.
-    Malformed,
+    /// Not an envelope this build can deliver, and why: it can never succeed, so it goes to the
+    /// dead-letter queue at once.
+    Malformed(String),
     /// Some subscription still needs it.
     Retry { retry_after: Option<Duration> },
 }
@@ -48,9 +49,9 @@ where
         async {
             match self.process(&message, batch).await {
                 RecordResult::Done => None,
-                RecordResult::Malformed => {
+                RecordResult::Malformed(reason) => {
                     batch.measure(|m| m.malformed += 1);
-                    Some(message_id)
+                    self.dead_letter_now(&message, &message_id, &reason).await
                 }
                 RecordResult::Retry { retry_after } => {
                     batch.measure(|m| m.retries += 1);
@@ -63,22 +64,48 @@ where
         .await
     }
 
+    /// Sends a record that can never be delivered to the dead-letter queue at once, with why, so
+    /// it does not wait out every receive; `None` once it is there (the original is then
+    /// deleted), `Some(message id)` when it could not be sent, leaving it for the next receive.
+    async fn dead_letter_now(
+        &self,
+        message: &SqsMessage,
+        message_id: &str,
+        reason: &str,
+    ) -> Option<String> {
+        let body = message.body.as_deref().unwrap_or_default();
+        match self.visibility.dead_letter(body, message_id, reason).await {
+            Ok(()) => {
+                warn!(
+                    reason,
+                    "a record that can never be delivered went to the dead-letter queue"
+                );
+                None
+            }
+            Err(e) => {
+                warn!(reason, error = %e, "a record that can never be delivered could not be dead-lettered; it stays on the queue");
+                Some(message_id.to_owned())
+            }
+        }
+    }
+
     async fn process(&self, message: &SqsMessage, batch: &Batch) -> RecordResult {
         let Some(body) = message.body.as_deref() else {
-            warn!("the record has no body");
-            return RecordResult::Malformed;
+            return RecordResult::Malformed("the record has no body".to_owned());
         };
         let envelope = match Envelope::decode(body) {
             Ok(envelope) => envelope,
             Err(e) => {
-                warn!(error = %e, "the record is not a deliverable envelope");
-                return RecordResult::Malformed;
+                return RecordResult::Malformed(format!(
+                    "the record is not a deliverable envelope: {e}"
+                ));
             }
         };
         tracing::Span::current().record("event_id", field::display(&envelope.event_id));
         if HeaderValue::from_str(&envelope.event_id).is_err() {
-            warn!("the envelope's event id cannot be sent as a header");
-            return RecordResult::Malformed;
+            return RecordResult::Malformed(
+                "the envelope's event id cannot be sent as a header".to_owned(),
+            );
         }
         // Archiving runs beside the deliveries: it adds no latency, and its failure only costs
         // the replay of this event, never its delivery.
@@ -132,8 +159,9 @@ where
             inline => match inline.bytes() {
                 Ok(bytes) => Bytes::from(bytes.into_owned()),
                 Err(e) => {
-                    warn!(error = %e, "the envelope's body cannot be decoded");
-                    return RecordResult::Malformed;
+                    return RecordResult::Malformed(format!(
+                        "the envelope's body cannot be decoded: {e}"
+                    ));
                 }
             },
         };

@@ -53,6 +53,8 @@ pub(crate) struct World {
     pub(crate) last_deliveries: Mutex<HashMap<String, LastDelivery>>,
     pub(crate) archived: Mutex<HashMap<String, ArchivedEvent>>,
     pub(crate) fail_archiving: bool,
+    pub(crate) dead_lettered: Mutex<Vec<DeadLettered>>,
+    pub(crate) fail_dead_letters: bool,
 }
 
 impl SubscriptionStore for &World {
@@ -157,6 +159,34 @@ impl Visibility for &World {
         lock(&self.delays).push((receipt_handle.to_owned(), seconds));
         Ok(())
     }
+
+    async fn dead_letter(
+        &self,
+        body: &str,
+        message_id: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        if self.fail_dead_letters {
+            return Err(StoreError::new(
+                "SendMessage",
+                "the dead-letter queue is down",
+            ));
+        }
+        lock(&self.dead_lettered).push(DeadLettered {
+            body: body.to_owned(),
+            message_id: message_id.to_owned(),
+            reason: reason.to_owned(),
+        });
+        Ok(())
+    }
+}
+
+/// A record the dispatcher sent straight to the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeadLettered {
+    pub(crate) body: String,
+    pub(crate) message_id: String,
+    pub(crate) reason: String,
 }
 
 impl BodyStore for &World {
@@ -207,6 +237,10 @@ impl World {
 
     pub(crate) fn delays(&self) -> Vec<(String, i32)> {
         lock(&self.delays).clone()
+    }
+
+    pub(crate) fn dead_lettered(&self) -> Vec<DeadLettered> {
+        lock(&self.dead_lettered).clone()
     }
 }
 

@@ -15,7 +15,12 @@ pub struct SqsQueue {
     client: Client,
     url: String,
     fifo: bool,
+    /// Where a record that can never be delivered goes at once.
+    dead_letter_url: Option<String>,
 }
+
+/// How much of a poison record's reason its attribute keeps.
+const REASON_BYTES: usize = 1024;
 
 impl SqsQueue {
     pub fn new(client: Client, url: impl Into<String>) -> Self {
@@ -24,6 +29,15 @@ impl SqsQueue {
             client,
             fifo: is_fifo_url(&url),
             url,
+            dead_letter_url: None,
+        }
+    }
+
+    /// The dead-letter queue [`Visibility::dead_letter`] sends to.
+    pub fn with_dead_letter_queue(self, url: impl Into<String>) -> Self {
+        Self {
+            dead_letter_url: Some(url.into()),
+            ..self
         }
     }
 
@@ -94,6 +108,42 @@ impl Visibility for SqsQueue {
             .send()
             .await
             .map_err(|e| sdk_error("ChangeMessageVisibility", e))?;
+        Ok(())
+    }
+
+    async fn dead_letter(
+        &self,
+        body: &str,
+        message_id: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let Some(url) = &self.dead_letter_url else {
+            return Err(StoreError::new(
+                "SendMessage",
+                "no dead-letter queue is configured (HOOKPOST_DEAD_LETTER_QUEUE_URL)",
+            ));
+        };
+        let mut cut = reason.len().min(REASON_BYTES);
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(&reason[..cut])
+            .build()
+            .map_err(|e| StoreError::new("SendMessage", e.to_string()))?;
+        let mut send = self
+            .client
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .message_attributes(crate::store::POISON_REASON_ATTRIBUTE, attribute);
+        if is_fifo_url(url) {
+            send = send
+                .message_group_id("poison")
+                .message_deduplication_id(message_id);
+        }
+        send.send().await.map_err(|e| sdk_error("SendMessage", e))?;
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::sync::Mutex;
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use aws_sdk_sqs::error::ProvideErrorMetadata;
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sqs::types::MessageAttributeValue as SqsAttribute;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -165,18 +165,26 @@ fn body_text(body: &[u8]) -> (String, &'static str) {
 }
 
 impl DestinationMessage<'_> {
-    /// Name and value of each message attribute (SQS and SNS allow 10).
-    fn attributes(&self, encoding: &'static str) -> Vec<(&'static str, String)> {
+    /// Name, SQS/SNS data type and value of each message attribute (both allow 10).
+    fn attributes(&self, encoding: &'static str) -> Vec<(&'static str, &'static str, String)> {
         let mut attributes = vec![
-            ("webhook-id", self.webhook_id.to_owned()),
-            ("webhook-timestamp", self.webhook_timestamp.to_string()),
-            ("webhook-signature", self.webhook_signature.to_owned()),
-            ("content-type", self.content_type.to_owned()),
-            ("hookpost-source", self.source_id.to_owned()),
-            ("hookpost-body-encoding", encoding.to_owned()),
+            ("webhook-id", "String", self.webhook_id.to_owned()),
+            (
+                "webhook-timestamp",
+                "Number",
+                self.webhook_timestamp.to_string(),
+            ),
+            (
+                "webhook-signature",
+                "String",
+                self.webhook_signature.to_owned(),
+            ),
+            ("content-type", "String", self.content_type.to_owned()),
+            ("hookpost-source", "String", self.source_id.to_owned()),
+            ("hookpost-body-encoding", "String", encoding.to_owned()),
         ];
         if let Some(event_type) = self.event_type {
-            attributes.push(("hookpost-event-type", event_type.to_owned()));
+            attributes.push(("hookpost-event-type", "String", event_type.to_owned()));
         }
         attributes
     }
@@ -255,51 +263,63 @@ const THROTTLED: &[&str] = &[
     "KMS.ThrottlingException",
 ];
 
+impl SendError {
+    /// What an error code the service answered with (`reason` its message) says about sending
+    /// to `arn` again: one reading for the SDK's errors and PutEvents' per-entry failures.
+    fn from_code(arn: &DestinationArn, code: &str, reason: &str, status: Option<u16>) -> Self {
+        let arn = arn.to_string();
+        let code = code.to_owned();
+        if REFUSED.contains(&code.as_str()) {
+            Self::Refused {
+                arn,
+                code,
+                message: reason.to_owned(),
+                status,
+            }
+        } else if THROTTLED.contains(&code.as_str()) {
+            Self::Throttled { arn, code, status }
+        } else {
+            Self::Failed {
+                arn,
+                reason: format!("{code}: {reason}"),
+                status,
+            }
+        }
+    }
+
+    /// A message attribute the SDK would not build.
+    fn unbuildable(arn: &DestinationArn, err: impl fmt::Display) -> Self {
+        Self::Failed {
+            arn: arn.to_string(),
+            reason: err.to_string(),
+            status: None,
+        }
+    }
+}
+
 /// What an SDK error says about sending to `arn` again.
 fn classify<E>(arn: &DestinationArn, err: SdkError<E, HttpResponse>) -> SendError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let status = raw_status(&err);
-    let arn = arn.to_string();
-    match err
-        .as_service_error()
-        .and_then(|e| e.code().map(str::to_owned))
-    {
-        Some(code) if REFUSED.contains(&code.as_str()) => SendError::Refused {
-            message: err
-                .as_service_error()
-                .and_then(|e| e.message())
-                .unwrap_or("no message")
-                .to_owned(),
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    match err.as_service_error().and_then(|e| e.code()) {
+        Some(code) => SendError::from_code(
             arn,
             code,
+            err.as_service_error()
+                .and_then(|e| e.message())
+                .unwrap_or("no message"),
             status,
-        },
-        Some(code) if THROTTLED.contains(&code.as_str()) => {
-            SendError::Throttled { arn, code, status }
-        }
-        _ => SendError::Failed {
-            reason: error_chain(&err),
-            arn,
+        ),
+        // No answer from the service (a connection or timeout): the SDK's own rendering of the
+        // error and its causes.
+        None => SendError::Failed {
+            arn: arn.to_string(),
+            reason: DisplayErrorContext(&err).to_string(),
             status,
         },
     }
-}
-
-fn raw_status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
-    err.raw_response().map(|r| r.status().as_u16())
-}
-
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The clients that send to destinations, and the queue URLs found so far.
@@ -372,21 +392,12 @@ impl AwsDestinations {
         let url = self.queue_url(arn).await?;
         let (body, encoding) = body_text(message.body);
         let mut send = self.sqs.send_message().queue_url(url).message_body(body);
-        for (name, value) in message.attributes(encoding) {
-            let kind = if name == "webhook-timestamp" {
-                "Number"
-            } else {
-                "String"
-            };
+        for (name, kind, value) in message.attributes(encoding) {
             let attribute = SqsAttribute::builder()
                 .data_type(kind)
                 .string_value(value)
                 .build()
-                .map_err(|e| SendError::Failed {
-                    arn: arn.to_string(),
-                    reason: e.to_string(),
-                    status: None,
-                })?;
+                .map_err(|e| SendError::unbuildable(arn, e))?;
             send = send.message_attributes(name, attribute);
         }
         if arn.is_fifo() {
@@ -406,21 +417,12 @@ impl AwsDestinations {
         use aws_sdk_sns::types::MessageAttributeValue as SnsAttribute;
         let (body, encoding) = body_text(message.body);
         let mut publish = self.sns.publish().topic_arn(arn.as_str()).message(body);
-        for (name, value) in message.attributes(encoding) {
-            let kind = if name == "webhook-timestamp" {
-                "Number"
-            } else {
-                "String"
-            };
+        for (name, kind, value) in message.attributes(encoding) {
             let attribute = SnsAttribute::builder()
                 .data_type(kind)
                 .string_value(value)
                 .build()
-                .map_err(|e| SendError::Failed {
-                    arn: arn.to_string(),
-                    reason: e.to_string(),
-                    status: None,
-                })?;
+                .map_err(|e| SendError::unbuildable(arn, e))?;
             publish = publish.message_attributes(name, attribute);
         }
         if arn.is_fifo() {
@@ -453,34 +455,14 @@ impl AwsDestinations {
         // PutEvents answers 200 with per-entry failures.
         if out.failed_entry_count > 0 {
             let failed = out.entries().first();
-            let code = failed
-                .and_then(|e| e.error_code())
-                .unwrap_or("unknown")
-                .to_owned();
-            let reason = failed
-                .and_then(|e| e.error_message())
-                .unwrap_or("no message")
-                .to_owned();
-            return Err(if THROTTLED.contains(&code.as_str()) {
-                SendError::Throttled {
-                    arn: arn.to_string(),
-                    code,
-                    status: Some(200),
-                }
-            } else if REFUSED.contains(&code.as_str()) {
-                SendError::Refused {
-                    arn: arn.to_string(),
-                    code,
-                    message: reason,
-                    status: Some(200),
-                }
-            } else {
-                SendError::Failed {
-                    arn: arn.to_string(),
-                    reason: format!("{code}: {reason}"),
-                    status: Some(200),
-                }
-            });
+            return Err(SendError::from_code(
+                arn,
+                failed.and_then(|e| e.error_code()).unwrap_or("unknown"),
+                failed
+                    .and_then(|e| e.error_message())
+                    .unwrap_or("no message"),
+                Some(200),
+            ));
         }
         Ok(())
     }
@@ -540,15 +522,31 @@ mod tests {
     }
 
     #[test]
+    fn a_service_error_code_is_read_one_way_wherever_it_comes_from() {
+        let arn: DestinationArn = "arn:aws:sqs:us-east-1:123456789012:q".parse().expect("arn");
+        assert!(matches!(
+            SendError::from_code(&arn, "AWS.SimpleQueueService.NonExistentQueue", "gone", Some(400)),
+            SendError::Refused { ref message, status: Some(400), .. } if message == "gone"
+        ));
+        assert!(matches!(
+            SendError::from_code(&arn, "ThrottlingException", "slow", Some(200)),
+            SendError::Throttled { .. }
+        ));
+        let other = SendError::from_code(&arn, "InternalFailure", "oops", Some(500));
+        assert_eq!(other.to_string(), format!("{arn}: InternalFailure: oops"));
+    }
+
+    #[test]
     fn a_body_that_is_not_utf8_travels_as_base64_and_says_so() {
         let raw = [0xff, 0x00, 0x41];
         let m = message(&raw);
         let (body, encoding) = body_text(m.body);
         assert_eq!((body.as_str(), encoding), ("/wBB", "base64"));
-        assert!(
-            m.attributes(encoding)
-                .contains(&("hookpost-body-encoding", "base64".to_owned()))
-        );
+        assert!(m.attributes(encoding).contains(&(
+            "hookpost-body-encoding",
+            "String",
+            "base64".to_owned()
+        )));
         let detail = m.detail();
         assert_eq!(detail["body_encoding"], "base64");
         assert!(detail.get("data").is_none(), "not JSON, no data");
@@ -564,5 +562,6 @@ mod tests {
         assert_eq!(detail["event_type"], "order.paid");
         let attributes = message(body).attributes("text");
         assert_eq!(attributes.len(), 7, "within SQS's and SNS's 10");
+        assert!(attributes.contains(&("webhook-timestamp", "Number", "1800000000".to_owned())));
     }
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use clap::Subcommand;
 use hookpost_operations::subscriptions::{
-    CreatedSubscription, NewSubscription, SubscriptionChanges, SubscriptionView,
+    CreatedSubscription, NewSubscription, RateView, SubscriptionChanges, SubscriptionView,
+    checked_rate,
 };
 use hookpost_operations::{Operations, PageRequest};
 use hookpost_shared::source::SourceId;
@@ -40,6 +41,14 @@ pub enum SubscriptionsCommand {
         /// AttemptTimeoutSeconds (default: that limit).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         timeout_seconds: Option<u64>,
+        /// At most this many deliveries per second, minute or hour (`20/s`, `600/m`,
+        /// `1000/h`), across every dispatcher; deliveries over it wait their turn and never fail
+        /// for it (docs/delivery.md#rate-limits).
+        #[arg(long)]
+        rate: Option<String>,
+        /// How many deliveries may go at once after a quiet spell (with `--rate`; default 1).
+        #[arg(long, requires = "rate", value_parser = clap::value_parser!(u32).range(1..))]
+        burst: Option<u32>,
     },
     /// Change where and what a subscription delivers; its secrets and state stay.
     #[command(
@@ -63,6 +72,17 @@ pub enum SubscriptionsCommand {
         clear_headers: bool,
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         timeout_seconds: Option<u64>,
+        /// At most this many deliveries per second, minute or hour (`20/s`, `600/m`,
+        /// `1000/h`), across every dispatcher; deliveries over it wait their turn and never fail
+        /// for it (docs/delivery.md#rate-limits).
+        #[arg(long)]
+        rate: Option<String>,
+        /// How many deliveries may go at once after a quiet spell (with `--rate`; default 1).
+        #[arg(long, requires = "rate", value_parser = clap::value_parser!(u32).range(1..))]
+        burst: Option<u32>,
+        /// Removes the rate limit.
+        #[arg(long, conflicts_with = "rate")]
+        clear_rate: bool,
     },
     /// List subscriptions: state, last delivery and failure streak.
     #[command(after_help = "Example:\n  hookpost --local subscriptions list --source github-main")]
@@ -145,7 +165,10 @@ pub async fn run(
             filter,
             headers,
             timeout_seconds,
+            rate,
+            burst,
         } => {
+            let rate = rate.map(|r| checked_rate(&r, burst)).transpose()?;
             let created = ops
                 .add_subscription(NewSubscription {
                     source_id: source,
@@ -154,6 +177,7 @@ pub async fn run(
                     filter,
                     headers: headers.into_iter().collect(),
                     timeout_seconds,
+                    rate,
                 })
                 .await?;
             output.show(&created, print_created)
@@ -167,7 +191,16 @@ pub async fn run(
             headers,
             clear_headers,
             timeout_seconds,
+            rate,
+            burst,
+            clear_rate,
         } => {
+            let rate = if clear_rate {
+                Some(None)
+            } else {
+                rate.map(|r| checked_rate(&r, burst).map(Some))
+                    .transpose()?
+            };
             let headers: BTreeMap<_, _> = headers.into_iter().collect();
             let changes = SubscriptionChanges {
                 url,
@@ -179,6 +212,7 @@ pub async fn run(
                 },
                 headers: (clear_headers || !headers.is_empty()).then_some(headers),
                 timeout_seconds: timeout_seconds.map(Some),
+                rate,
             };
             let updated = Row::from(ops.update_subscription(&id, changes).await?);
             output.show(&updated, |row| print_rows(std::slice::from_ref(row)))
@@ -233,6 +267,21 @@ fn print_created(created: &CreatedSubscription) {
     println!("Verify deliveries with this Standard Webhooks secret; it is not shown again.");
 }
 
+/// `20/s`, its burst when above 1, and the current wait when there is one.
+fn rate_cell(rate: &RateView) -> String {
+    let mut cell = rate.rate.clone();
+    if rate.burst > 1 {
+        cell.push_str(&format!(" burst {}", rate.burst));
+    }
+    if rate.wait_ms > 0 {
+        cell.push_str(&format!(
+            ", wait {}",
+            humantime::format_duration(std::time::Duration::from_millis(rate.wait_ms))
+        ));
+    }
+    cell
+}
+
 /// Subscriptions with their last delivery and failure streak (secrets are never shown).
 fn print_rows(rows: &[Row]) {
     let mut t = table([
@@ -242,6 +291,7 @@ fn print_rows(rows: &[Row]) {
         "EVENTS",
         "LAST DELIVERY",
         "FAILING FOR",
+        "RATE",
         "URL",
     ]);
     for row in rows {
@@ -262,6 +312,7 @@ fn print_rows(rows: &[Row]) {
             s.event_types.join(","),
             or_dash(last),
             or_dash(s.failing_since.as_deref().map(ago)),
+            or_dash(s.rate.as_ref().map(rate_cell)),
             s.url.clone(),
         ]);
     }

@@ -45,6 +45,7 @@ pub struct Poller {
     region: String,
     spec: EventSourceSpec,
     observer: Option<Observer>,
+    concurrency: usize,
 }
 
 /// One invocation of the dispatcher, as the poller saw it.
@@ -110,7 +111,15 @@ impl Poller {
             region,
             spec,
             observer: None,
+            concurrency: 1,
         }
+    }
+
+    /// Runs up to `invocations` at once, as the mapping's `MaximumConcurrency` lets Lambda do
+    /// (default 1: one invocation after the other).
+    pub fn with_concurrency(mut self, invocations: u32) -> Self {
+        self.concurrency = usize::try_from(invocations.max(1)).unwrap_or(1);
+        self
     }
 
     /// Tells `observer` about every invocation once it ended, cut or not.
@@ -119,7 +128,20 @@ impl Poller {
         self
     }
 
-    pub async fn run(self, dispatcher: Arc<AwsDispatcher>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, dispatcher: Arc<AwsDispatcher>, shutdown: watch::Receiver<bool>) {
+        let poller = Arc::new(self);
+        let mut pollers = tokio::task::JoinSet::new();
+        for _ in 0..poller.concurrency {
+            let poller = Arc::clone(&poller);
+            let dispatcher = Arc::clone(&dispatcher);
+            let shutdown = shutdown.clone();
+            pollers.spawn(async move { poller.invoke_until(&dispatcher, shutdown).await });
+        }
+        while pollers.join_next().await.is_some() {}
+    }
+
+    /// One poller's loop: receive a batch, invoke, delete what succeeded.
+    async fn invoke_until(&self, dispatcher: &AwsDispatcher, mut shutdown: watch::Receiver<bool>) {
         loop {
             let batch = tokio::select! {
                 batch = self.receive_batch() => batch,

@@ -124,7 +124,8 @@ impl LocalStack {
             queue_arn(&sdk, &names.ingest_queue_url).await?,
             emulator.region().to_owned(),
             spec.event_source.clone(),
-        );
+        )
+        .with_concurrency(spec.event_source.max_concurrency);
         let tasks = vec![
             tokio::spawn(front::serve_with_api(
                 listener,

@@ -36,6 +36,8 @@ pub struct Received {
     pub verified: bool,
     /// The status the subscriber answered.
     pub answered: u16,
+    /// When the request arrived (its body read).
+    pub at: std::time::Instant,
 }
 
 /// The answer to one verified delivery.
@@ -154,6 +156,7 @@ impl<R: Responder> Service<R> {
             body,
             verified,
             answered: reply.status,
+            at: std::time::Instant::now(),
         });
         self.record.notify.notify_waiters();
         if !reply.delay.is_zero() {

@@ -100,6 +100,8 @@ pub struct EventSourceSpec {
     pub batch_size: u32,
     pub batching_window_seconds: u64,
     pub function_timeout_seconds: u64,
+    /// `ScalingConfig.MaximumConcurrency`: the most invocations at once (1 when absent).
+    pub max_concurrency: u32,
 }
 
 /// Everything the local stack needs from the template, with parameters resolved.
@@ -524,10 +526,19 @@ fn event_source(ctx: &Resolver<'_>, resources: &Mapping) -> Result<EventSourceSp
         None => 0,
     };
     let timeout = number(ctx.field(props, "Timeout", id)?, "Timeout")?;
+    let concurrency = match sqs
+        .get("ScalingConfig")
+        .and_then(|scaling| scaling.get("MaximumConcurrency"))
+    {
+        Some(v) => number(ctx.text(v, &path)?, "MaximumConcurrency")?,
+        None => 1,
+    };
     Ok(EventSourceSpec {
         batch_size: u32::try_from(batch_size).map_err(|_| invalid("BatchSize is too large"))?,
         batching_window_seconds: window,
         function_timeout_seconds: timeout,
+        max_concurrency: u32::try_from(concurrency)
+            .map_err(|_| invalid("MaximumConcurrency is too large"))?,
     })
 }
 

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use hookpost_shared::aws::destinations::{DestinationArn, is_arn};
-use hookpost_shared::clock::rfc3339;
+use hookpost_shared::clock::{rfc3339, unix_micros};
+use hookpost_shared::delivery::RateLimit;
 use hookpost_shared::secret::SigningKey;
 use hookpost_shared::source::SourceId;
 use hookpost_shared::subscription::{
@@ -47,6 +48,32 @@ pub struct SubscriptionView {
     pub headers: Vec<String>,
     pub created_at: String,
     pub last_delivery: Option<LastDelivery>,
+    /// Its rate limit; absent: none.
+    pub rate: Option<RateView>,
+}
+
+/// A subscription's rate limit and how long a delivery would wait for its turn now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RateView {
+    /// As written: `20/s`, `600/m`, `1000/h`.
+    #[cfg_attr(feature = "openapi", schema(example = "20/s"))]
+    pub rate: String,
+    pub burst: u32,
+    /// How long a delivery reserving its slot now would wait, in milliseconds (0 when the
+    /// subscription keeps up).
+    pub wait_ms: u64,
+}
+
+impl RateView {
+    fn of(rate: &RateLimit, tat: Option<i64>, now: SystemTime) -> Self {
+        Self {
+            rate: RateLimit { burst: 1, ..*rate }.to_string(),
+            burst: rate.burst,
+            wait_ms: u64::try_from(rate.current_wait(tat, unix_micros(now)).as_millis())
+                .unwrap_or(u64::MAX),
+        }
+    }
 }
 
 impl From<&Subscription> for SubscriptionView {
@@ -71,6 +98,10 @@ impl From<&Subscription> for SubscriptionView {
             headers: s.headers.keys().cloned().collect(),
             created_at: s.created_at.clone(),
             last_delivery: s.last_delivery.clone(),
+            rate: s
+                .rate
+                .as_ref()
+                .map(|r| RateView::of(r, s.rate_next, SystemTime::now())),
         }
     }
 }
@@ -86,6 +117,8 @@ pub struct NewSubscription {
     pub filter: Option<serde_json::Value>,
     pub headers: BTreeMap<String, String>,
     pub timeout_seconds: Option<u64>,
+    /// At most this many deliveries a period ([`checked_rate`]).
+    pub rate: Option<RateLimit>,
 }
 
 /// A change to a subscription's delivery: each field present replaces the current one.
@@ -98,6 +131,16 @@ pub struct SubscriptionChanges {
     pub headers: Option<BTreeMap<String, String>>,
     /// `Some(None)` removes the subscription's own timeout.
     pub timeout_seconds: Option<Option<u64>>,
+    /// `Some(None)` removes the rate limit.
+    pub rate: Option<Option<RateLimit>>,
+}
+
+/// A rate limit as `N/s`, `N/m` or `N/h` with an optional burst, checked; errors name the field.
+pub fn checked_rate(rate: &str, burst: Option<u32>) -> Result<RateLimit, OpError> {
+    RateLimit::parse(rate, burst).map_err(|e| {
+        let field = if e.contains("burst") { "burst" } else { "rate" };
+        OpError::invalid(field, e)
+    })
 }
 
 /// A created subscription and its `whsec_` secret, shown this once.
@@ -263,6 +306,7 @@ impl Operations {
             filter,
             timeout_seconds,
             headers,
+            rate: new.rate,
             ..Subscription::new(
                 new.source_id,
                 new_subscription_id(),
@@ -299,6 +343,9 @@ impl Operations {
         }
         if let Some(timeout) = changes.timeout_seconds {
             s.timeout_seconds = checked_timeout(timeout)?;
+        }
+        if let Some(rate) = changes.rate {
+            s.rate = rate;
         }
         if !self.subscriptions_table().set_delivery_options(&s).await? {
             return Err(OpError::not_found(Kind::Subscription, id));
@@ -369,6 +416,42 @@ impl Operations {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_is_shown_with_its_burst_and_the_wait_a_delivery_would_have_now() {
+        let rate = checked_rate("20/s", Some(4)).expect("valid");
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let tat = unix_micros(now) + 2_000_000;
+        assert_eq!(
+            RateView::of(&rate, Some(tat), now),
+            RateView {
+                rate: "20/s".to_owned(),
+                burst: 4,
+                // Two seconds of reserved slots, less the three a burst of four may run ahead.
+                wait_ms: 1850,
+            }
+        );
+        assert_eq!(RateView::of(&rate, None, now).wait_ms, 0, "idle");
+        assert_eq!(RateView::of(&rate, Some(tat - 5_000_000), now).wait_ms, 0);
+    }
+
+    #[test]
+    fn a_bad_rate_or_burst_is_refused_naming_the_field() {
+        for (rate, burst, field) in [
+            ("0/s", None, "rate"),
+            ("5/d", None, "rate"),
+            ("five/s", None, "rate"),
+            ("5", None, "rate"),
+            ("5/s", Some(0), "burst"),
+        ] {
+            match checked_rate(rate, burst) {
+                Err(OpError::Invalid { field: f, reason }) => {
+                    assert_eq!(f, field, "{rate} {burst:?}: {reason}");
+                }
+                other => panic!("{rate} {burst:?}: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn headers_are_lower_cased_and_checked() {

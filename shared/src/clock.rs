@@ -53,6 +53,13 @@ pub fn unix_millis(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
+/// Microseconds since the Unix epoch, saturating at 0 before it.
+pub fn unix_micros(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// RFC 3339 with milliseconds, in UTC.
 pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()

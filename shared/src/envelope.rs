@@ -190,16 +190,7 @@ impl Replay {
 
     /// `envelope_json` with this marker set (replacing an earlier one).
     pub fn mark(&self, envelope_json: &str) -> Result<String, EnvelopeError> {
-        let mut value: serde_json::Value = serde_json::from_str(envelope_json)
-            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        let object = value
-            .as_object_mut()
-            .ok_or_else(|| EnvelopeError::Malformed("not a JSON object".to_owned()))?;
-        object.insert(
-            "replay".to_owned(),
-            serde_json::to_value(self).map_err(|e| EnvelopeError::Malformed(e.to_string()))?,
-        );
-        Ok(value.to_string())
+        set_member(envelope_json, "replay", Some(self))
     }
 
     /// The key of this replay's delivery records: `{event_id}#{replay id}`, or the event's own
@@ -216,6 +207,69 @@ impl Replay {
     pub fn includes(&self, subscription_id: &str) -> bool {
         self.subscriptions.is_empty() || self.subscriptions.iter().any(|s| s == subscription_id)
     }
+}
+
+/// A record queued again by the dispatcher because some of its deliveries wait for their
+/// subscription's rate limit: a `deferral` member beside the envelope's own, like [`Replay`].
+///
+/// The copy is a new SQS message, whose receive count starts again at 1; the marker carries what
+/// the original had spent, so waiting never costs the record a place in the retry schedule or
+/// brings it nearer the dead-letter queue, and failing still does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deferral {
+    /// Receives the record has spent on failures before this copy was queued.
+    #[serde(default)]
+    pub failed_receives: u32,
+    /// The slot each waiting subscription reserved (microseconds since the Unix epoch): the copy
+    /// delivers in that slot instead of reserving another.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub slots: BTreeMap<String, i64>,
+}
+
+#[derive(Deserialize)]
+struct DeferralOnly {
+    deferral: Option<Deferral>,
+}
+
+impl Deferral {
+    /// The marker of a queued message, if it was deferred.
+    pub fn read(message: &str) -> Option<Self> {
+        serde_json::from_str::<DeferralOnly>(message).ok()?.deferral
+    }
+
+    /// `envelope_json` with this marker set (replacing an earlier one); any other member, a
+    /// replay's marker included, is kept.
+    pub fn mark(&self, envelope_json: &str) -> Result<String, EnvelopeError> {
+        set_member(envelope_json, "deferral", Some(self))
+    }
+
+    /// `envelope_json` without a deferral marker: how a record goes to the dead-letter queue, so
+    /// a redrive starts its schedule afresh.
+    pub fn clear(envelope_json: &str) -> Result<String, EnvelopeError> {
+        set_member::<Self>(envelope_json, "deferral", None)
+    }
+}
+
+/// `json` (an object) with member `name` set to `value`, or removed for `None`.
+fn set_member<T: Serialize>(
+    json: &str,
+    name: &str,
+    value: Option<&T>,
+) -> Result<String, EnvelopeError> {
+    let mut object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+    match value {
+        Some(value) => {
+            object.insert(
+                name.to_owned(),
+                serde_json::to_value(value).map_err(|e| EnvelopeError::Malformed(e.to_string()))?,
+            );
+        }
+        None => {
+            object.remove(name);
+        }
+    }
+    serde_json::to_string(&object).map_err(|e| EnvelopeError::Malformed(e.to_string()))
 }
 
 /// The object key a large body of `event_id` is stored under.
@@ -293,6 +347,25 @@ mod tests {
             replay.delivery_key(&e.event_id),
             format!("{}#{}", e.event_id, replay.id)
         );
+    }
+
+    #[test]
+    fn a_deferral_marker_rides_beside_the_envelope_and_can_be_cleared() {
+        let e = sample(EncodedBody::Utf8("{}".into()));
+        let replayed = Replay::new(Vec::new()).mark(&e.encode()).expect("object");
+        let deferral = Deferral {
+            failed_receives: 2,
+            slots: BTreeMap::from([("sub_1".to_owned(), 1_700_000_000_000_000)]),
+        };
+        let marked = deferral.mark(&replayed).expect("object");
+        assert_eq!(Deferral::read(&marked), Some(deferral));
+        assert_eq!(Envelope::decode(&marked).expect("still an envelope"), e);
+        assert!(Replay::read(&marked).is_some(), "the replay marker is kept");
+        let cleared = Deferral::clear(&marked).expect("object");
+        assert_eq!(Deferral::read(&cleared), None);
+        assert!(Replay::read(&cleared).is_some());
+        assert_eq!(Deferral::read(&e.encode()), None);
+        assert!(Deferral::mark(&Deferral::default(), "[1]").is_err());
     }
 
     #[test]

@@ -87,6 +87,19 @@ pub trait SubscriptionStore: Send + Sync {
         last: &LastDelivery,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Reserves the subscription's next delivery slot for its rate limit
+    /// ([`crate::delivery::rate`]): atomically moves the limiter's time (TAT) on by
+    /// `interval_micros` from `max(TAT, now)`, and returns the TAT it found, `None` when the
+    /// subscription was idle (TAT absent or past). One conditional `UpdateItem`, two when the
+    /// subscription turned idle or busy since the last reservation.
+    fn reserve_slot(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+        now_micros: i64,
+        interval_micros: i64,
+    ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
+
     /// Ends the subscription's failure streak (a success). Callers only ask when one is running,
     /// so a healthy subscription costs no write.
     fn clear_failure(
@@ -170,6 +183,16 @@ pub trait Visibility: Send + Sync {
         &self,
         receipt_handle: &str,
         seconds: i32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Queues `body` again on the ingest queue, invisible for `delay_seconds` (at most 900, SQS's
+    /// limit): a record whose deliveries wait for their rate limit's slot comes back as a new
+    /// message, so waiting spends none of the original's receives. Once this succeeds the
+    /// original may be deleted. A FIFO queue cannot delay one message, so it refuses.
+    fn requeue(
+        &self,
+        body: &str,
+        delay_seconds: i32,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Sends `body` to the dead-letter queue with `reason` as [`POISON_REASON_ATTRIBUTE`];

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::RateLimit;
 use crate::secret::{Secret, SigningKey, SigningKeyError};
 use crate::source::SourceId;
 
@@ -38,6 +39,14 @@ pub struct Subscription {
     /// Extra headers sent with every delivery.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// At most this many deliveries per period, across every dispatcher; absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RateLimit>,
+    /// The rate limiter's state, written by the dispatcher only: when the next delivery is due
+    /// (the theoretical arrival time, microseconds since the Unix epoch; see
+    /// [`crate::delivery::rate`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_next: Option<i64>,
     pub created_at: String,
     /// The most recent delivery attempt, kept on the item by the dispatcher so that showing a
     /// subscription never reads the deliveries table.
@@ -87,6 +96,8 @@ impl Subscription {
             failing_since: None,
             timeout_seconds: None,
             headers: BTreeMap::new(),
+            rate: None,
+            rate_next: None,
             created_at: created_at.into(),
             last_delivery: None,
         }

@@ -609,6 +609,118 @@ async fn hostile_requests_get_their_status_and_code_and_change_nothing() {
             "invalid",
         ),
         (
+            "a rate of nothing",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","rate":"0/s"}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a rate per day",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","rate":"5/d"}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a rate that is not a rate",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","rate":"fast"}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a rate as a number",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","rate":20}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a rate beyond the limiter",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","rate":"4294967295/s"}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a negative rate",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","rate":"-5/s"}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a burst of 0",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","rate":"5/s","burst":0}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a burst without a rate",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","burst":5}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a burst beyond any",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(
+                    r#"{"source":"gh","url":"http://127.0.0.1:9/","rate":"5/s","burst":99999999999}"#,
+                ),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a changed rate that is not a rate",
+            event(
+                "PATCH",
+                "/v1/subscriptions/sub_nope",
+                &json_type,
+                Some(r#"{"rate":"5 per second"}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
             "a redrive that names nothing",
             event("POST", "/v1/dead-letters/redrive", &json_type, Some("{}")),
             400,

@@ -185,6 +185,7 @@ async fn an_sqs_queue_an_sns_topic_and_an_eventbridge_bus_each_get_every_event_s
         filter: None,
         headers: Default::default(),
         timeout_seconds: None,
+        rate: None,
     };
 
     // An ARN the stack does not list is refused, naming the parameter that would allow it.

@@ -17,6 +17,7 @@ mod ordered;
 mod pipeline;
 mod providers;
 mod publish;
+mod rate_limits;
 mod redrive;
 mod refusals;
 mod routing;

@@ -43,6 +43,7 @@ use bytes::Bytes;
 use hookpost_local::{Emulator, LocalOptions, LocalStack};
 use hookpost_shared::aws::{DynamoClient, DynamoSources, DynamoSubscriptions};
 use hookpost_shared::clock::rfc3339;
+use hookpost_shared::delivery::RateLimit;
 use hookpost_shared::deployment::StackNames;
 use hookpost_shared::secret::{Secret, SigningKey};
 use hookpost_shared::signature::{Provider, github};
@@ -96,6 +97,7 @@ struct Settings {
     events: usize,
     concurrency: usize,
     idle_events: usize,
+    rate_events: usize,
 }
 
 impl Settings {
@@ -114,6 +116,7 @@ impl Settings {
             events: read("HOOKPOST_PIPELINE_EVENTS", 500)?,
             concurrency: read("HOOKPOST_PIPELINE_CONCURRENCY", 8)?,
             idle_events: read("HOOKPOST_PIPELINE_IDLE_EVENTS", 50)?,
+            rate_events: read("HOOKPOST_PIPELINE_RATE_EVENTS", 1000)?,
         })
     }
 }
@@ -244,6 +247,8 @@ async fn load(
     let idle_calls = proxy.recorder.stop();
     let idle = Latencies::of(&one_by_one, &sink.arrivals(), &idle_calls)?;
 
+    let throttled = throttled_burst(settings, stack, &poster, loaded.latency.p(0.99)).await?;
+
     let run = Run {
         settings,
         events: sent.len(),
@@ -258,22 +263,140 @@ async fn load(
         busy_cores: machine,
         names,
     };
-    Ok(run.report(root, stack))
+    let mut report = run.report(root, stack);
+    if let Some(figures) = report["figures"].as_array_mut() {
+        figures.extend(throttled);
+    }
+    Ok(report)
+}
+
+/// The subscriber-protection run (issue 18): `settings.rate_events` events posted at once to a
+/// source whose one subscription allows `RATE_PER_S` a second and whose other has no limit.
+/// Figures: the limited subscriber's busiest 5 s window (deliveries per second, duplicates
+/// counted), how many distinct events it got and when the last came, the dead-letter queue's
+/// depth, and the unlimited subscriber's latency (202 → delivered) beside the loaded run's p99.
+async fn throttled_burst(
+    settings: &Settings,
+    stack: &LocalStack,
+    poster: &Poster,
+    usual_p99_ms: f64,
+) -> Result<Vec<Value>, String> {
+    const RATE_PER_S: u32 = 20;
+    const WINDOW: Duration = Duration::from_secs(5);
+    let names = &stack.state.names;
+    let source_id = SourceId::parse("github-throttled").map_err(|e| e.to_string())?;
+    DynamoSources::new(DynamoClient::new(&stack.sdk), &names.sources_table)
+        .create(&Source {
+            source_id: source_id.clone(),
+            provider: Provider::Github,
+            secrets: vec![Secret::new(SECRET)],
+            tolerance_seconds: None,
+            options: Default::default(),
+            created_at: rfc3339(SystemTime::now()),
+        })
+        .await
+        .map_err(|e| format!("creating the throttled source: {e}"))?;
+    let limited = Sink::start().await?;
+    let free = Sink::start().await?;
+    let rate = RateLimit::new(RATE_PER_S, 1, 1)?;
+    subscribe_limited(stack, &source_id, &limited.url, Some(rate)).await?;
+    subscribe(stack, &source_id, &free.url).await?;
+    let poster = Poster {
+        url: format!("{}{}", stack.state.receiver_url, source_id.as_str()),
+        client: poster.client.clone(),
+        signature: poster.signature.clone(),
+        body: poster.body.clone(),
+    };
+
+    let events = settings.rate_events;
+    let started = Instant::now();
+    let sent = poster.send_all(events, settings.concurrency).await;
+    check_accepted(&sent)?;
+    free.wait_for(events, DELIVERY_TIMEOUT).await;
+    let limit_time = Duration::from_secs_f64(events as f64 / f64::from(RATE_PER_S));
+    limited
+        .wait_for(events, limit_time * 2 + DELIVERY_TIMEOUT)
+        .await;
+    let finished = started.elapsed();
+    tokio::time::sleep(SETTLE).await;
+    let dead = hookpost_testkit::queue_depth(&stack.sdk, &names.dead_letter_queue_url).await;
+
+    let free_latency = Latencies::of(&sent, &free.arrivals(), &[])?.latency;
+    let mut requests = limited.requests();
+    requests.sort();
+    let busiest = requests
+        .iter()
+        .enumerate()
+        .map(|(i, start)| {
+            requests[i..]
+                .iter()
+                .take_while(|t| **t < *start + WINDOW)
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    let got = limited.count();
+    let figure = |name: &str, value: f64, unit: &str| json!({ "name": format!("pipeline/rate/{name}"), "value": round(value), "unit": unit });
+    println!(
+        "rate: {got}/{events} events to the {RATE_PER_S}/s subscription, busiest 5 s at {:.1}/s, \
+         {} requests, {dead} dead-lettered; the unlimited one got {} (p99 {:.0} ms, usual {:.0} ms)",
+        busiest as f64 / WINDOW.as_secs_f64(),
+        requests.len(),
+        free.count(),
+        free_latency.p(0.99),
+        usual_p99_ms,
+    );
+    if got < events || free.count() < events {
+        return Err(format!(
+            "the throttled run lost events: the limited subscriber got {got} and the unlimited \
+             one {} of {events}",
+            free.count()
+        ));
+    }
+    Ok(vec![
+        figure("events", events as f64, "events"),
+        figure("limit", f64::from(RATE_PER_S), "deliveries/s"),
+        figure(
+            "busiest-5s-rate",
+            busiest as f64 / WINDOW.as_secs_f64(),
+            "deliveries/s",
+        ),
+        figure("limited-delivered", got as f64, "events"),
+        figure("limited-requests", requests.len() as f64, "requests"),
+        figure("limited-all-in", ms(finished) / 1000.0, "s"),
+        figure("dead-lettered", dead as f64, "messages"),
+        figure("unlimited-delivered", free.count() as f64, "events"),
+        figure("unlimited-latency-p50", free_latency.p(0.50), "ms"),
+        figure("unlimited-latency-p99", free_latency.p(0.99), "ms"),
+        figure("usual-latency-p99", usual_p99_ms, "ms"),
+    ])
 }
 
 async fn subscribe(stack: &LocalStack, source: &SourceId, url: &str) -> Result<(), String> {
+    subscribe_limited(stack, source, url, None).await
+}
+
+async fn subscribe_limited(
+    stack: &LocalStack,
+    source: &SourceId,
+    url: &str,
+    rate: Option<RateLimit>,
+) -> Result<(), String> {
     let key = SigningKey::generate().map_err(|e| format!("no randomness: {e}"))?;
     DynamoSubscriptions::new(
         DynamoClient::new(&stack.sdk),
         &stack.state.names.subscriptions_table,
     )
-    .put(&Subscription::new(
-        source.clone(),
-        new_subscription_id(),
-        url,
-        vec![key.to_whsec()],
-        rfc3339(SystemTime::now()),
-    ))
+    .put(&Subscription {
+        rate,
+        ..Subscription::new(
+            source.clone(),
+            new_subscription_id(),
+            url,
+            vec![key.to_whsec()],
+            rfc3339(SystemTime::now()),
+        )
+    })
     .await
     .map_err(|e| format!("subscribing: {e}"))
 }
@@ -670,6 +793,8 @@ fn received_event_ids(response: &[u8]) -> Vec<String> {
 struct Sink {
     url: String,
     arrivals: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Every request's arrival, duplicates included.
+    requests: Arc<Mutex<Vec<Instant>>>,
     notify: Arc<Notify>,
 }
 
@@ -683,8 +808,13 @@ impl Sink {
             listener.local_addr().map_err(|e| e.to_string())?
         );
         let arrivals: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let requests: Arc<Mutex<Vec<Instant>>> = Arc::default();
         let notify = Arc::new(Notify::new());
-        let state = (Arc::clone(&arrivals), Arc::clone(&notify));
+        let state = (
+            Arc::clone(&arrivals),
+            Arc::clone(&requests),
+            Arc::clone(&notify),
+        );
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -693,7 +823,7 @@ impl Sink {
                 let state = state.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: http::Request<Incoming>| {
-                        let (arrivals, notify) = state.clone();
+                        let (arrivals, requests, notify) = state.clone();
                         async move {
                             let at = Instant::now();
                             let id = request
@@ -704,6 +834,9 @@ impl Sink {
                             let _ = request.into_body().collect().await;
                             if let (Some(id), Ok(mut arrivals)) = (id, arrivals.lock()) {
                                 arrivals.entry(id).or_insert(at);
+                            }
+                            if let Ok(mut requests) = requests.lock() {
+                                requests.push(at);
                             }
                             notify.notify_waiters();
                             let mut response = http::Response::new(Full::new(Bytes::new()));
@@ -720,12 +853,17 @@ impl Sink {
         Ok(Self {
             url,
             arrivals,
+            requests,
             notify,
         })
     }
 
     fn count(&self) -> usize {
         self.arrivals.lock().map(|a| a.len()).unwrap_or(0)
+    }
+
+    fn requests(&self) -> Vec<Instant> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     fn arrivals(&self) -> HashMap<String, Instant> {

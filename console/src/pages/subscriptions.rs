@@ -103,6 +103,17 @@ fn facts(s: &SubscriptionView) -> Markup {
             dt { "State" } dd #subscription-state { (state(s)) @if let Some(at) = &s.disabled_at { " since " (time(at)) } }
             dt { "Failing since" } dd { @match &s.failing_since { Some(at) => (time(at)), None => "— (not failing)" } }
             dt { "Timeout" } dd { @match s.timeout_seconds { Some(t) => { (t) " s" }, None => "the dispatcher's" } }
+            dt { "Rate limit" } dd #subscription-rate {
+                @match &s.rate {
+                    Some(rate) => {
+                        (rate.rate)
+                        @if rate.burst > 1 { ", bursts of " (rate.burst) }
+                        @if rate.wait_ms > 0 { " — deliveries wait " (format!("{:.1}", rate.wait_ms as f64 / 1000.0)) " s for their turn" }
+                        @else { " — no wait now" }
+                    },
+                    None => "— (none)",
+                }
+            }
             dt { "Secrets" } dd #subscription-secrets { (s.secrets) " active (never shown after they are made)" }
             dt { "Custom headers" } dd { @if s.headers.is_empty() { "—" } @else { (s.headers.join(", ")) " (values not shown)" } }
             dt { "Created" } dd { (time(&s.created_at)) }

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use hookpost_operations::OpError;
 use hookpost_operations::sources::{Removed, Rotation};
 use hookpost_operations::subscriptions::{
-    CreatedSubscription, NewSubscription, SubscriptionChanges, SubscriptionView,
+    CreatedSubscription, NewSubscription, SubscriptionChanges, SubscriptionView, checked_rate,
 };
 use hookpost_operations::{Operations, Page};
+use hookpost_shared::delivery::RateLimit;
 use http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -43,6 +45,15 @@ pub struct CreateSubscription {
     /// Seconds to wait for the subscriber; the deployment's default when absent.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// At most this many deliveries a second, minute or hour across every dispatcher; deliveries
+    /// over it wait their turn and never fail for it. No limit when absent.
+    #[serde(default)]
+    #[schema(example = "20/s", pattern = r"^[0-9]+/(s|m|h)$")]
+    pub rate: Option<String>,
+    /// With `rate`: how many deliveries may go at once after a quiet spell (default 1).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 10000)]
+    pub burst: Option<u32>,
 }
 
 /// `{subscription_id}` in a path.
@@ -87,6 +98,27 @@ pub struct UpdateSubscription {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u64>)]
     pub timeout_seconds: Option<Option<u64>>,
+    /// A rate limit replacing the current one (`20/s`, `600/m`, `1000/h`); `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "20/s")]
+    pub rate: Option<Option<String>>,
+    /// With `rate`: its burst (default 1).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 10000)]
+    pub burst: Option<u32>,
+}
+
+/// `rate` and `burst` as a limit; a burst needs a rate.
+fn rate_of(rate: Option<&str>, burst: Option<u32>) -> Result<Option<RateLimit>, ApiError> {
+    match (rate, burst) {
+        (Some(rate), burst) => Ok(Some(checked_rate(rate, burst)?)),
+        (None, Some(_)) => Err(OpError::invalid(
+            "burst",
+            "set `burst` together with `rate` (e.g. {\"rate\": \"20/s\", \"burst\": 5})",
+        )
+        .into()),
+        (None, None) => Ok(None),
+    }
 }
 
 /// `POST /v1/subscriptions/{id}/disable`.
@@ -136,6 +168,7 @@ pub async fn create(ops: &Operations, req: &Request) -> Result<Answer, ApiError>
         filter: body.filter,
         headers: body.headers,
         timeout_seconds: body.timeout_seconds,
+        rate: rate_of(body.rate.as_deref(), body.burst)?,
     };
     answer(StatusCode::CREATED, &ops.add_subscription(new).await?)
 }
@@ -176,6 +209,10 @@ pub async fn update(ops: &Operations, id: &str, req: &Request) -> Result<Answer,
         filter: body.filter,
         headers: body.headers,
         timeout_seconds: body.timeout_seconds,
+        rate: match body.rate {
+            Some(rate) => Some(rate_of(rate.as_deref(), body.burst)?),
+            None => rate_of(None, body.burst)?.map(Some),
+        },
     };
     answer(StatusCode::OK, &ops.update_subscription(id, changes).await?)
 }

@@ -105,6 +105,17 @@ impl SubscriptionStore for &Fakes {
         Ok(())
     }
 
+    async fn reserve_slot(
+        &self,
+        _: &SourceId,
+        _: &str,
+        _: i64,
+        _: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        // The benched subscriptions have no rate limit.
+        Ok(None)
+    }
+
     async fn record_last_delivery(
         &self,
         _: &SourceId,
@@ -131,6 +142,10 @@ impl DeliveryLog for &Fakes {
 
 impl Visibility for &Fakes {
     async fn delay(&self, _: &str, _: i32) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn requeue(&self, _: &str, _: i32) -> Result<(), StoreError> {
         Ok(())
     }
 

@@ -1,18 +1,20 @@
-//! One (event, subscription) pair: wait for a slot, check the time left, make the attempt,
-//! record it, and let its outcome settle the pair (delivered, gone) or ask for another try,
+//! One (event, subscription) pair: take its turn under the subscription's rate limit (a short
+//! wait here, or a longer one on the queue), wait for a slot, check the time left, make the
+//! attempt, record it, and let its outcome settle the pair (delivered, gone) or ask for another try,
 //! extending or ending the subscription's failure streak on the way.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use hookpost_shared::clock::unix_micros;
 use hookpost_shared::clock::{rfc3339, unix_seconds};
-use hookpost_shared::delivery::AttemptOutcome;
+use hookpost_shared::delivery::{AttemptOutcome, RateLimit};
 use hookpost_shared::envelope::{Envelope, Replay};
 use hookpost_shared::store::{
     AttemptRecord, BodyStore, DeliveryLog, EventArchive, SubscriptionStore, Visibility,
 };
 use hookpost_shared::subscription::{LastDelivery, Subscription};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::record::delivery_key;
 use crate::snapshot::SourceSnapshot;
@@ -22,8 +24,23 @@ use crate::{Batch, Dispatcher};
 /// What became of one (event, subscription) pair.
 pub(crate) enum Delivery {
     Settled,
-    Retry { after: Option<Duration> },
+    Retry {
+        after: Option<Duration>,
+    },
+    /// Not attempted: the subscription's rate limit gives it the slot at `slot` (microseconds
+    /// since the Unix epoch), too far off to wait for here.
+    Waiting {
+        slot: i64,
+    },
 }
+
+/// The longest a delivery waits for its rate-limit slot inside an invocation; a later slot is
+/// waited for on the queue ([`crate::record`]).
+pub(crate) const MAX_HOLD: Duration = Duration::from_secs(1);
+/// How long after its slot a carried reservation is still used: a copy that comes back later
+/// reserves a new slot, so late copies never bunch up (any window of `w` seconds sees at most
+/// `burst + (w + LATE_TOLERANCE) × rate` deliveries).
+const LATE_TOLERANCE_MICROS: i64 = 250_000;
 
 impl<S, L, V, B, E> Dispatcher<S, L, V, B, E>
 where
@@ -41,8 +58,16 @@ where
         payload: &Bytes,
         subscription: &Subscription,
         snapshot: &SourceSnapshot,
+        carried_slot: Option<i64>,
         batch: &Batch,
     ) -> Delivery {
+        if let Some(rate) = subscription.rate
+            && let Err(waiting) = self
+                .take_turn(envelope, subscription, rate, carried_slot, batch)
+                .await
+        {
+            return waiting;
+        }
         let Ok(_permit) = batch.permits.acquire().await else {
             return Delivery::Retry { after: None };
         };
@@ -144,6 +169,62 @@ where
                 Delivery::Retry { after: retry_after }
             }
         }
+    }
+}
+
+impl<S, L, V, B, E> Dispatcher<S, L, V, B, E>
+where
+    S: SubscriptionStore,
+    L: DeliveryLog,
+    V: Visibility,
+    B: BodyStore,
+    E: EventArchive,
+{
+    /// Waits for the delivery's slot under `rate`: the one `carried` from an earlier receive, or
+    /// a new reservation. `Err` when the slot is too far off to wait for here (or the limiter's
+    /// state could not be read).
+    async fn take_turn(
+        &self,
+        envelope: &Envelope,
+        subscription: &Subscription,
+        rate: RateLimit,
+        carried: Option<i64>,
+        batch: &Batch,
+    ) -> Result<(), Delivery> {
+        let now = self.clock.now();
+        let now_micros = unix_micros(now);
+        let slot = match carried {
+            Some(slot) if slot >= now_micros - LATE_TOLERANCE_MICROS => slot,
+            _ => match self
+                .subscriptions
+                .reserve_slot(
+                    &envelope.source_id,
+                    &subscription.subscription_id,
+                    now_micros,
+                    rate.interval_micros(),
+                )
+                .await
+            {
+                Ok(tat) => rate.send_at(tat, now_micros),
+                Err(e) => {
+                    warn!(subscription_id = %subscription.subscription_id, error = %e, "reserving a rate-limit slot failed");
+                    return Err(Delivery::Retry { after: None });
+                }
+            },
+        };
+        let wait = Duration::from_micros(u64::try_from(slot - now_micros).unwrap_or(0));
+        if wait.is_zero() {
+            return Ok(());
+        }
+        batch.measure(|m| m.throttled += 1);
+        let limit = attempt_limit(self.config.attempt_timeout, subscription.timeout_seconds);
+        if wait > MAX_HOLD || attempt_budget(now + wait, batch.deadline, limit).is_none() {
+            debug!(subscription_id = %subscription.subscription_id, wait_ms = wait.as_millis(), "waiting for the rate limit on the queue");
+            return Err(Delivery::Waiting { slot });
+        }
+        debug!(subscription_id = %subscription.subscription_id, wait_ms = wait.as_millis(), "waiting for the rate limit");
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 }
 

@@ -31,6 +31,11 @@ pub struct BatchMetrics {
     pub misconfigured: u64,
     /// Deliveries not attempted because the invocation was about to time out.
     pub deferred: u64,
+    /// Deliveries that waited for their subscription's rate limit (in the invocation or, when
+    /// the slot was further off, on the queue).
+    pub throttled: u64,
+    /// Records queued again to wait for a rate limit's slot (their receives are not spent).
+    pub requeued: u64,
     /// Records that are not deliverable envelopes.
     pub malformed: u64,
     /// Records handed back to the queue for a later receive.
@@ -68,7 +73,7 @@ impl BatchMetrics {
     /// rate has data points in quiet periods) and up to 100 latencies in the first, further
     /// latencies in as many more as they need.
     pub fn to_emf(&self, function: &str, timestamp_ms: i64) -> Vec<String> {
-        let counts: [(&str, u64); 10] = [
+        let counts: [(&str, u64); 12] = [
             ("Delivered", self.delivered),
             ("Retried", self.retried),
             ("Gone", self.gone),
@@ -76,6 +81,8 @@ impl BatchMetrics {
             ("Timeouts", self.timeouts),
             ("Misconfigured", self.misconfigured),
             ("Deferred", self.deferred),
+            ("Throttled", self.throttled),
+            ("Requeued", self.requeued),
             ("Malformed", self.malformed),
             ("Retries", self.retries),
             ("DisabledSubscriptions", self.disabled_subscriptions),

@@ -2,14 +2,15 @@
 //! subscriptions that want it and do not have it yet, deliver to them, and keep the record on
 //! the queue (delayed by the schedule) when one of them needs another try.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use bytes::Bytes;
 use futures_util::future::join_all;
+use hookpost_shared::clock::unix_micros;
 use hookpost_shared::clock::unix_seconds;
-use hookpost_shared::envelope::{EncodedBody, Envelope, Replay};
+use hookpost_shared::envelope::{Deferral, EncodedBody, Envelope, Replay};
 use hookpost_shared::routing;
 use hookpost_shared::store::{
     ArchivedEvent, BodyStore, DeliveryLog, EventArchive, SubscriptionStore, Visibility,
@@ -18,7 +19,10 @@ use hookpost_shared::subscription::Subscription;
 use reqwest::header::HeaderValue;
 use tracing::{Instrument as _, debug, field, info, info_span, warn};
 
+use hookpost_shared::aws::MAX_DELAY_SECONDS;
+
 use crate::delivery::Delivery;
+use crate::timing::receive_count;
 use crate::{Batch, Dispatcher};
 
 /// What became of a record.
@@ -30,6 +34,8 @@ enum RecordResult {
     Malformed(String),
     /// Some subscription still needs it.
     Retry { retry_after: Option<Duration> },
+    /// Every subscription still missing it waits for its rate limit: the slot each reserved.
+    Defer { slots: BTreeMap<String, i64> },
 }
 
 impl<S, L, V, B, E> Dispatcher<S, L, V, B, E>
@@ -47,16 +53,36 @@ where
         let message_id = message.message_id.clone().unwrap_or_default();
         let span = info_span!("record", message_id = %message_id, event_id = field::Empty);
         async {
-            match self.process(&message, batch).await {
+            let body = message.body.as_deref().unwrap_or_default();
+            let deferral = Deferral::read(body).unwrap_or_default();
+            match self.process(&message, &deferral, batch).await {
                 RecordResult::Done => None,
                 RecordResult::Malformed(reason) => {
                     batch.measure(|m| m.malformed += 1);
-                    self.dead_letter_now(&message, &message_id, &reason).await
+                    self.dead_letter_now(body, &message_id, &reason).await
                 }
                 RecordResult::Retry { retry_after } => {
                     batch.measure(|m| m.retries += 1);
-                    self.back_off(&message, retry_after).await;
+                    let spent = deferral.failed_receives + receive_count(&message);
+                    // SQS counts only this copy's receives toward the redrive policy: a copy
+                    // that carries earlier failures is moved by the dispatcher when they are
+                    // used up, as SQS would move the original.
+                    if deferral.failed_receives > 0
+                        && self.config.max_receive_count.is_some_and(|max| spent >= max)
+                    {
+                        let original = Deferral::clear(body).unwrap_or_else(|_| body.to_owned());
+                        let reason = format!(
+                            "delivery failed on {spent} receives, the last the redrive policy allows"
+                        );
+                        return self.dead_letter_now(&original, &message_id, &reason).await;
+                    }
+                    self.back_off(&message, retry_after, deferral.failed_receives)
+                        .await;
                     Some(message_id)
+                }
+                RecordResult::Defer { slots } => {
+                    self.defer(&message, &message_id, &deferral, slots, batch)
+                        .await
                 }
             }
         }
@@ -67,13 +93,7 @@ where
     /// Sends a record that can never be delivered to the dead-letter queue at once, with why, so
     /// it does not wait out every receive; `None` once it is there (the original is then
     /// deleted), `Some(message id)` when it could not be sent, leaving it for the next receive.
-    async fn dead_letter_now(
-        &self,
-        message: &SqsMessage,
-        message_id: &str,
-        reason: &str,
-    ) -> Option<String> {
-        let body = message.body.as_deref().unwrap_or_default();
+    async fn dead_letter_now(&self, body: &str, message_id: &str, reason: &str) -> Option<String> {
         match self.visibility.dead_letter(body, message_id, reason).await {
             Ok(()) => {
                 warn!(
@@ -89,7 +109,64 @@ where
         }
     }
 
-    async fn process(&self, message: &SqsMessage, batch: &Batch) -> RecordResult {
+    /// Queues the record again, invisible until shortly before the earliest of the waiting
+    /// deliveries' `slots`, carrying the slots and the receives spent on failures; the original
+    /// is then deleted, so waiting costs it no receive. `None` once the copy is queued.
+    ///
+    /// The copy is sent before the original is deleted: a crash between the two leaves both,
+    /// and the delivery log keeps the duplicate from reaching a subscriber that already has the
+    /// event (at least once, as everywhere). If the copy cannot be sent (a FIFO queue cannot
+    /// delay one message) the original is held back instead, which spends a receive.
+    async fn defer(
+        &self,
+        message: &SqsMessage,
+        message_id: &str,
+        carried: &Deferral,
+        slots: BTreeMap<String, i64>,
+        batch: &Batch,
+    ) -> Option<String> {
+        let body = message.body.as_deref().unwrap_or_default();
+        let now = unix_micros(self.clock.now());
+        let earliest = slots.values().copied().min().unwrap_or(now);
+        let delay = requeue_delay(earliest - now);
+        let copy = Deferral {
+            failed_receives: carried.failed_receives + receive_count(message).saturating_sub(1),
+            slots,
+        };
+        let sent = match copy.mark(body) {
+            Ok(marked) => self.visibility.requeue(&marked, delay).await,
+            Err(e) => Err(hookpost_shared::store::StoreError::new(
+                "SendMessage",
+                e.to_string(),
+            )),
+        };
+        match sent {
+            Ok(()) => {
+                batch.measure(|m| m.requeued += 1);
+                info!(
+                    delay_secs = delay,
+                    "waiting for the rate limit on the queue"
+                );
+                None
+            }
+            Err(e) => {
+                warn!(error = %e, delay_secs = delay, "queuing the record again failed; it is held back instead");
+                if let Some(receipt_handle) = message.receipt_handle.as_deref()
+                    && let Err(e) = self.visibility.delay(receipt_handle, delay).await
+                {
+                    warn!(error = %e, "holding the record back failed; the queue's visibility timeout applies");
+                }
+                Some(message_id.to_owned())
+            }
+        }
+    }
+
+    async fn process(
+        &self,
+        message: &SqsMessage,
+        deferral: &Deferral,
+        batch: &Batch,
+    ) -> RecordResult {
         let Some(body) = message.body.as_deref() else {
             return RecordResult::Malformed("the record has no body".to_owned());
         };
@@ -112,10 +189,18 @@ where
         // A replay (`hookpost events replay`) is already archived as first queued.
         if let Some(replay) = Replay::read(body) {
             info!(replay_id = %replay.id, "replaying the event");
-            return self.deliver_envelope(&envelope, Some(&replay), batch).await;
+            return self
+                .deliver_envelope(&envelope, Some(&replay), deferral, batch)
+                .await;
+        }
+        // A deferred copy was archived on its first receive.
+        if !deferral.slots.is_empty() {
+            return self
+                .deliver_envelope(&envelope, None, deferral, batch)
+                .await;
         }
         let (result, ()) = tokio::join!(
-            self.deliver_envelope(&envelope, None, batch),
+            self.deliver_envelope(&envelope, None, deferral, batch),
             self.archive(&envelope, body)
         );
         result
@@ -145,6 +230,7 @@ where
         &self,
         envelope: &Envelope,
         replay: Option<&Replay>,
+        deferral: &Deferral,
         batch: &Batch,
     ) -> RecordResult {
         let payload = match &envelope.body {
@@ -215,29 +301,44 @@ where
             })
             .collect();
 
-        let results = join_all(
-            pending
-                .iter()
-                .map(|s| self.deliver(envelope, replay, &payload, s, &snapshot, batch)),
-        )
+        let results = join_all(pending.iter().map(|s| {
+            let carried = deferral.slots.get(&s.subscription_id).copied();
+            self.deliver(envelope, replay, &payload, s, &snapshot, carried, batch)
+        }))
         .await;
         let mut retry = false;
         let mut retry_after: Option<Duration> = None;
-        for result in results {
+        let mut slots = BTreeMap::new();
+        for (result, subscription) in results.into_iter().zip(&pending) {
             match result {
                 Delivery::Settled => {}
                 Delivery::Retry { after } => {
                     retry = true;
                     retry_after = retry_after.max(after);
                 }
+                Delivery::Waiting { slot } => {
+                    slots.insert(subscription.subscription_id.clone(), slot);
+                }
             }
         }
+        // A failure decides: the record comes back on the retry schedule, and a waiting
+        // delivery takes a new turn then (its slot only goes unused).
         if retry {
             RecordResult::Retry { retry_after }
+        } else if !slots.is_empty() {
+            RecordResult::Defer { slots }
         } else {
             RecordResult::Done
         }
     }
+}
+
+/// How long a deferred copy stays invisible for a slot `wait_micros` away: whole seconds (SQS's
+/// unit), rounded down so it comes back before its slot and waits out the rest in the
+/// invocation; at least 1, at most SQS's 900 (a later slot is waited for over several copies).
+fn requeue_delay(wait_micros: i64) -> i32 {
+    i32::try_from((wait_micros / 1_000_000).clamp(1, i64::from(MAX_DELAY_SECONDS)))
+        .unwrap_or(MAX_DELAY_SECONDS)
 }
 
 /// Where an event's delivery records are kept: under its id, or under a replay's own key, so the
@@ -410,5 +511,247 @@ mod tests {
 
         assert!(failed_ids(&response).is_empty());
         assert_eq!(subscriber.requests().len(), 1);
+    }
+
+    mod rate_limits {
+        use std::collections::BTreeMap;
+
+        use hookpost_shared::clock::FixedClock;
+        use hookpost_shared::delivery::RateLimit;
+        use hookpost_shared::envelope::{Deferral, EncodedBody};
+        use hookpost_shared::subscription::Subscription;
+
+        use crate::Config;
+        use crate::test_support::*;
+
+        const NOW_MICROS: i64 = NOW as i64 * 1_000_000;
+
+        fn limited(id: &str, url: &str, rate: &str) -> Subscription {
+            Subscription {
+                rate: Some(RateLimit::parse(rate, None).expect("valid")),
+                ..subscription(id, url)
+            }
+        }
+
+        fn body(event_id: &str) -> String {
+            envelope(event_id, EncodedBody::Utf8(BODY.to_owned())).encode()
+        }
+
+        #[tokio::test]
+        async fn a_delivery_whose_slot_is_far_off_waits_on_the_queue_and_the_others_go_now() {
+            let slow = Subscriber::start(Answer::Status(204)).await;
+            let fast = Subscriber::start(Answer::Status(204)).await;
+            let world = World::with(vec![
+                limited("sub_slow", &slow.url(), "1/m"),
+                subscription("sub_fast", &fast.url()),
+            ]);
+
+            let (response, metrics) = world
+                .dispatcher(local_config())
+                .handle_measured(
+                    batch(vec![
+                        message("m-1", &body("evt_1"), 1),
+                        message("m-2", &body("evt_2"), 3),
+                    ]),
+                    None,
+                )
+                .await;
+
+            // Neither record is failed: the waiting one went back to the queue as a new message.
+            assert!(failed_ids(&response).is_empty(), "{response:?}");
+            assert!(world.delays().is_empty());
+            let mut fast_ids = fast.event_ids();
+            fast_ids.sort();
+            assert_eq!(fast_ids, ["evt_1", "evt_2"], "not held back by the limit");
+            assert_eq!(slow.requests().len(), 1, "one slot a minute");
+            let requeued = lock(&world.requeued).clone();
+            assert_eq!(requeued.len(), 1, "{requeued:?}");
+            let (copy, delay) = &requeued[0];
+            assert_eq!(*delay, 60, "back just before its slot");
+            let deferral = Deferral::read(copy).expect("marked");
+            let slot = NOW_MICROS + 60_000_000;
+            let waiting = if slow.event_ids() == ["evt_1"] {
+                "evt_2"
+            } else {
+                "evt_1"
+            };
+            assert!(copy.contains(waiting), "{copy}");
+            assert_eq!(
+                deferral.slots,
+                BTreeMap::from([("sub_slow".to_owned(), slot)])
+            );
+            // The copy of the record on its third receive carries the two failed receives.
+            let expected_failed = if waiting == "evt_2" { 2 } else { 0 };
+            assert_eq!(deferral.failed_receives, expected_failed);
+            assert_eq!(
+                (metrics.throttled, metrics.requeued, metrics.retries),
+                (1, 1, 0)
+            );
+            assert_eq!(lock(&world.rate_next)["sub_slow"], slot + 60_000_000);
+        }
+
+        #[tokio::test]
+        async fn a_deferred_copy_delivers_in_its_own_slot_without_reserving_another() {
+            let slow = Subscriber::start(Answer::Status(204)).await;
+            let fast = Subscriber::start(Answer::Status(204)).await;
+            let world = World::with(vec![
+                limited("sub_slow", &slow.url(), "1/m"),
+                subscription("sub_fast", &fast.url()),
+            ]);
+            lock(&world.delivered).insert(
+                "evt_1".to_owned(),
+                std::collections::HashSet::from(["sub_fast".to_owned()]),
+            );
+            lock(&world.rate_next).insert("sub_slow".to_owned(), NOW_MICROS + 120_000_000);
+            let copy = Deferral {
+                failed_receives: 0,
+                slots: BTreeMap::from([("sub_slow".to_owned(), NOW_MICROS)]),
+            }
+            .mark(&body("evt_1"))
+            .expect("object");
+
+            let response = world
+                .dispatcher(local_config())
+                .handle(batch(vec![message("m-copy", &copy, 1)]), None)
+                .await;
+
+            assert!(failed_ids(&response).is_empty());
+            assert_eq!(slow.event_ids(), ["evt_1"]);
+            assert!(fast.requests().is_empty(), "already had it");
+            assert_eq!(
+                lock(&world.rate_next)["sub_slow"],
+                NOW_MICROS + 120_000_000,
+                "no second reservation"
+            );
+            assert!(lock(&world.requeued).is_empty());
+        }
+
+        #[tokio::test]
+        async fn a_copy_back_long_after_its_slot_takes_a_new_turn() {
+            let slow = Subscriber::start(Answer::Status(204)).await;
+            let world = World::with(vec![limited("sub_slow", &slow.url(), "1/m")]);
+            lock(&world.rate_next).insert("sub_slow".to_owned(), NOW_MICROS + 30_000_000);
+            let copy = Deferral {
+                failed_receives: 0,
+                slots: BTreeMap::from([("sub_slow".to_owned(), NOW_MICROS - 5_000_000)]),
+            }
+            .mark(&body("evt_1"))
+            .expect("object");
+
+            world
+                .dispatcher(local_config())
+                .handle(batch(vec![message("m-copy", &copy, 1)]), None)
+                .await;
+
+            // Sent now, five seconds late, it could bunch with the deliveries of later slots.
+            assert!(slow.requests().is_empty());
+            let requeued = lock(&world.requeued).clone();
+            assert_eq!(requeued[0].1, 30);
+            let again = Deferral::read(&requeued[0].0).expect("marked");
+            assert_eq!(again.slots["sub_slow"], NOW_MICROS + 30_000_000);
+        }
+
+        #[tokio::test]
+        async fn a_slot_within_the_hold_is_waited_for_in_the_invocation() {
+            let slow = Subscriber::start(Answer::Status(204)).await;
+            let world = World::with(vec![limited("sub_slow", &slow.url(), "20/s")]);
+
+            let (response, metrics) = world
+                .dispatcher(local_config())
+                .handle_measured(
+                    batch(vec![
+                        message("m-1", &body("evt_1"), 1),
+                        message("m-2", &body("evt_2"), 1),
+                    ]),
+                    None,
+                )
+                .await;
+
+            assert!(failed_ids(&response).is_empty());
+            assert_eq!(slow.requests().len(), 2);
+            assert!(lock(&world.requeued).is_empty());
+            assert_eq!((metrics.throttled, metrics.requeued), (1, 0));
+        }
+
+        #[tokio::test]
+        async fn failures_carried_by_a_copy_still_reach_the_dead_letter_queue_on_schedule() {
+            let down = Subscriber::start(Answer::Status(503)).await;
+            let world = World::with(vec![limited("sub_down", &down.url(), "10/s")]);
+            let original = body("evt_1");
+            let copy = Deferral {
+                failed_receives: 2,
+                slots: BTreeMap::new(),
+            }
+            .mark(&original)
+            .expect("object");
+            let config = Config {
+                max_receive_count: Some(3),
+                ..local_config()
+            };
+
+            let response = world
+                .dispatcher(config)
+                .handle(batch(vec![message("m-copy", &copy, 1)]), None)
+                .await;
+
+            // The third failed receive of the record, the copy's first: SQS would not move it.
+            assert!(failed_ids(&response).is_empty(), "{response:?}");
+            let dead = world.dead_lettered();
+            assert_eq!(dead.len(), 1);
+            let as_json =
+                |text: &str| serde_json::from_str::<serde_json::Value>(text).expect("JSON");
+            assert_eq!(
+                as_json(&dead[0].body),
+                as_json(&original),
+                "without the marker, so a redrive starts afresh"
+            );
+            assert!(dead[0].reason.contains("3 receives"), "{}", dead[0].reason);
+        }
+
+        #[tokio::test]
+        async fn a_copy_with_failures_left_is_delayed_by_the_schedule_for_all_its_receives() {
+            let down = Subscriber::start(Answer::Status(503)).await;
+            let world = World::with(vec![subscription("sub_down", &down.url())]);
+            let copy = Deferral {
+                failed_receives: 1,
+                slots: BTreeMap::new(),
+            }
+            .mark(&body("evt_1"))
+            .expect("object");
+            let config = Config {
+                retry: "10s,100s,1000s".parse().expect("valid"),
+                max_receive_count: Some(4),
+                ..local_config()
+            };
+
+            let response = world
+                .dispatcher(config)
+                .handle(batch(vec![message("m-copy", &copy, 1)]), None)
+                .await;
+
+            assert_eq!(failed_ids(&response), ["m-copy"]);
+            let delays = world.delays();
+            // The record's second receive: the schedule's second entry, ±20 %.
+            assert!((80..=120).contains(&delays[0].1), "{delays:?}");
+            assert!(world.dead_lettered().is_empty());
+        }
+
+        #[tokio::test]
+        async fn a_record_that_cannot_be_queued_again_is_held_back_and_kept() {
+            let slow = Subscriber::start(Answer::Status(204)).await;
+            let world = World {
+                fail_requeues: true,
+                ..World::with(vec![limited("sub_slow", &slow.url(), "1/m")])
+            };
+            lock(&world.rate_next).insert("sub_slow".to_owned(), NOW_MICROS + 10_000_000);
+
+            let response = world
+                .dispatcher_at(local_config(), FixedClock::at_unix(NOW))
+                .handle(batch(vec![message("m-1", &body("evt_1"), 1)]), None)
+                .await;
+
+            assert_eq!(failed_ids(&response), ["m-1"], "never lost");
+            assert_eq!(world.delays(), [("rh-m-1".to_owned(), 10)]);
+        }
     }
 }

@@ -55,6 +55,11 @@ pub(crate) struct World {
     pub(crate) fail_archiving: bool,
     pub(crate) dead_lettered: Mutex<Vec<DeadLettered>>,
     pub(crate) fail_dead_letters: bool,
+    /// Each rate-limited subscription's limiter time (TAT), as the subscriptions table keeps it.
+    pub(crate) rate_next: Mutex<HashMap<String, i64>>,
+    /// Records queued again with their delay.
+    pub(crate) requeued: Mutex<Vec<(String, i32)>>,
+    pub(crate) fail_requeues: bool,
 }
 
 impl SubscriptionStore for &World {
@@ -100,6 +105,20 @@ impl SubscriptionStore for &World {
         Ok(*lock(&self.streaks)
             .entry(subscription_id.to_owned())
             .or_insert(now))
+    }
+
+    async fn reserve_slot(
+        &self,
+        _source: &SourceId,
+        subscription_id: &str,
+        now_micros: i64,
+        interval_micros: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tats = lock(&self.rate_next);
+        let tat = tats.entry(subscription_id.to_owned()).or_insert(i64::MIN);
+        let before = *tat;
+        *tat = before.max(now_micros) + interval_micros;
+        Ok((before > now_micros).then_some(before))
     }
 
     async fn clear_failure(
@@ -157,6 +176,17 @@ impl DeliveryLog for &World {
 impl Visibility for &World {
     async fn delay(&self, receipt_handle: &str, seconds: i32) -> Result<(), StoreError> {
         lock(&self.delays).push((receipt_handle.to_owned(), seconds));
+        Ok(())
+    }
+
+    async fn requeue(&self, body: &str, delay_seconds: i32) -> Result<(), StoreError> {
+        if self.fail_requeues {
+            return Err(StoreError::new(
+                "SendMessage",
+                "a FIFO queue cannot delay one message",
+            ));
+        }
+        lock(&self.requeued).push((body.to_owned(), delay_seconds));
         Ok(())
     }
 

@@ -53,13 +53,19 @@ where
     B: BodyStore,
     E: EventArchive,
 {
-    /// Keeps a failed record invisible for the schedule's delay.
-    pub(crate) async fn back_off(&self, message: &SqsMessage, retry_after: Option<Duration>) {
+    /// Keeps a failed record invisible for the schedule's delay; `carried` receives were spent
+    /// on failures by the copies it was deferred from.
+    pub(crate) async fn back_off(
+        &self,
+        message: &SqsMessage,
+        retry_after: Option<Duration>,
+        carried: u32,
+    ) {
         let Some(receipt_handle) = message.receipt_handle.as_deref() else {
             warn!("the record has no receipt handle; the queue's visibility timeout applies");
             return;
         };
-        let receive_count = receive_count(message);
+        let receive_count = receive_count(message) + carried;
         let delay = visibility_after(
             &self.config.retry,
             receive_count,
@@ -84,7 +90,7 @@ where
 }
 
 /// The record's `ApproximateReceiveCount` (1 when absent or unreadable).
-fn receive_count(message: &SqsMessage) -> u32 {
+pub(crate) fn receive_count(message: &SqsMessage) -> u32 {
     message
         .attributes
         .get(RECEIVE_COUNT_ATTRIBUTE)

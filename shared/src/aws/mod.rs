@@ -19,7 +19,7 @@ pub use bodies::S3Bodies;
 pub use deliveries::{AttemptEntry, DeliveryRecord, DynamoDeliveries};
 pub use delivery_ids::{DynamoDeliveryIds, STALE_CLAIM_SECONDS};
 pub use events::{DynamoEvents, EVENTS_BY_SOURCE_INDEX};
-pub use queue::{SqsQueue, is_fifo_url};
+pub use queue::{MAX_DELAY_SECONDS, SqsQueue, is_fifo_url};
 pub use sources::DynamoSources;
 pub use subscriptions::{DynamoSubscriptions, SUBSCRIPTIONS_BY_ID_INDEX};
 
@@ -141,4 +141,12 @@ pub(crate) fn to_item<T: serde::Serialize>(
 ) -> Result<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, StoreError>
 {
     serde_dynamo::to_item(value).map_err(|e| StoreError::new(operation, e.to_string()))
+}
+
+/// Serialises a value into one DynamoDB attribute.
+pub(crate) fn to_attribute<T: serde::Serialize>(
+    operation: &'static str,
+    value: &T,
+) -> Result<aws_sdk_dynamodb::types::AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::new(operation, e.to_string()))
 }

@@ -19,6 +19,9 @@ pub struct SqsQueue {
     dead_letter_url: Option<String>,
 }
 
+/// SQS's longest per-message delay (`DelaySeconds`).
+pub const MAX_DELAY_SECONDS: i32 = 900;
+
 /// How much of a poison record's reason its attribute keeps.
 const REASON_BYTES: usize = 1024;
 
@@ -108,6 +111,25 @@ impl Visibility for SqsQueue {
             .send()
             .await
             .map_err(|e| sdk_error("ChangeMessageVisibility", e))?;
+        Ok(())
+    }
+
+    async fn requeue(&self, body: &str, delay_seconds: i32) -> Result<(), StoreError> {
+        if self.fifo {
+            // Per-message delays are not supported on FIFO queues (only the queue's own).
+            return Err(StoreError::new(
+                "SendMessage",
+                "a FIFO queue cannot delay one message",
+            ));
+        }
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(delay_seconds.clamp(0, MAX_DELAY_SECONDS))
+            .send()
+            .await
+            .map_err(|e| sdk_error("SendMessage", e))?;
         Ok(())
     }
 

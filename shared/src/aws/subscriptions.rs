@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::{conditional, from_item, sdk_error, to_item};
+use super::{conditional, from_item, sdk_error, to_attribute, to_item};
 use crate::clock::rfc3339;
 use crate::source::SourceId;
 use crate::store::{StoreError, SubscriptionStore};
@@ -204,6 +204,14 @@ impl DynamoSubscriptions {
             }
             None => remove.push("#filter"),
         }
+        match &s.rate {
+            Some(rate) => {
+                values.push((":rate", to_attribute("UpdateItem", rate)?));
+                set.push("rate = :rate");
+            }
+            // The limiter's state goes with the limit.
+            None => remove.extend(["rate", "rate_next"]),
+        }
         let mut expression = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
@@ -355,6 +363,72 @@ impl SubscriptionStore for DynamoSubscriptions {
         last: &crate::subscription::LastDelivery,
     ) -> Result<(), StoreError> {
         self.set_last_delivery(source, subscription_id, last).await
+    }
+
+    async fn reserve_slot(
+        &self,
+        source: &SourceId,
+        subscription_id: &str,
+        now_micros: i64,
+        interval_micros: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let now = AttributeValue::N(now_micros.to_string());
+        let interval = AttributeValue::N(interval_micros.to_string());
+        // A busy subscription's TAT moves on by one interval; an idle one's starts from now.
+        // Exactly one of the two conditions holds at any moment, so a lost race only means
+        // taking the other path; the loop ends because each failure means the state changed.
+        for _ in 0..4 {
+            let busy = self
+                .update(source, subscription_id)
+                .update_expression("SET rate_next = rate_next + :interval")
+                .condition_expression("rate_next > :now")
+                .expression_attribute_values(":now", now.clone())
+                .expression_attribute_values(":interval", interval.clone())
+                .return_values(ReturnValue::UpdatedOld)
+                .send()
+                .await;
+            match busy {
+                Ok(out) => {
+                    let before = out
+                        .attributes
+                        .as_ref()
+                        .and_then(|a| a.get("rate_next"))
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse::<i64>().ok())
+                        .ok_or_else(|| {
+                            StoreError::new("UpdateItem", "no rate_next in the answer")
+                        })?;
+                    return Ok(Some(before));
+                }
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(sdk_error("UpdateItem", e)),
+            }
+            let idle = self
+                .update(source, subscription_id)
+                .update_expression("SET rate_next = :next")
+                .condition_expression(
+                    "attribute_exists(subscription_id) AND \
+                     (attribute_not_exists(rate_next) OR rate_next <= :now)",
+                )
+                .expression_attribute_values(":now", now.clone())
+                .expression_attribute_values(
+                    ":next",
+                    AttributeValue::N(now_micros.saturating_add(interval_micros).to_string()),
+                )
+                .send()
+                .await;
+            // A failed condition: busy again, or the subscription is gone (then the loop ends
+            // in an error, and the next receive's subscriptions no longer have it).
+            if conditional("UpdateItem", idle)? {
+                return Ok(None);
+            }
+        }
+        Err(StoreError::new(
+            "UpdateItem",
+            "the rate limiter's state kept changing under this dispatcher; try again",
+        ))
     }
 
     async fn clear_failure(

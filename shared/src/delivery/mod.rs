@@ -2,9 +2,11 @@
 //! the dispatcher's I/O code only carries out what these decide.
 
 pub mod outcome;
+pub mod rate;
 pub mod retry;
 pub mod ssrf;
 
 pub use outcome::{AttemptOutcome, RetryReason, classify_status};
+pub use rate::RateLimit;
 pub use retry::{RetrySchedule, visibility_after};
 pub use ssrf::{BlockedAddress, TargetPolicy, check_target};

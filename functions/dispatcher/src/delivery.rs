@@ -50,7 +50,8 @@ where
     B: BodyStore,
     E: EventArchive,
 {
-    /// One attempt at one subscription, recorded.
+    /// One attempt at one subscription, recorded (after its [turn](Self::take_turn) under a
+    /// rate limit).
     pub(crate) async fn deliver(
         &self,
         envelope: &Envelope,
@@ -58,16 +59,8 @@ where
         payload: &Bytes,
         subscription: &Subscription,
         snapshot: &SourceSnapshot,
-        carried_slot: Option<i64>,
         batch: &Batch,
     ) -> Delivery {
-        if let Some(rate) = subscription.rate
-            && let Err(waiting) = self
-                .take_turn(envelope, subscription, rate, carried_slot, batch)
-                .await
-        {
-            return waiting;
-        }
         let Ok(_permit) = batch.permits.acquire().await else {
             return Delivery::Retry { after: None };
         };
@@ -183,7 +176,7 @@ where
     /// Waits for the delivery's slot under `rate`: the one `carried` from an earlier receive, or
     /// a new reservation. `Err` when the slot is too far off to wait for here (or the limiter's
     /// state could not be read).
-    async fn take_turn(
+    pub(crate) async fn take_turn(
         &self,
         envelope: &Envelope,
         subscription: &Subscription,

@@ -301,9 +301,15 @@ where
             })
             .collect();
 
-        let results = join_all(pending.iter().map(|s| {
-            let carried = deferral.slots.get(&s.subscription_id).copied();
-            self.deliver(envelope, replay, &payload, s, &snapshot, carried, batch)
+        let results = join_all(pending.iter().map(|s| async {
+            if let Some(rate) = s.rate {
+                let carried = deferral.slots.get(&s.subscription_id).copied();
+                if let Err(waiting) = self.take_turn(envelope, s, rate, carried, batch).await {
+                    return waiting;
+                }
+            }
+            self.deliver(envelope, replay, &payload, s, &snapshot, batch)
+                .await
         }))
         .await;
         let mut retry = false;

@@ -185,6 +185,7 @@ async fn an_sqs_queue_an_sns_topic_and_an_eventbridge_bus_each_get_every_event_s
         filter: None,
         headers: Default::default(),
         timeout_seconds: None,
+        signatures: Default::default(),
     };
 
     // An ARN the stack does not list is refused, naming the parameter that would allow it.
@@ -208,7 +209,12 @@ async fn an_sqs_queue_an_sns_topic_and_an_eventbridge_bus_each_get_every_event_s
             .await
             .expect("a listed destination");
         assert_eq!(&created.subscription.url, target);
-        secrets.insert(target.clone(), created.secret.expose().to_owned());
+        secrets.insert(target.clone(), created
+                .secret
+                .as_ref()
+                .expect("a v1 subscription has a whsec_ secret")
+                .expose()
+                .to_owned());
     }
 
     let gone_id = ops

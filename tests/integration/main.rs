@@ -21,4 +21,5 @@ mod redrive;
 mod refusals;
 mod routing;
 mod secrets;
+mod signatures_v1a;
 mod support;

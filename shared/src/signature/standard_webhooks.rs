@@ -338,6 +338,7 @@ mod tests {
     // A fixed `whsk_` key (the RFC 8032 section 7.1 TEST 1 seed) signing the spec's example.
     const V1A_SECRET: &str = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
     const V1A_PUBLIC: &str = "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+    const V1A_DOC_SIGNATURE: &str = "v1a,fldxM4gAKugP6nnt1hdz3sgGfZ6d99nzrMFnZOELIxbzEHoVmAb2ADpkJK7zgPePmPsle0zV9jSeGlHFG2NVAw==";
 
     fn v1a_entry(value: &str) -> [u8; 64] {
         let b64 = value
@@ -381,7 +382,9 @@ mod tests {
         ]
         .concat();
         assert!(verifies(V1A_PUBLIC, &content, &signature));
-        // ed25519 is deterministic: the same key and content always give this entry.
+        // ed25519 is deterministic: this is the entry Python's `cryptography` package computes
+        // for the same seed and signed content.
+        assert_eq!(value, V1A_DOC_SIGNATURE);
         assert_eq!(value, sign_v1a(&key, DOC_ID, DOC_TS, DOC_BODY));
 
         let tampered = [

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use clap::Subcommand;
 use hookpost_operations::subscriptions::{
-    CreatedSubscription, NewSubscription, SubscriptionChanges, SubscriptionRotate,
-    SubscriptionView,
+    CreatedSubscription, NewSubscription, SubscriptionChanges, SubscriptionRotate, SubscriptionView,
 };
 use hookpost_operations::{Operations, PageRequest};
 use hookpost_shared::secret::{SignatureScheme, SignatureSchemes};

@@ -7,9 +7,7 @@ use std::time::SystemTime;
 
 use hookpost_shared::aws::destinations::{DestinationArn, is_arn};
 use hookpost_shared::clock::rfc3339;
-use hookpost_shared::secret::{
-    DeliveryKey, Secret, SignatureScheme, SignatureSchemes,
-};
+use hookpost_shared::secret::{DeliveryKey, Secret, SignatureScheme, SignatureSchemes};
 use hookpost_shared::source::SourceId;
 use hookpost_shared::subscription::{
     LastDelivery, Subscription, new_subscription_id, parse_target_url,
@@ -251,7 +249,9 @@ fn new_keys(schemes: SignatureSchemes) -> Result<NewKeys, OpError> {
         stored.push(key.to_secret());
         match key {
             DeliveryKey::Symmetric(_) => secret = Some(Revealed::new(&key.for_subscriber())),
-            DeliveryKey::Asymmetric(_) => public_key = Some(key.for_subscriber().expose().to_owned()),
+            DeliveryKey::Asymmetric(_) => {
+                public_key = Some(key.for_subscriber().expose().to_owned())
+            }
         }
     }
     Ok((stored, secret, public_key))
@@ -498,7 +498,7 @@ mod tests {
             SourceId::parse("gh").expect("id"),
             "sub_1",
             "https://example.com/hook",
-            vec![hookpost_shared::secret::Secret::new("whsec_c2VjcmV0")],
+            vec![Secret::new("whsec_c2VjcmV0")],
             "2026-01-01T00:00:00Z",
         );
         s.headers
@@ -545,7 +545,10 @@ mod tests {
             stored.iter().map(SignatureScheme::of).collect::<Vec<_>>(),
             [SignatureScheme::V1, SignatureScheme::V1a]
         );
-        assert_eq!(secret.as_ref().map(Revealed::expose), Some(stored[0].expose()));
+        assert_eq!(
+            secret.as_ref().map(Revealed::expose),
+            Some(stored[0].expose())
+        );
         let public_key = public_key.expect("a v1a key");
         assert!(public_key.starts_with("whpk_"));
         assert_ne!(public_key, stored[1].expose());
@@ -561,8 +564,9 @@ mod tests {
         // A v1 rotation: only the newest v1 secret stays.
         let mut secrets = keys(&[V1, V1, V1]);
         let newest = secrets[2].clone();
+        let in_use = schemes_in_use(&secrets);
         assert_eq!(
-            retire_all_but_newest_of(&mut secrets, schemes_in_use(&secrets)).expect("kept"),
+            retire_all_but_newest_of(&mut secrets, in_use).expect("kept"),
             2
         );
         assert_eq!(secrets, [newest]);
@@ -590,7 +594,8 @@ mod tests {
     fn finishing_with_a_scheme_that_has_no_key_is_refused_and_changes_nothing() {
         let mut secrets = keys(&[SignatureScheme::V1, SignatureScheme::V1]);
         let before = secrets.clone();
-        let err = retire_all_but_newest_of(&mut secrets, SignatureSchemes::V1A).expect_err("no v1a");
+        let err =
+            retire_all_but_newest_of(&mut secrets, SignatureSchemes::V1A).expect_err("no v1a");
         assert!(matches!(err, OpError::Invalid { ref field, .. } if field == "signature"));
         assert_eq!(secrets, before);
     }

@@ -140,7 +140,9 @@ pub enum Ed25519KeyError {
     MissingPrefix,
     #[error("the signing key after `whsk_` is not valid base64")]
     NotBase64,
-    #[error("the signing key must decode to a 32-byte ed25519 seed (or 64 bytes: seed and public key), not {0} bytes")]
+    #[error(
+        "the signing key must decode to a 32-byte ed25519 seed (or 64 bytes: seed and public key), not {0} bytes"
+    )]
     BadLength(usize),
     #[error("the signing key's public half does not belong to its seed")]
     MismatchedPublicKey,
@@ -458,7 +460,10 @@ mod tests {
     fn an_ed25519_key_reads_the_rfc_8032_seed_and_gives_its_public_key() {
         let key = Ed25519Key::parse(&rfc8032_whsk()).expect("valid");
         let public = hex::decode(RFC8032_PUBLIC).expect("hex");
-        assert_eq!(key.public_whpk(), format!("whpk_{}", BASE64.encode(&public)));
+        assert_eq!(
+            key.public_whpk(),
+            format!("whpk_{}", BASE64.encode(&public))
+        );
         assert_eq!(hex::encode(key.sign(b"")), RFC8032_EMPTY_SIG);
         assert_eq!(key.to_whsk().expose(), rfc8032_whsk());
     }
@@ -505,8 +510,14 @@ mod tests {
     fn signature_choices_parse_and_print_in_spec_order() {
         assert_eq!(SignatureSchemes::parse("v1"), Ok(SignatureSchemes::V1));
         assert_eq!(SignatureSchemes::parse("v1a"), Ok(SignatureSchemes::V1A));
-        assert_eq!(SignatureSchemes::parse("v1,v1a"), Ok(SignatureSchemes::BOTH));
-        assert_eq!(SignatureSchemes::parse("v1a, v1"), Ok(SignatureSchemes::BOTH));
+        assert_eq!(
+            SignatureSchemes::parse("v1,v1a"),
+            Ok(SignatureSchemes::BOTH)
+        );
+        assert_eq!(
+            SignatureSchemes::parse("v1a, v1"),
+            Ok(SignatureSchemes::BOTH)
+        );
         assert_eq!(SignatureSchemes::BOTH.to_string(), "v1,v1a");
         for bad in ["", "v2", "v1,v1", "V1", "v1,", "hmac"] {
             let err = SignatureSchemes::parse(bad).expect_err(bad);

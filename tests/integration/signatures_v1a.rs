@@ -20,7 +20,8 @@ use tokio::io::AsyncWriteExt as _;
 use crate::cli::{ok, stack_env};
 use crate::support::{self, PATIENCE};
 
-const BODY: &str = r#"{"ref":"refs/heads/main","after":"6113728f27ae82c7b1a177c8d03f9e96e0adf246"}"#;
+const BODY: &str =
+    r#"{"ref":"refs/heads/main","after":"6113728f27ae82c7b1a177c8d03f9e96e0adf246"}"#;
 
 /// The project's venv interpreter (`scripts/bootstrap.sh` makes it, with `cryptography`).
 fn python() -> PathBuf {
@@ -44,7 +45,8 @@ async fn python_verifies(public_key: &str, delivery: &Received, body: &[u8]) -> 
             .unwrap_or_else(|| panic!("the delivery has {name}"))
             .to_owned()
     };
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("integration/helpers/verify_v1a.py");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("integration/helpers/verify_v1a.py");
     let mut child = tokio::process::Command::new(python())
         .arg(script)
         .args([
@@ -123,7 +125,12 @@ fn public_key(answer: &Value) -> String {
 }
 
 /// Sends one GitHub push to the stack and waits for the `n`th delivery.
-async fn deliver(stack: &hookpost_local::LocalStack, secret: &str, subscriber: &Subscriber, n: usize) -> Received {
+async fn deliver(
+    stack: &hookpost_local::LocalStack,
+    secret: &str,
+    subscriber: &Subscriber,
+    n: usize,
+) -> Received {
     support::post_github(stack, "gh", secret, "push", BODY, "application/json").await;
     let got = subscriber.wait_for(n, PATIENCE).await;
     assert!(got.len() >= n, "delivery {n} arrives");
@@ -143,7 +150,10 @@ async fn a_v1a_delivery_verifies_with_an_independent_ed25519_and_a_tampered_body
     let created = subscribe(&env, &subscriber.url, "v1a").await;
     let id = created["subscription_id"].as_str().expect("id").to_owned();
     let public_key = public_key(&created);
-    assert!(created.get("secret").is_none(), "no whsec_ secret: {created}");
+    assert!(
+        created.get("secret").is_none(),
+        "no whsec_ secret: {created}"
+    );
     assert_eq!(created["signatures"], serde_json::json!(["v1a"]));
     assert!(
         !created.to_string().contains("whsk_"),
@@ -272,7 +282,10 @@ async fn a_change_from_v1_to_v1a_signs_with_both_until_finished_then_with_v1a_al
         ],
     )
     .await;
-    assert_eq!((finished["retired"].as_u64(), finished["secrets"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (finished["retired"].as_u64(), finished["secrets"].as_u64()),
+        (Some(1), Some(1))
+    );
     let shown = ok(&env, &["subscriptions", "show", &id]).await;
     assert_eq!(shown[0]["signatures"], serde_json::json!(["v1a"]));
     assert_eq!(shown[0]["public_keys"], serde_json::json!([public_key]));

@@ -9,8 +9,8 @@ use hookpost_operations::subscriptions::{
     CreatedSubscription, NewSubscription, SubscriptionChanges, SubscriptionRotate,
     SubscriptionView, parse_signatures,
 };
-use hookpost_shared::secret::SignatureSchemes;
 use hookpost_operations::{Operations, Page};
+use hookpost_shared::secret::SignatureSchemes;
 use http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;

@@ -376,11 +376,7 @@ mod tests {
         );
         assert!(value.starts_with("v1a,") && !value.contains(' '));
         let signature = v1a_entry(&value);
-        let content = [
-            format!("{DOC_ID}.{DOC_TS}.").as_bytes(),
-            DOC_BODY,
-        ]
-        .concat();
+        let content = [format!("{DOC_ID}.{DOC_TS}.").as_bytes(), DOC_BODY].concat();
         assert!(verifies(V1A_PUBLIC, &content, &signature));
         // ed25519 is deterministic: this is the entry Python's `cryptography` package computes
         // for the same seed and signed content.

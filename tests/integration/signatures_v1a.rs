@@ -115,7 +115,7 @@ async fn subscribe(env: &[(&str, String)], url: &str, signature: &str) -> Value 
     .await
 }
 
-fn public_key(answer: &Value) -> String {
+fn public_key_in(answer: &Value) -> String {
     let key = answer["public_key"]
         .as_str()
         .unwrap_or_else(|| panic!("a whpk_ public key in {answer}"))
@@ -149,7 +149,7 @@ async fn a_v1a_delivery_verifies_with_an_independent_ed25519_and_a_tampered_body
 
     let created = subscribe(&env, &subscriber.url, "v1a").await;
     let id = created["subscription_id"].as_str().expect("id").to_owned();
-    let public_key = public_key(&created);
+    let public_key = public_key_in(&created);
     assert!(
         created.get("secret").is_none(),
         "no whsec_ secret: {created}"
@@ -185,7 +185,7 @@ async fn a_v1a_delivery_verifies_with_an_independent_ed25519_and_a_tampered_body
     );
     let stranger = subscribe(&env, "http://127.0.0.1:9/other", "v1a").await;
     assert!(
-        !python_verifies(&public_key(&stranger), &delivery, BODY.as_bytes()).await,
+        !python_verifies(&public_key_in(&stranger), &delivery, BODY.as_bytes()).await,
         "another subscription's public key fails"
     );
     subscriber.stop();
@@ -202,7 +202,7 @@ async fn with_both_schemes_v1_verifies_with_the_secret_and_v1a_with_the_public_k
     assert_eq!(created["signatures"], serde_json::json!(["v1", "v1a"]));
     let secret = created["secret"].as_str().expect("the whsec_ secret, once");
     let key = SigningKey::parse(secret).expect("a whsec_ key");
-    let public_key = public_key(&created);
+    let public_key = public_key_in(&created);
     let subscriber = Subscriber::verifying(&key).await.expect("subscriber");
     ok(
         &env,
@@ -262,7 +262,7 @@ async fn a_change_from_v1_to_v1a_signs_with_both_until_finished_then_with_v1a_al
     .await;
     assert!(rotated.get("secret").is_none(), "{rotated}");
     assert_eq!(rotated["secrets"], 2);
-    let public_key = public_key(&rotated);
+    let public_key = public_key_in(&rotated);
 
     let during = deliver(&stack, &source_secret, &subscriber, 1).await;
     assert_eq!(entries(&during).len(), 2);

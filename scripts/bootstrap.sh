@@ -58,7 +58,7 @@ rust_components() {
 }
 
 verify_tools() {
-  "$VENV/bin/python" -c 'import moto.server, boto3, standardwebhooks, yaml' \
+  "$VENV/bin/python" -c 'import moto.server, boto3, standardwebhooks, yaml, cryptography' \
     || die "venv is missing a Python module"
   "$VENV/bin/moto_server" --help >/dev/null || die "moto_server does not run"
   "$VENV/bin/sam" --version >/dev/null || die "sam does not run"

@@ -20,6 +20,11 @@ pub fn header(text: &str) -> Result<(String, String), String> {
     hookpost_operations::subscriptions::parse_header(text)
 }
 
+/// Signature schemes: `v1`, `v1a` or `v1,v1a`.
+pub fn signatures(text: &str) -> Result<hookpost_shared::secret::SignatureSchemes, String> {
+    hookpost_shared::secret::SignatureSchemes::parse(text)
+}
+
 /// Event-type filters as given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventTypes(pub Vec<String>);
@@ -58,5 +63,7 @@ mod tests {
         );
         assert!(header("webhook-id: x").is_err());
         assert!(event_filters("push,pull_request.*").is_ok());
+        assert!(signatures("v1,v1a").is_ok());
+        assert!(signatures("v2").is_err());
     }
 }

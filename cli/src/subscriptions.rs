@@ -1,14 +1,16 @@
 //! `hookpost subscriptions`: where a source's events are delivered, their state and last
-//! delivery, and their `whsec_` secrets.
+//! delivery, and their signing keys (`whsec_` secrets for `v1`, ed25519 keys for `v1a`, of which
+//! only the `whpk_` public key is ever printed).
 
 use std::collections::BTreeMap;
 
 use clap::Subcommand;
 use hookpost_operations::subscriptions::{
-    CreatedSubscription, NewSubscription, RateView, SubscriptionChanges, SubscriptionView,
-    checked_rate,
+    CreatedSubscription, NewSubscription, RateView, SubscriptionChanges, SubscriptionRotate,
+    SubscriptionView, checked_rate,
 };
 use hookpost_operations::{Operations, PageRequest};
+use hookpost_shared::secret::{SignatureScheme, SignatureSchemes};
 use hookpost_shared::source::SourceId;
 use serde::Serialize;
 
@@ -18,9 +20,10 @@ use crate::{CliError, parse};
 
 #[derive(Debug, Subcommand)]
 pub enum SubscriptionsCommand {
-    /// Subscribe a URL to a source's events; prints the id and the `whsec_` secret (once).
+    /// Subscribe a URL to a source's events; prints the id and what the subscriber verifies
+    /// with: the `whsec_` secret (once) for `v1`, the `whpk_` public key for `v1a`.
     #[command(
-        after_help = "Examples:\n  hookpost --local subscriptions add --source github-main --url https://example.com/hook --events 'push,pull_request.*'\n  hookpost --local subscriptions add --source stripe --url https://example.com/big --events 'charge.*' --filter '{\"body\": {\"data\": {\"object\": {\"amount\": [{\"numeric\": [\">=\", 10000]}]}}}}'"
+        after_help = "Examples:\n  hookpost --local subscriptions add --source github-main --url https://example.com/hook --events 'push,pull_request.*'\n  hookpost --local subscriptions add --source github-main --url https://example.com/hook --signature v1a\n  hookpost --local subscriptions add --source stripe --url https://example.com/big --events 'charge.*' --filter '{\"body\": {\"data\": {\"object\": {\"amount\": [{\"numeric\": [\">=\", 10000]}]}}}}'"
     )]
     Add {
         #[arg(long, value_parser = parse::source_id)]
@@ -49,6 +52,10 @@ pub enum SubscriptionsCommand {
         /// How many deliveries may go at once after a quiet spell (with `--rate`; default 1).
         #[arg(long, requires = "rate", value_parser = clap::value_parser!(u32).range(1..))]
         burst: Option<u32>,
+        /// Signature schemes: `v1` (HMAC-SHA256, a `whsec_` secret shared with the subscriber),
+        /// `v1a` (ed25519: the subscriber gets only the `whpk_` public key) or both, `v1,v1a`.
+        #[arg(long, default_value = "v1", value_parser = parse::signatures)]
+        signature: SignatureSchemes,
     },
     /// Change where and what a subscription delivers; its secrets and state stay.
     #[command(
@@ -90,18 +97,25 @@ pub enum SubscriptionsCommand {
         #[arg(long, value_parser = parse::source_id)]
         source: Option<SourceId>,
     },
-    /// Show one subscription (its secrets are never shown).
+    /// Show one subscription: its signature schemes and `whpk_` public keys (its secrets are
+    /// never shown).
     Show { id: String },
-    /// Add a new `whsec_` secret (deliveries are signed with every secret) and print it (once);
-    /// `--finish` retires all but the newest once the subscriber verifies with it.
+    /// Add a new key of each scheme in use, or of the schemes named by `--signature`
+    /// (deliveries are signed with every key), and print the new `whsec_` secret (once) or
+    /// `whpk_` public key; `--finish` retires all but the newest key of each scheme once the
+    /// subscriber verifies with it.
     #[command(
-        after_help = "Example:\n  hookpost --local subscriptions rotate-secret sub_0192f1c4a7b87c4e\n  hookpost --local subscriptions rotate-secret sub_0192f1c4a7b87c4e --finish"
+        after_help = "Examples:\n  hookpost --local subscriptions rotate-secret sub_0192f1c4a7b87c4e\n  hookpost --local subscriptions rotate-secret sub_0192f1c4a7b87c4e --finish\nChange from v1 to v1a:\n  hookpost --local subscriptions rotate-secret sub_0192f1c4a7b87c4e --signature v1a\n  hookpost --local subscriptions rotate-secret sub_0192f1c4a7b87c4e --finish --signature v1a"
     )]
     RotateSecret {
         id: String,
-        /// Retire every secret but the newest.
+        /// Retire every key but the newest of each scheme kept.
         #[arg(long)]
         finish: bool,
+        /// The schemes to add a key for, or with `--finish` to keep (the others are retired):
+        /// `v1`, `v1a` or `v1,v1a`. Default: the schemes in use.
+        #[arg(long, value_parser = parse::signatures)]
+        signature: Option<SignatureSchemes>,
     },
     /// Delete a subscription.
     Remove { id: String },
@@ -167,6 +181,7 @@ pub async fn run(
             timeout_seconds,
             rate,
             burst,
+            signature,
         } => {
             let rate = rate.map(|r| checked_rate(&r, burst)).transpose()?;
             let created = ops
@@ -178,6 +193,7 @@ pub async fn run(
                     headers: headers.into_iter().collect(),
                     timeout_seconds,
                     rate,
+                    signatures: signature,
                 })
                 .await?;
             output.show(&created, print_created)
@@ -229,10 +245,22 @@ pub async fn run(
         }
         SubscriptionsCommand::Show { id } => {
             let rows = [Row::from(ops.get_subscription(&id).await?)];
-            output.show(&rows, |rows| print_rows(rows))
+            output.show(&rows, |rows| {
+                print_rows(rows);
+                print_keys(&rows[0].view);
+            })
         }
-        SubscriptionsCommand::RotateSecret { id, finish } => {
-            let rotation = ops.rotate_subscription_secret(&id, finish).await?;
+        SubscriptionsCommand::RotateSecret {
+            id,
+            finish,
+            signature,
+        } => {
+            let rotate = if finish {
+                SubscriptionRotate::Finish(signature)
+            } else {
+                SubscriptionRotate::Add(signature)
+            };
+            let rotation = ops.rotate_subscription_secret(&id, rotate).await?;
             let shown = SubscriptionRotation {
                 subscription_id: rotation.id.clone(),
                 rotation: rotation.into(),
@@ -263,8 +291,39 @@ pub async fn run(
 fn print_created(created: &CreatedSubscription) {
     println!("subscription {}", created.subscription.subscription_id);
     println!("url          {}", created.subscription.url);
-    println!("secret       {}", created.secret.expose());
-    println!("Verify deliveries with this Standard Webhooks secret; it is not shown again.");
+    println!("signatures   {}", schemes(&created.subscription.signatures));
+    if let Some(secret) = &created.secret {
+        println!("secret       {}", secret.expose());
+    }
+    if let Some(public_key) = &created.public_key {
+        println!("public key   {public_key}");
+    }
+    if created.secret.is_some() {
+        println!("Verify v1 signatures with this Standard Webhooks secret; it is not shown again.");
+    }
+    if created.public_key.is_some() {
+        println!(
+            "Verify v1a signatures with this ed25519 public key (docs/delivery.md); \
+             `subscriptions show` prints it again."
+        );
+    }
+}
+
+/// `v1,v1a`.
+fn schemes(schemes: &[SignatureScheme]) -> String {
+    schemes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A subscription's signature schemes and `whpk_` public keys (public keys are not secret).
+fn print_keys(view: &SubscriptionView) {
+    println!("signatures   {}", schemes(&view.signatures));
+    for key in &view.public_keys {
+        println!("public key   {key}");
+    }
 }
 
 /// `20/s`, its burst when above 1, and the current wait when there is one.

@@ -90,6 +90,10 @@ pub struct Rotation {
     /// The secret this call added, in this answer only; absent when the call retired secrets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<Revealed>,
+    /// The `whpk_` public key of the ed25519 (`v1a`) key this call added to a subscription: what
+    /// its subscriber verifies with (not a secret). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 /// A rotation: add a secret beside the current ones, or retire all but the newest.
@@ -236,6 +240,7 @@ impl Operations {
             retired,
             secrets: source.secrets.len(),
             secret: added,
+            public_key: None,
         })
     }
 
@@ -350,6 +355,7 @@ mod tests {
             retired: 0,
             secrets: 2,
             secret: Some(Revealed::new(&Secret::new("s3cret"))),
+            public_key: None,
         };
         let json = serde_json::to_value(&created).expect("json");
         assert_eq!(json["secret"], "s3cret");

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use hookpost_shared::aws::destinations::{DestinationArn, is_arn};
 use hookpost_shared::clock::{rfc3339, unix_micros};
 use hookpost_shared::delivery::RateLimit;
-use hookpost_shared::secret::SigningKey;
+use hookpost_shared::secret::{DeliveryKey, Secret, SignatureScheme, SignatureSchemes};
 use hookpost_shared::source::SourceId;
 use hookpost_shared::subscription::{
     LastDelivery, Subscription, new_subscription_id, parse_target_url,
@@ -16,7 +16,7 @@ use hookpost_shared::subscription::{
 use serde::Serialize;
 
 use crate::page::slice_after;
-use crate::sources::{Removed, Revealed, Rotation, retire_all_but_newest};
+use crate::sources::{Removed, Revealed, Rotation};
 use crate::{Kind, OpError, Operations, Page, PageRequest};
 
 const LIST: &str = "subscriptions";
@@ -26,7 +26,7 @@ const LIST: &str = "subscriptions";
 const RESERVED_HEADER_PREFIX: &str = "webhook-";
 
 /// A subscription as shown to operators: secrets are counted, header values are not shown (they
-/// often carry credentials).
+/// often carry credentials); the schemes it signs with and its `whpk_` public keys are shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubscriptionView {
@@ -44,6 +44,10 @@ pub struct SubscriptionView {
     pub failing_since: Option<String>,
     pub timeout_seconds: Option<u64>,
     pub secrets: usize,
+    /// The signature schemes its deliveries carry: `v1` (HMAC-SHA256) and/or `v1a` (ed25519).
+    pub signatures: Vec<SignatureScheme>,
+    /// The `whpk_` public keys its `v1a` signatures verify with, oldest first (not secret).
+    pub public_keys: Vec<String>,
     /// The names of its custom headers.
     pub headers: Vec<String>,
     pub created_at: String,
@@ -95,6 +99,8 @@ impl From<&Subscription> for SubscriptionView {
             failing_since: s.failing_since.clone(),
             timeout_seconds: s.timeout_seconds,
             secrets: s.secrets.len(),
+            signatures: s.signature_schemes(),
+            public_keys: s.public_keys(),
             headers: s.headers.keys().cloned().collect(),
             created_at: s.created_at.clone(),
             last_delivery: s.last_delivery.clone(),
@@ -119,6 +125,8 @@ pub struct NewSubscription {
     pub timeout_seconds: Option<u64>,
     /// At most this many deliveries a period ([`checked_rate`]).
     pub rate: Option<RateLimit>,
+    /// The signature schemes its deliveries carry (`v1` unless asked otherwise).
+    pub signatures: SignatureSchemes,
 }
 
 /// A change to a subscription's delivery: each field present replaces the current one.
@@ -143,15 +151,33 @@ pub fn checked_rate(rate: &str, burst: Option<u32>) -> Result<RateLimit, OpError
     })
 }
 
-/// A created subscription and its `whsec_` secret, shown this once.
+/// A created subscription, with what its subscriber verifies with: the `whsec_` secret (shown
+/// this once) for `v1`, the `whpk_` public key for `v1a`. The `whsk_` key is never shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedSubscription {
     #[serde(flatten)]
     pub subscription: SubscriptionView,
-    /// The `whsec_` secret deliveries are signed with: in this answer only, no read of the
-    /// subscription shows it again.
-    pub secret: Revealed,
+    /// The `whsec_` secret `v1` signatures are made with: in this answer only, no read of the
+    /// subscription shows it again. Absent when it signs with `v1a` alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Revealed>,
+    /// The `whpk_` public key `v1a` signatures verify with (also in `public_keys` of every read).
+    /// Absent when it signs with `v1` alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+}
+
+/// What a rotation does to a subscription's signing keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionRotate {
+    /// Add a new key of each scheme named (`None`: of each scheme in use); deliveries are signed
+    /// with every key until the rotation is finished.
+    Add(Option<SignatureSchemes>),
+    /// Keep only the newest key of each scheme named (`None`: of each scheme in use). Naming
+    /// fewer schemes than are in use retires the others: finishing a change from `v1` to `v1a`
+    /// is `Finish(Some(SignatureSchemes::V1A))`.
+    Finish(Option<SignatureSchemes>),
 }
 
 /// A header as `Name: value`, checked: a valid name, lower-cased, and not one of Hookpost's own.
@@ -192,6 +218,12 @@ fn checked_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String,
             Ok((name, value))
         })
         .collect()
+}
+
+/// Reads a signature choice: `v1`, `v1a` or `v1,v1a`; refused naming the field `signature` and
+/// the allowed values.
+pub fn parse_signatures(text: &str) -> Result<SignatureSchemes, OpError> {
+    SignatureSchemes::parse(text).map_err(|e| OpError::invalid("signature", e))
 }
 
 fn checked_types(types: Vec<String>) -> Result<Vec<String>, OpError> {
@@ -240,13 +272,77 @@ fn checked_timeout(timeout: Option<u64>) -> Result<Option<u64>, OpError> {
     }
 }
 
-fn new_secret() -> Result<SigningKey, OpError> {
-    SigningKey::generate().map_err(|e| {
+fn new_key(scheme: SignatureScheme) -> Result<DeliveryKey, OpError> {
+    DeliveryKey::generate(scheme).map_err(|e| {
         OpError::Unavailable(hookpost_shared::store::StoreError::new(
             "generating a secret",
             format!("no randomness: {e}"),
         ))
     })
+}
+
+/// New keys of each scheme, in spec order; what the subscriber is shown of them: the `whsec_`
+/// secret and the `whpk_` public key.
+type NewKeys = (Vec<Secret>, Option<Revealed>, Option<String>);
+
+fn new_keys(schemes: SignatureSchemes) -> Result<NewKeys, OpError> {
+    let (mut stored, mut secret, mut public_key) = (Vec::new(), None, None);
+    for scheme in schemes.iter() {
+        let key = new_key(scheme)?;
+        stored.push(key.to_secret());
+        match key {
+            DeliveryKey::Symmetric(_) => secret = Some(Revealed::new(&key.for_subscriber())),
+            DeliveryKey::Asymmetric(_) => {
+                public_key = Some(key.for_subscriber().expose().to_owned())
+            }
+        }
+    }
+    Ok((stored, secret, public_key))
+}
+
+/// The schemes in use by `secrets` (`v1` when there are none, as before `v1a` existed).
+fn schemes_in_use(secrets: &[Secret]) -> SignatureSchemes {
+    SignatureSchemes::from_names(
+        [SignatureScheme::V1, SignatureScheme::V1a]
+            .into_iter()
+            .filter(|s| secrets.iter().any(|k| SignatureScheme::of(k) == *s))
+            .map(SignatureScheme::as_str),
+    )
+    .unwrap_or_default()
+}
+
+/// Keeps the newest key of each scheme in `keep` and retires every other; how many were retired.
+/// Refused (nothing changed) when a scheme in `keep` has no key: finishing must never leave a
+/// scheme the subscriber was told about without a key, nor a subscription with none.
+pub(crate) fn retire_all_but_newest_of(
+    secrets: &mut Vec<Secret>,
+    keep: SignatureSchemes,
+) -> Result<usize, OpError> {
+    let newest: Vec<usize> = keep
+        .iter()
+        .map(|scheme| {
+            secrets
+                .iter()
+                .rposition(|s| SignatureScheme::of(s) == scheme)
+                .ok_or_else(|| {
+                    OpError::invalid(
+                        "signature",
+                        format!(
+                            "the subscription has no {scheme} key to keep: add one first with \
+                             a rotation that names {scheme}"
+                        ),
+                    )
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let before = secrets.len();
+    let mut index = 0;
+    secrets.retain(|_| {
+        let kept = newest.contains(&index);
+        index += 1;
+        kept
+    });
+    Ok(before - secrets.len())
 }
 
 impl Operations {
@@ -288,8 +384,8 @@ impl Operations {
         Ok(SubscriptionView::from(&self.subscription(id).await?))
     }
 
-    /// Subscribes a URL to a source's events; the `whsec_` secret is in the answer and nowhere
-    /// else.
+    /// Subscribes a URL to a source's events, signed with the schemes asked for; the `whsec_`
+    /// secret is in the answer and nowhere else, the `whsk_` key nowhere at all.
     pub async fn add_subscription(
         &self,
         new: NewSubscription,
@@ -300,7 +396,7 @@ impl Operations {
         let headers = checked_headers(new.headers)?;
         let timeout_seconds = checked_timeout(new.timeout_seconds)?;
         self.source(&new.source_id).await?;
-        let secret = new_secret()?.to_whsec();
+        let (stored, secret, public_key) = new_keys(new.signatures)?;
         let subscription = Subscription {
             event_types,
             filter,
@@ -311,14 +407,15 @@ impl Operations {
                 new.source_id,
                 new_subscription_id(),
                 url,
-                vec![secret.clone()],
+                stored,
                 rfc3339(SystemTime::now()),
             )
         };
         self.subscriptions_table().put(&subscription).await?;
         Ok(CreatedSubscription {
             subscription: SubscriptionView::from(&subscription),
-            secret: Revealed::new(&secret),
+            secret,
+            public_key,
         })
     }
 
@@ -382,20 +479,27 @@ impl Operations {
         })
     }
 
-    /// Adds a new `whsec_` secret (deliveries are signed with each), or with `finish` retires all
-    /// but the newest.
+    /// Adds a new key of each scheme asked for (deliveries are signed with each), or finishing,
+    /// keeps the newest of each scheme asked for ([`SubscriptionRotate`]). The answer carries
+    /// a new `whsec_` secret and a new `whpk_` public key; never a `whsk_` key.
     pub async fn rotate_subscription_secret(
         &self,
         id: &str,
-        finish: bool,
+        rotate: SubscriptionRotate,
     ) -> Result<Rotation, OpError> {
         let mut found = self.subscription(id).await?;
-        let (retired, added) = if finish {
-            (retire_all_but_newest(&mut found.secrets), None)
-        } else {
-            let secret = new_secret()?.to_whsec();
-            found.secrets.push(secret.clone());
-            (0, Some(Revealed::new(&secret)))
+        let in_use = schemes_in_use(&found.secrets);
+        let (retired, added, public_key) = match rotate {
+            SubscriptionRotate::Finish(keep) => (
+                retire_all_but_newest_of(&mut found.secrets, keep.unwrap_or(in_use))?,
+                None,
+                None,
+            ),
+            SubscriptionRotate::Add(schemes) => {
+                let (stored, secret, public_key) = new_keys(schemes.unwrap_or(in_use))?;
+                found.secrets.extend(stored);
+                (0, secret, public_key)
+            }
         };
         if !self
             .subscriptions_table()
@@ -409,6 +513,7 @@ impl Operations {
             retired,
             secrets: found.secrets.len(),
             secret: added,
+            public_key,
         })
     }
 }
@@ -476,7 +581,7 @@ mod tests {
             SourceId::parse("gh").expect("id"),
             "sub_1",
             "https://example.com/hook",
-            vec![hookpost_shared::secret::Secret::new("whsec_c2VjcmV0")],
+            vec![Secret::new("whsec_c2VjcmV0")],
             "2026-01-01T00:00:00Z",
         );
         s.headers
@@ -485,6 +590,110 @@ mod tests {
         assert!(!json.contains("whsec_c2VjcmV0"));
         assert!(!json.contains("t0ken"));
         assert!(json.contains("authorization"));
+    }
+
+    fn keys(schemes: &[SignatureScheme]) -> Vec<Secret> {
+        schemes
+            .iter()
+            .map(|s| new_key(*s).expect("rng").to_secret())
+            .collect()
+    }
+
+    #[test]
+    fn a_view_shows_schemes_and_public_keys_but_never_the_whsk_key() {
+        let secrets = keys(&[SignatureScheme::V1, SignatureScheme::V1a]);
+        let s = Subscription::new(
+            SourceId::parse("gh").expect("id"),
+            "sub_1",
+            "https://example.com/hook",
+            secrets.clone(),
+            "2026-01-01T00:00:00Z",
+        );
+        let view = SubscriptionView::from(&s);
+        assert_eq!(view.signatures, [SignatureScheme::V1, SignatureScheme::V1a]);
+        assert_eq!(view.public_keys.len(), 1);
+        assert!(view.public_keys[0].starts_with("whpk_"));
+        let json = serde_json::to_string(&view).expect("json");
+        assert!(json.contains(r#""signatures":["v1","v1a"]"#), "{json}");
+        for secret in &secrets {
+            assert!(!json.contains(secret.expose()));
+        }
+        assert!(!json.contains("whsk_") && !json.contains("whsec_"));
+    }
+
+    #[test]
+    fn new_keys_show_the_subscriber_the_whsec_secret_and_the_whpk_key_only() {
+        let (stored, secret, public_key) = new_keys(SignatureSchemes::BOTH).expect("rng");
+        assert_eq!(
+            stored.iter().map(SignatureScheme::of).collect::<Vec<_>>(),
+            [SignatureScheme::V1, SignatureScheme::V1a]
+        );
+        assert_eq!(
+            secret.as_ref().map(Revealed::expose),
+            Some(stored[0].expose())
+        );
+        let public_key = public_key.expect("a v1a key");
+        assert!(public_key.starts_with("whpk_"));
+        assert_ne!(public_key, stored[1].expose());
+        let (_, secret, public_key) = new_keys(SignatureSchemes::V1A).expect("rng");
+        assert!(secret.is_none() && public_key.is_some());
+        let (_, secret, public_key) = new_keys(SignatureSchemes::V1).expect("rng");
+        assert!(secret.is_some() && public_key.is_none());
+    }
+
+    #[test]
+    fn finishing_keeps_the_newest_key_of_each_scheme_named() {
+        use SignatureScheme::{V1, V1a};
+        // A v1 rotation: only the newest v1 secret stays.
+        let mut secrets = keys(&[V1, V1, V1]);
+        let newest = secrets[2].clone();
+        let in_use = schemes_in_use(&secrets);
+        assert_eq!(
+            retire_all_but_newest_of(&mut secrets, in_use).expect("kept"),
+            2
+        );
+        assert_eq!(secrets, [newest]);
+
+        // Both schemes rotated: the newest of each stays, in their order.
+        let mut secrets = keys(&[V1, V1a, V1, V1a]);
+        let kept = [secrets[2].clone(), secrets[3].clone()];
+        assert_eq!(
+            retire_all_but_newest_of(&mut secrets, SignatureSchemes::BOTH).expect("kept"),
+            2
+        );
+        assert_eq!(secrets, kept);
+
+        // A change from v1 to v1a, finished by naming v1a: the v1 secret goes.
+        let mut secrets = keys(&[V1, V1a]);
+        let v1a = secrets[1].clone();
+        assert_eq!(
+            retire_all_but_newest_of(&mut secrets, SignatureSchemes::V1A).expect("kept"),
+            1
+        );
+        assert_eq!(secrets, [v1a]);
+    }
+
+    #[test]
+    fn finishing_with_a_scheme_that_has_no_key_is_refused_and_changes_nothing() {
+        let mut secrets = keys(&[SignatureScheme::V1, SignatureScheme::V1]);
+        let before = secrets.clone();
+        let err =
+            retire_all_but_newest_of(&mut secrets, SignatureSchemes::V1A).expect_err("no v1a");
+        assert!(matches!(err, OpError::Invalid { ref field, .. } if field == "signature"));
+        assert_eq!(secrets, before);
+    }
+
+    #[test]
+    fn a_rotation_without_a_choice_uses_the_schemes_in_use() {
+        assert_eq!(schemes_in_use(&[]), SignatureSchemes::V1);
+        assert_eq!(
+            schemes_in_use(&keys(&[SignatureScheme::V1a])),
+            SignatureSchemes::V1A
+        );
+        assert_eq!(
+            schemes_in_use(&keys(&[SignatureScheme::V1a, SignatureScheme::V1])),
+            SignatureSchemes::BOTH
+        );
     }
 
     #[test]

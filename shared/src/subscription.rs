@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::RateLimit;
-use crate::secret::{Secret, SigningKey, SigningKeyError};
+use crate::secret::{DeliveryKey, DeliveryKeyError, Ed25519Key, Secret, SignatureScheme};
 use crate::source::SourceId;
 
 /// A subscription, as stored in the subscriptions table (keyed by source and subscription id).
@@ -14,7 +14,8 @@ pub struct Subscription {
     pub source_id: SourceId,
     pub subscription_id: String,
     pub url: String,
-    /// `whsec_` signing secrets; deliveries carry a signature for each (rotation).
+    /// Signing keys, oldest first: `whsec_` secrets (`v1`) and `whsk_` ed25519 keys (`v1a`);
+    /// deliveries carry a signature for each (rotation, or a change of scheme).
     pub secrets: Vec<Secret>,
     /// Event-type filters: exact names, prefix wildcards such as `invoice.*`, or `*`.
     #[serde(default = "all_events")]
@@ -108,11 +109,28 @@ impl Subscription {
         event_types_match(&self.event_types, event_type)
     }
 
-    /// The keys deliveries are signed with.
-    pub fn signing_keys(&self) -> Result<Vec<SigningKey>, SigningKeyError> {
+    /// The keys deliveries are signed with, one per stored secret, in order.
+    pub fn signing_keys(&self) -> Result<Vec<DeliveryKey>, DeliveryKeyError> {
+        self.secrets.iter().map(DeliveryKey::parse).collect()
+    }
+
+    /// The signature schemes its deliveries carry, `v1` first, each once.
+    pub fn signature_schemes(&self) -> Vec<SignatureScheme> {
+        let mut schemes: Vec<SignatureScheme> =
+            self.secrets.iter().map(SignatureScheme::of).collect();
+        schemes.sort_unstable();
+        schemes.dedup();
+        schemes
+    }
+
+    /// The `whpk_` public keys of its `whsk_` keys, oldest first: what subscribers verify `v1a`
+    /// signatures with (not secret, so views may show them).
+    pub fn public_keys(&self) -> Vec<String> {
         self.secrets
             .iter()
-            .map(|s| SigningKey::parse(s.expose()))
+            .filter(|s| SignatureScheme::of(s) == SignatureScheme::V1a)
+            .filter_map(|s| Ed25519Key::parse(s.expose()).ok())
+            .map(|k| k.public_whpk())
             .collect()
     }
 }
@@ -208,6 +226,34 @@ mod tests {
 
     fn f(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn schemes_and_public_keys_are_read_from_the_stored_keys() {
+        let v1 = DeliveryKey::generate(SignatureScheme::V1).expect("rng");
+        let v1a = DeliveryKey::generate(SignatureScheme::V1a).expect("rng");
+        let sub = |keys: &[&DeliveryKey]| {
+            Subscription::new(
+                SourceId::parse("gh").expect("id"),
+                "sub_1",
+                "https://example.com/hook",
+                keys.iter().map(|k| k.to_secret()).collect(),
+                "2026-01-01T00:00:00Z",
+            )
+        };
+        assert_eq!(sub(&[&v1]).signature_schemes(), [SignatureScheme::V1]);
+        assert!(sub(&[&v1]).public_keys().is_empty());
+        let both = sub(&[&v1a, &v1]);
+        assert_eq!(
+            both.signature_schemes(),
+            [SignatureScheme::V1, SignatureScheme::V1a]
+        );
+        assert_eq!(both.public_keys(), [v1a.for_subscriber().expose()]);
+        let keys = both.signing_keys().expect("valid");
+        assert_eq!(
+            keys.iter().map(DeliveryKey::scheme).collect::<Vec<_>>(),
+            [SignatureScheme::V1a, SignatureScheme::V1]
+        );
     }
 
     #[test]

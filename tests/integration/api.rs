@@ -726,9 +726,71 @@ async fn hostile_requests_get_their_status_and_code_and_change_nothing() {
             400,
             "invalid",
         ),
+        (
+            "a signature scheme that does not exist",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","signature":"v2"}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a signature scheme named twice",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","signature":"v1a,v1a"}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "an empty signature",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","signature":""}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a signature that is not a string",
+            event(
+                "POST",
+                "/v1/subscriptions",
+                &json_type,
+                Some(r#"{"source":"gh","url":"http://127.0.0.1:9/","signature":["v1"]}"#),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            "a rotation to a signature scheme that does not exist",
+            event(
+                "POST",
+                "/v1/subscriptions/sub_nope/rotate-secret",
+                &json_type,
+                Some(r#"{"signature":"whsk_"}"#),
+            ),
+            400,
+            "invalid",
+        ),
     ];
     for (what, request, status, code) in cases {
         let answer = support::Answer::from(api.handle_event(request).await);
+        let message = answer.json()["error"]["message"].to_string();
+        if what.contains("signature") && what != "a signature that is not a string" {
+            assert!(
+                message.contains("signature") && message.contains("v1,v1a"),
+                "{what}: the message names the field and the allowed values: {message}"
+            );
+        }
         assert_eq!(
             (answer.status, answer.code().as_str()),
             (status, code),

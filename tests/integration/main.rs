@@ -22,4 +22,5 @@ mod redrive;
 mod refusals;
 mod routing;
 mod secrets;
+mod signatures_v1a;
 mod support;

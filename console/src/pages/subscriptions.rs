@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use hookpost_operations::subscriptions::SubscriptionView;
+use hookpost_operations::subscriptions::{SubscriptionRotate, SubscriptionView};
 use maud::{Markup, html};
 
 use crate::App;
@@ -115,6 +115,14 @@ fn facts(s: &SubscriptionView) -> Markup {
                 }
             }
             dt { "Secrets" } dd #subscription-secrets { (s.secrets) " active (never shown after they are made)" }
+            dt { "Signatures" } dd #subscription-signatures {
+                (s.signatures.iter().map(|scheme| scheme.as_str()).collect::<Vec<_>>().join(", "))
+            }
+            @if !s.public_keys.is_empty() {
+                dt { "Public keys (v1a)" } dd #subscription-public-keys {
+                    @for key in &s.public_keys { code.public-key { (key) } " " }
+                }
+            }
             dt { "Custom headers" } dd { @if s.headers.is_empty() { "—" } @else { (s.headers.join(", ")) " (values not shown)" } }
             dt { "Created" } dd { (time(&s.created_at)) }
             dt { "Last attempt" } dd { (last_attempt(s)) }
@@ -209,8 +217,13 @@ pub async fn rotate(
     body: Bytes,
 ) -> PageResult {
     let fields = Fields::parse(&body);
-    let finish = fields.get("step") == Some("finish");
-    let rotation = app.ops.rotate_subscription_secret(&id, finish).await?;
+    // The console rotates the schemes in use; changing scheme is the CLI's or the API's.
+    let rotate = if fields.get("step") == Some("finish") {
+        SubscriptionRotate::Finish(None)
+    } else {
+        SubscriptionRotate::Add(None)
+    };
+    let rotation = app.ops.rotate_subscription_secret(&id, rotate).await?;
     Ok(layout::page(
         &format!("Subscription {id}"),
         Section::Subscriptions,
@@ -221,7 +234,12 @@ pub async fn rotate(
                         p { "A new signing secret was added. " strong { "It is shown this once:" } " copy it to the subscriber now." }
                         p { code #new-secret data-testid="new-secret" { (secret.expose()) } " " (copy_button("new-secret", "Copy the secret")) }
                     }
-                    None => { p { "Retired " (rotation.retired) " secret(s)." } }
+                    None if rotation.public_key.is_none() => { p { "Retired " (rotation.retired) " secret(s)." } }
+                    None => {}
+                }
+                @if let Some(public_key) = &rotation.public_key {
+                    p { "A new ed25519 key was added; the subscriber verifies v1a signatures with its public key:" }
+                    p { code #new-public-key { (public_key) } }
                 }
                 p { span #active-secrets { (rotation.secrets) } " secret(s) active." }
             }))

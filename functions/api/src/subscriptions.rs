@@ -1,15 +1,18 @@
-//! `/v1/subscriptions`: list (of one source or all), create (the `whsec_` secret in the answer,
-//! once), read with state, change, remove, enable, disable, rotate the secret.
+//! `/v1/subscriptions`: list (of one source or all), create (the `whsec_` secret and/or the
+//! `whpk_` public key in the answer; the secret once), read with state, change, remove, enable,
+//! disable, rotate the signing keys.
 
 use std::collections::BTreeMap;
 
 use hookpost_operations::OpError;
 use hookpost_operations::sources::{Removed, Rotation};
 use hookpost_operations::subscriptions::{
-    CreatedSubscription, NewSubscription, SubscriptionChanges, SubscriptionView, checked_rate,
+    CreatedSubscription, NewSubscription, SubscriptionChanges, SubscriptionRotate,
+    SubscriptionView, checked_rate, parse_signatures,
 };
 use hookpost_operations::{Operations, Page};
 use hookpost_shared::delivery::RateLimit;
+use hookpost_shared::secret::SignatureSchemes;
 use http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -54,6 +57,30 @@ pub struct CreateSubscription {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 10000)]
     pub burst: Option<u32>,
+    /// The signature schemes deliveries carry: `"v1"` (HMAC-SHA256; the answer's `secret` is
+    /// the `whsec_` secret), `"v1a"` (ed25519; the answer's `public_key` is the `whpk_` key the
+    /// subscriber verifies with) or `"v1,v1a"` (both). `"v1"` when absent.
+    #[serde(default)]
+    #[schema(example = "v1a")]
+    pub signature: Option<String>,
+}
+
+/// `POST /v1/subscriptions/{id}/rotate-secret`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSubscriptionSecret {
+    /// The schemes to add a key for (`"v1"`, `"v1a"` or `"v1,v1a"`), or with `?finish=true`
+    /// the schemes whose newest key is kept (every other key is retired): finishing a change
+    /// from `v1` to `v1a` is `{"signature": "v1a"}` with `?finish=true`. The schemes in use when
+    /// absent.
+    #[serde(default)]
+    #[schema(example = "v1a")]
+    pub signature: Option<String>,
+}
+
+/// The `signature` field, when present.
+fn signatures(given: Option<&str>) -> Result<Option<SignatureSchemes>, ApiError> {
+    Ok(given.map(parse_signatures).transpose()?)
 }
 
 /// `{subscription_id}` in a path.
@@ -148,11 +175,12 @@ pub async fn list(ops: &Operations, req: &Request) -> Result<Answer, ApiError> {
     )
 }
 
-/// Creates a subscription; its `whsec_` secret is in this answer and in no other.
+/// Creates a subscription; its `whsec_` secret is in this answer and in no other, its `whpk_`
+/// public key in this answer and every read.
 #[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions", operation_id = "createSubscription",
     request_body = CreateSubscription,
     responses(
-        (status = 201, description = "The subscription and its secret, shown this once.", body = CreatedSubscription),
+        (status = 201, description = "The subscription, its `whsec_` secret (`v1`, shown this once) and its `whpk_` public key (`v1a`).", body = CreatedSubscription),
         (status = 400, response = BadRequest),
         (status = 404, response = NotFound),
         (status = 413, response = PayloadTooLarge),
@@ -163,6 +191,7 @@ pub async fn create(ops: &Operations, req: &Request) -> Result<Answer, ApiError>
     let body: CreateSubscription = req.json()?;
     let new = NewSubscription {
         source_id: filters::source_id("source", &body.source)?,
+        signatures: signatures(body.signature.as_deref())?.unwrap_or_default(),
         url: body.url,
         event_types: body.events,
         filter: body.filter,
@@ -275,14 +304,14 @@ pub async fn disable(ops: &Operations, id: &str, req: &Request) -> Result<Answer
     )
 }
 
-/// Adds a new `whsec_` secret (deliveries are signed with each), or with `?finish=true` retires
-/// all but the newest.
+/// Adds a new key of each scheme in use or named (deliveries are signed with each), or with
+/// `?finish=true` retires all but the newest of each scheme kept.
 #[utoipa::path(post, path = "/v1/subscriptions/{subscription_id}/rotate-secret", tag = "subscriptions",
     operation_id = "rotateSubscriptionSecret",
     params(SubscriptionPath, FinishQuery),
-    request_body = Option<Empty>,
+    request_body = Option<RotateSubscriptionSecret>,
     responses(
-        (status = 200, description = "What the rotation did; `secret` is the added one, shown this once.", body = Rotation),
+        (status = 200, description = "What the rotation did; `secret` is the added `whsec_` secret, shown this once; `public_key` the added `whpk_` key.", body = Rotation),
         (status = 400, response = BadRequest),
         (status = 404, response = NotFound),
         (status = 413, response = PayloadTooLarge),
@@ -291,9 +320,15 @@ pub async fn disable(ops: &Operations, id: &str, req: &Request) -> Result<Answer
     ))]
 pub async fn rotate(ops: &Operations, id: &str, req: &Request) -> Result<Answer, ApiError> {
     let finish = req.flag("finish")?;
-    req.json::<Empty>()?;
+    let body: RotateSubscriptionSecret = req.json()?;
+    let schemes = signatures(body.signature.as_deref())?;
+    let rotate = if finish {
+        SubscriptionRotate::Finish(schemes)
+    } else {
+        SubscriptionRotate::Add(schemes)
+    };
     answer(
         StatusCode::OK,
-        &ops.rotate_subscription_secret(id, finish).await?,
+        &ops.rotate_subscription_secret(id, rotate).await?,
     )
 }

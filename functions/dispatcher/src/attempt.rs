@@ -362,6 +362,57 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_v1a_key_signs_with_ed25519_beside_v1_and_the_public_key_verifies_it() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::STANDARD as BASE64;
+        use hookpost_shared::secret::Ed25519Key;
+
+        let subscriber = Subscriber::start(Answer::Status(200)).await;
+        let key = Ed25519Key::generate().expect("rng");
+        let mut sub = subscription("sub_a", &subscriber.url());
+        sub.secrets.push(key.to_whsk());
+        let world = World::with(vec![sub]);
+
+        world
+            .dispatcher(local_config())
+            .handle(batch(vec![record("m-1", "evt_1")]), None)
+            .await;
+
+        let got = &subscriber.requests()[0];
+        assert_eq!(verify(got, SECRET), Ok(()), "the v1 entry still verifies");
+        let signatures = header(got, "webhook-signature").expect("signed");
+        let entries: Vec<&str> = signatures.split(' ').collect();
+        assert_eq!(entries.len(), 2, "{signatures}");
+        let v1a: [u8; 64] = BASE64
+            .decode(entries[1].strip_prefix("v1a,").expect("a v1a entry"))
+            .expect("base64")
+            .try_into()
+            .expect("64 bytes");
+        let signed = |body: &[u8]| {
+            [
+                format!(
+                    "{}.{}.",
+                    header(got, "webhook-id").expect("id"),
+                    header(got, "webhook-timestamp").expect("timestamp")
+                )
+                .as_bytes(),
+                body,
+            ]
+            .concat()
+        };
+        let signature = ed25519_dalek::Signature::from_bytes(&v1a);
+        let public = key.verifying_key();
+        assert!(public.verify_strict(&signed(&got.body), &signature).is_ok());
+        let mut tampered = got.body.clone();
+        tampered.push(b' ');
+        assert!(
+            public
+                .verify_strict(&signed(&tampered), &signature)
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
     async fn a_binary_body_is_delivered_byte_for_byte_with_its_content_type() {
         let subscriber = Subscriber::start(Answer::Status(200)).await;
         let world = World::with(vec![subscription("sub_a", &subscriber.url())]);

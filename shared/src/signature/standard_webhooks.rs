@@ -4,7 +4,9 @@
 //! The signed content is `{webhook-id}.{webhook-timestamp}.{body}`; the key is the base64 after
 //! `whsec_`; `webhook-signature` holds space-separated `v1,<base64>` entries (several during a key
 //! rotation, and other versions such as `v1a` are ignored). Hookpost also signs its own deliveries
-//! with [`signature_header`].
+//! with [`signature_header`]: `v1` entries with `whsec_` secrets and, for subscriptions that ask
+//! for asymmetric signatures, `v1a` entries (ed25519 over the same signed content) with `whsk_`
+//! keys, whose `whpk_` public keys the subscribers verify with.
 
 use std::time::Duration;
 
@@ -20,7 +22,7 @@ use super::{
     Check, EventMeta, Inbound, Scheme, SchemeOptions, SignError, SignedHeaders, VerifyError,
     optional_header, single_header,
 };
-use crate::secret::{Secret, SigningKey};
+use crate::secret::{DeliveryKey, Ed25519Key, Secret, SigningKey};
 
 /// The spec's recommended tolerance: five minutes either way.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
@@ -189,12 +191,34 @@ pub fn sign(key: &SigningKey, id: &str, timestamp: i64, body: &[u8]) -> String {
     )
 }
 
-/// The `webhook-signature` value for `body` signed with every key (space-separated, as the
-/// standard allows during a rotation).
-pub fn signature_header(keys: &[SigningKey], id: &str, timestamp: i64, body: &[u8]) -> String {
-    let ts = timestamp.to_string();
+/// One `v1a,<base64>` signature: ed25519 over the same `{id}.{timestamp}.{body}` as `v1`.
+pub fn sign_v1a(key: &Ed25519Key, id: &str, timestamp: i64, body: &[u8]) -> String {
+    format!(
+        "v1a,{}",
+        BASE64.encode(key.sign(&signed_content(id, &timestamp.to_string(), body)))
+    )
+}
+
+/// `{id}.{timestamp}.{body}`, whole: ed25519 signs a message in one piece (HMAC streams it).
+fn signed_content(id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
+    let mut content = Vec::with_capacity(id.len() + timestamp.len() + body.len() + 2);
+    content.extend_from_slice(id.as_bytes());
+    content.push(b'.');
+    content.extend_from_slice(timestamp.as_bytes());
+    content.push(b'.');
+    content.extend_from_slice(body);
+    content
+}
+
+/// The `webhook-signature` value for `body` signed with every key, in order: `v1,…` for a
+/// `whsec_` key, `v1a,…` for a `whsk_` key, space-separated as the standard allows during a
+/// rotation or a change of scheme.
+pub fn signature_header(keys: &[DeliveryKey], id: &str, timestamp: i64, body: &[u8]) -> String {
     keys.iter()
-        .map(|key| format!("v1,{}", BASE64.encode(mac(key, id, &ts, body))))
+        .map(|key| match key {
+            DeliveryKey::Symmetric(k) => sign(k, id, timestamp, body),
+            DeliveryKey::Asymmetric(k) => sign_v1a(k, id, timestamp, body),
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -291,7 +315,15 @@ mod tests {
     fn signing_with_two_keys_gives_two_entries_each_verifiable() {
         let a = SigningKey::generate().expect("rng");
         let b = SigningKey::generate().expect("rng");
-        let value = signature_header(&[a.clone(), b.clone()], "evt_1", DOC_TS, b"{}");
+        let value = signature_header(
+            &[
+                DeliveryKey::Symmetric(a.clone()),
+                DeliveryKey::Symmetric(b.clone()),
+            ],
+            "evt_1",
+            DOC_TS,
+            b"{}",
+        );
         assert_eq!(value.split(' ').count(), 2);
         let h = signed(STANDARD_HEADERS, "evt_1", &DOC_TS.to_string(), &value);
         for key in [a, b] {
@@ -301,6 +333,85 @@ mod tests {
             };
             assert_eq!(one.verify(&h, b"{}"), Ok(()));
         }
+    }
+
+    // A fixed `whsk_` key (the RFC 8032 section 7.1 TEST 1 seed) signing the spec's example.
+    const V1A_SECRET: &str = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
+    const V1A_PUBLIC: &str = "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+    const V1A_DOC_SIGNATURE: &str = "v1a,fldxM4gAKugP6nnt1hdz3sgGfZ6d99nzrMFnZOELIxbzEHoVmAb2ADpkJK7zgPePmPsle0zV9jSeGlHFG2NVAw==";
+
+    fn v1a_entry(value: &str) -> [u8; 64] {
+        let b64 = value
+            .split(' ')
+            .find_map(|e| e.strip_prefix("v1a,"))
+            .expect("a v1a entry");
+        BASE64
+            .decode(b64)
+            .expect("base64")
+            .try_into()
+            .expect("64 bytes")
+    }
+
+    fn verifies(public_whpk: &str, content: &[u8], signature: &[u8; 64]) -> bool {
+        let public: [u8; 32] = BASE64
+            .decode(public_whpk.strip_prefix("whpk_").expect("whpk_"))
+            .expect("base64")
+            .try_into()
+            .expect("32 bytes");
+        ed25519_dalek::VerifyingKey::from_bytes(&public)
+            .expect("a public key")
+            .verify_strict(content, &ed25519_dalek::Signature::from_bytes(signature))
+            .is_ok()
+    }
+
+    #[test]
+    fn a_v1a_signature_verifies_with_the_public_key_over_the_v1_signed_content() {
+        let key = Ed25519Key::parse(V1A_SECRET).expect("valid");
+        assert_eq!(key.public_whpk(), V1A_PUBLIC);
+        let value = signature_header(
+            &[DeliveryKey::Asymmetric(key.clone())],
+            DOC_ID,
+            DOC_TS,
+            DOC_BODY,
+        );
+        assert!(value.starts_with("v1a,") && !value.contains(' '));
+        let signature = v1a_entry(&value);
+        let content = [format!("{DOC_ID}.{DOC_TS}.").as_bytes(), DOC_BODY].concat();
+        assert!(verifies(V1A_PUBLIC, &content, &signature));
+        // ed25519 is deterministic: this is the entry Python's `cryptography` package computes
+        // for the same seed and signed content.
+        assert_eq!(value, V1A_DOC_SIGNATURE);
+        assert_eq!(value, sign_v1a(&key, DOC_ID, DOC_TS, DOC_BODY));
+
+        let tampered = [
+            format!("{DOC_ID}.{DOC_TS}.").as_bytes(),
+            br#"{"test": 2432232315}"#,
+        ]
+        .concat();
+        assert!(!verifies(V1A_PUBLIC, &tampered, &signature));
+        let other_id = [format!("msg_other.{DOC_TS}.").as_bytes(), DOC_BODY].concat();
+        assert!(!verifies(V1A_PUBLIC, &other_id, &signature));
+        let stranger = Ed25519Key::generate().expect("rng").public_whpk();
+        assert!(!verifies(&stranger, &content, &signature));
+    }
+
+    #[test]
+    fn both_schemes_sign_side_by_side_and_the_v1_entry_still_verifies() {
+        let v1 = SigningKey::parse(DOC_SECRET).expect("valid");
+        let v1a = Ed25519Key::parse(V1A_SECRET).expect("valid");
+        let value = signature_header(
+            &[DeliveryKey::Symmetric(v1), DeliveryKey::Asymmetric(v1a)],
+            DOC_ID,
+            DOC_TS,
+            DOC_BODY,
+        );
+        let entries: Vec<&str> = value.split(' ').collect();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0], DOC_SIGNATURE);
+        assert!(entries[1].starts_with("v1a,"));
+        // A `v1` verifier skips the `v1a` entry and finds its own.
+        let h = signed(STANDARD_HEADERS, DOC_ID, &DOC_TS.to_string(), &value);
+        assert_eq!(case().verify(&h, DOC_BODY), Ok(()));
     }
 
     #[test]

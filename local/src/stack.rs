@@ -16,6 +16,7 @@ use hookpost_receiver::Receiver;
 use hookpost_shared::aws::destinations::arn_list;
 use hookpost_shared::aws::{
     DynamoClient, DynamoDeliveryIds, DynamoSources, S3Bodies, S3Client, SqsClient, SqsQueue,
+    is_fifo_url,
 };
 use hookpost_shared::clock::{Clock, SystemClock};
 use hookpost_shared::deployment::StackNames;
@@ -125,7 +126,14 @@ impl LocalStack {
             emulator.region().to_owned(),
             spec.event_source.clone(),
         )
-        .with_concurrency(spec.event_source.max_concurrency);
+        // Ordered mode runs one invocation at a time: moto hands a message group's later
+        // messages to a second poller while an earlier one waits out its retry, which SQS does
+        // not (a FIFO group stays blocked while a message of it is in flight).
+        .with_concurrency(if is_fifo_url(&names.ingest_queue_url) {
+            1
+        } else {
+            spec.event_source.max_concurrency
+        });
         let tasks = vec![
             tokio::spawn(front::serve_with_api(
                 listener,

@@ -25,9 +25,15 @@
 //! - `moto-calls-per-event`, `moto/<operation>/<table or queue>/{per-event,mean}`: the emulator
 //!   calls (empty long polls apart) and their latency as the proxy saw it; `moto-cpu-per-event`
 //!   and `process-cpu-per-event` the CPU each side spent;
-//! - `poller/*`: batches, their mean size, and the poller's cycle split into `ReceiveMessage`, the
+//! - `poller/*`: batches, their mean size, the pollers running at once (the template's
+//!   `MaximumConcurrency`), and, with one poller, its cycle split into `ReceiveMessage`, the
 //!   dispatcher's handling of the batch and `DeleteMessageBatch`;
-//! - `idle/*`: the same, one event at a time.
+//! - `idle/*`: the same, one event at a time;
+//! - `rate/*`: subscriber protection (issue 18). `HOOKPOST_PIPELINE_RATE_EVENTS` (1000) events
+//!   posted at once to a source with one subscription limited to 20/s and one without a limit:
+//!   the limited subscriber's busiest 5 s (deliveries/s, duplicates counted; the goal is ≤ 22),
+//!   distinct events it got and when the last came, the dead-letter queue's depth (goal 0), and
+//!   the unlimited subscriber's latency beside the loaded run's p99.
 //!
 //! Run with `make bench`, or `cargo bench -p hookpost-bench-tools --bench pipeline`. Loopback only.
 
@@ -1138,7 +1144,7 @@ impl Run<'_> {
             figure(&format!("idle/moto/{slug}/mean"), op.mean_ms(), "ms");
         }
 
-        // The poller: one batch at a time, like one concurrent invocation of the mapping. Between
+        // Each poller: one batch at a time, like one concurrent invocation of the mapping. Between
         // two receives it hands the batch to the dispatcher, then deletes what succeeded.
         let deletes: Vec<&Call> = self
             .calls
@@ -1164,10 +1170,20 @@ impl Run<'_> {
         let sizes: Vec<f64> = batches.iter().map(|c| c.event_ids.len() as f64).collect();
         figure("poller/batches", batches.len() as f64, "batches");
         figure("poller/batch-size-mean", mean(&sizes), "messages");
-        figure("poller/cycle-mean", mean(&cycle), "ms");
         figure("poller/receive-mean", mean(&receive), "ms");
-        figure("poller/dispatcher-mean", mean(&handle), "ms");
-        figure("poller/delete-mean", mean(&delete), "ms");
+        // The split of a cycle pairs each receive with the next one, which only means one
+        // poller's cycle when there is one poller (the template's MaximumConcurrency runs more).
+        let pollers = stack.spec.event_source.max_concurrency;
+        figure(
+            "poller/concurrent-invocations",
+            f64::from(pollers),
+            "pollers",
+        );
+        if pollers <= 1 {
+            figure("poller/cycle-mean", mean(&cycle), "ms");
+            figure("poller/dispatcher-mean", mean(&handle), "ms");
+            figure("poller/delete-mean", mean(&delete), "ms");
+        }
         figure("poller/empty-receives", empty_polls.calls as f64, "calls");
         figure("poller/empty-receive-time", ms(empty_polls.total), "ms");
 

@@ -160,9 +160,20 @@ pub struct Replay {
     pub recover: bool,
 }
 
-#[derive(Deserialize)]
-struct ReplayOnly {
-    replay: Option<Replay>,
+/// The dispatcher's markers beside a queued envelope, read in one pass over the message.
+#[derive(Debug, Default, Deserialize)]
+pub struct Markers {
+    /// Set on a replay ([`Replay`]).
+    pub replay: Option<Replay>,
+    /// Set on a copy queued again to wait for a rate limit ([`Deferral`]).
+    pub deferral: Option<Deferral>,
+}
+
+impl Markers {
+    /// The markers of a queued message; none when it is not a JSON object.
+    pub fn read(message: &str) -> Self {
+        serde_json::from_str(message).unwrap_or_default()
+    }
 }
 
 impl Replay {
@@ -185,7 +196,7 @@ impl Replay {
 
     /// The marker of a queued message, if it is a replay.
     pub fn read(message: &str) -> Option<Self> {
-        serde_json::from_str::<ReplayOnly>(message).ok()?.replay
+        Markers::read(message).replay
     }
 
     /// `envelope_json` with this marker set (replacing an earlier one).
@@ -226,15 +237,10 @@ pub struct Deferral {
     pub slots: BTreeMap<String, i64>,
 }
 
-#[derive(Deserialize)]
-struct DeferralOnly {
-    deferral: Option<Deferral>,
-}
-
 impl Deferral {
     /// The marker of a queued message, if it was deferred.
     pub fn read(message: &str) -> Option<Self> {
-        serde_json::from_str::<DeferralOnly>(message).ok()?.deferral
+        Markers::read(message).deferral
     }
 
     /// `envelope_json` with this marker set (replacing an earlier one); any other member, a

@@ -8,9 +8,9 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::SqsMessage;
 use bytes::Bytes;
 use futures_util::future::join_all;
-use hookpost_shared::clock::unix_micros;
-use hookpost_shared::clock::unix_seconds;
-use hookpost_shared::envelope::{Deferral, EncodedBody, Envelope, Replay};
+use hookpost_shared::aws::MAX_DELAY_SECONDS;
+use hookpost_shared::clock::{unix_micros, unix_seconds};
+use hookpost_shared::envelope::{Deferral, EncodedBody, Envelope, Markers, Replay};
 use hookpost_shared::routing;
 use hookpost_shared::store::{
     ArchivedEvent, BodyStore, DeliveryLog, EventArchive, SubscriptionStore, Visibility,
@@ -18,8 +18,6 @@ use hookpost_shared::store::{
 use hookpost_shared::subscription::Subscription;
 use reqwest::header::HeaderValue;
 use tracing::{Instrument as _, debug, field, info, info_span, warn};
-
-use hookpost_shared::aws::MAX_DELAY_SECONDS;
 
 use crate::delivery::Delivery;
 use crate::timing::receive_count;
@@ -54,8 +52,9 @@ where
         let span = info_span!("record", message_id = %message_id, event_id = field::Empty);
         async {
             let body = message.body.as_deref().unwrap_or_default();
-            let deferral = Deferral::read(body).unwrap_or_default();
-            match self.process(&message, &deferral, batch).await {
+            let Markers { replay, deferral } = Markers::read(body);
+            let deferral = deferral.unwrap_or_default();
+            match self.process(&message, replay.as_ref(), &deferral, batch).await {
                 RecordResult::Done => None,
                 RecordResult::Malformed(reason) => {
                     batch.measure(|m| m.malformed += 1);
@@ -161,9 +160,12 @@ where
         }
     }
 
+    /// Delivers one record; `replay` and `deferral` are the [markers](Markers) beside its
+    /// envelope.
     async fn process(
         &self,
         message: &SqsMessage,
+        replay: Option<&Replay>,
         deferral: &Deferral,
         batch: &Batch,
     ) -> RecordResult {
@@ -187,10 +189,10 @@ where
         // Archiving runs beside the deliveries: it adds no latency, and its failure only costs
         // the replay of this event, never its delivery.
         // A replay (`hookpost events replay`) is already archived as first queued.
-        if let Some(replay) = Replay::read(body) {
+        if let Some(replay) = replay {
             info!(replay_id = %replay.id, "replaying the event");
             return self
-                .deliver_envelope(&envelope, Some(&replay), deferral, batch)
+                .deliver_envelope(&envelope, Some(replay), deferral, batch)
                 .await;
         }
         // A deferred copy was archived on its first receive.

@@ -40,6 +40,13 @@ pub struct Received {
     pub at: std::time::Instant,
 }
 
+impl Received {
+    /// The delivery's `webhook-id`: the event it carries.
+    pub fn event_id(&self) -> Option<&str> {
+        self.headers.get("webhook-id")?.to_str().ok()
+    }
+}
+
 /// The answer to one verified delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {

@@ -316,13 +316,7 @@ async fn the_console_in_a_browser_shows_the_stack_and_a_redrive_from_its_page_de
         .await;
     let redelivered: BTreeSet<String> = reached[2 * DEAD + 1..]
         .iter()
-        .filter_map(|r| {
-            r.headers
-                .get("webhook-id")?
-                .to_str()
-                .ok()
-                .map(str::to_owned)
-        })
+        .filter_map(|r| r.event_id().map(str::to_owned))
         .collect();
     assert_eq!(
         redelivered,

@@ -64,13 +64,7 @@ async fn send(stack: &LocalStack, source: &str, n: usize) -> String {
 fn event_ids(received: &[Received]) -> Vec<String> {
     received
         .iter()
-        .filter_map(|r| {
-            r.headers
-                .get("webhook-id")?
-                .to_str()
-                .ok()
-                .map(str::to_owned)
-        })
+        .filter_map(|r| r.event_id().map(str::to_owned))
         .collect()
 }
 

@@ -40,13 +40,7 @@ async fn a_signed_delivery_reaches_a_subscriber_that_verifies_it(provider: Provi
         body,
         "the body arrives byte for byte"
     );
-    assert_eq!(
-        delivery
-            .headers
-            .get("webhook-id")
-            .and_then(|v| v.to_str().ok()),
-        Some(event_id.as_str())
-    );
+    assert_eq!(delivery.event_id(), Some(event_id.as_str()));
 
     let deliveries = DynamoDeliveries::new(DynamoClient::new(sdk), &names.deliveries_table);
     let recorded = support::eventually(|| async {

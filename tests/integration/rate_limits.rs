@@ -55,13 +55,7 @@ async fn a_throttled_subscription_gets_every_event_in_its_own_time_and_none_is_d
     let spaced = throttled.wait_for(EVENTS, Duration::from_secs(90)).await;
     let got: HashSet<String> = spaced
         .iter()
-        .filter_map(|r| {
-            r.headers
-                .get("webhook-id")?
-                .to_str()
-                .ok()
-                .map(str::to_owned)
-        })
+        .filter_map(|r| r.event_id().map(str::to_owned))
         .collect();
     assert_eq!(got, sent, "every event reaches the throttled subscription");
 

@@ -183,18 +183,7 @@ async fn load(
     stack: &LocalStack,
 ) -> Result<Value, String> {
     let names = &stack.state.names;
-    let source_id = SourceId::parse(SOURCE_ID).map_err(|e| e.to_string())?;
-    DynamoSources::new(DynamoClient::new(&stack.sdk), &names.sources_table)
-        .create(&Source {
-            source_id: source_id.clone(),
-            provider: Provider::Github,
-            secrets: vec![Secret::new(SECRET)],
-            tolerance_seconds: None,
-            options: Default::default(),
-            created_at: rfc3339(SystemTime::now()),
-        })
-        .await
-        .map_err(|e| format!("creating the source: {e}"))?;
+    let source_id = add_github_source(stack, SOURCE_ID).await?;
     let sink = Sink::start().await?;
     subscribe(stack, &source_id, &sink.url).await?;
 
@@ -290,18 +279,7 @@ async fn throttled_burst(
     const RATE_PER_S: u32 = 20;
     const WINDOW: Duration = Duration::from_secs(5);
     let names = &stack.state.names;
-    let source_id = SourceId::parse("github-throttled").map_err(|e| e.to_string())?;
-    DynamoSources::new(DynamoClient::new(&stack.sdk), &names.sources_table)
-        .create(&Source {
-            source_id: source_id.clone(),
-            provider: Provider::Github,
-            secrets: vec![Secret::new(SECRET)],
-            tolerance_seconds: None,
-            options: Default::default(),
-            created_at: rfc3339(SystemTime::now()),
-        })
-        .await
-        .map_err(|e| format!("creating the throttled source: {e}"))?;
+    let source_id = add_github_source(stack, "github-throttled").await?;
     let limited = Sink::start().await?;
     let free = Sink::start().await?;
     let rate = RateLimit::new(RATE_PER_S, 1, 1)?;
@@ -376,6 +354,26 @@ async fn throttled_burst(
         figure("unlimited-latency-p99", free_latency.p(0.99), "ms"),
         figure("usual-latency-p99", usual_p99_ms, "ms"),
     ])
+}
+
+/// A GitHub source `id` verified with [`SECRET`].
+async fn add_github_source(stack: &LocalStack, id: &str) -> Result<SourceId, String> {
+    let source_id = SourceId::parse(id).map_err(|e| e.to_string())?;
+    DynamoSources::new(
+        DynamoClient::new(&stack.sdk),
+        &stack.state.names.sources_table,
+    )
+    .create(&Source {
+        source_id: source_id.clone(),
+        provider: Provider::Github,
+        secrets: vec![Secret::new(SECRET)],
+        tolerance_seconds: None,
+        options: Default::default(),
+        created_at: rfc3339(SystemTime::now()),
+    })
+    .await
+    .map_err(|e| format!("creating the source {id}: {e}"))?;
+    Ok(source_id)
 }
 
 async fn subscribe(stack: &LocalStack, source: &SourceId, url: &str) -> Result<(), String> {

@@ -335,20 +335,23 @@ mod tests {
     use crate::Config;
     use crate::test_support::*;
 
-    #[tokio::test]
-    async fn every_active_secret_signs_the_delivery_during_a_rotation() {
+    /// The delivery of one event to a subscription signed with [`SECRET`] and `key` too.
+    async fn delivered_with_another_key(key: Secret) -> Captured {
         let subscriber = Subscriber::start(Answer::Status(200)).await;
-        let new_secret = SigningKey::generate().expect("rng").to_whsec();
         let mut sub = subscription("sub_a", &subscriber.url());
-        sub.secrets.push(new_secret.clone());
+        sub.secrets.push(key);
         let world = World::with(vec![sub]);
-
         world
             .dispatcher(local_config())
             .handle(batch(vec![record("m-1", "evt_1")]), None)
             .await;
+        subscriber.requests().remove(0)
+    }
 
-        let got = &subscriber.requests()[0];
+    #[tokio::test]
+    async fn every_active_secret_signs_the_delivery_during_a_rotation() {
+        let new_secret = SigningKey::generate().expect("rng").to_whsec();
+        let got = &delivered_with_another_key(new_secret.clone()).await;
         let signatures = header(got, "webhook-signature").expect("signed");
         assert_eq!(
             signatures
@@ -367,18 +370,8 @@ mod tests {
         use base64::engine::general_purpose::STANDARD as BASE64;
         use hookpost_shared::secret::Ed25519Key;
 
-        let subscriber = Subscriber::start(Answer::Status(200)).await;
         let key = Ed25519Key::generate().expect("rng");
-        let mut sub = subscription("sub_a", &subscriber.url());
-        sub.secrets.push(key.to_whsk());
-        let world = World::with(vec![sub]);
-
-        world
-            .dispatcher(local_config())
-            .handle(batch(vec![record("m-1", "evt_1")]), None)
-            .await;
-
-        let got = &subscriber.requests()[0];
+        let got = &delivered_with_another_key(key.to_whsk()).await;
         assert_eq!(verify(got, SECRET), Ok(()), "the v1 entry still verifies");
         let signatures = header(got, "webhook-signature").expect("signed");
         let entries: Vec<&str> = signatures.split(' ').collect();

@@ -22,7 +22,7 @@ ARGS ?=
 # sam validate/build read no credentials but want a region.
 SAM_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}}
 
-.PHONY: help venv browser fmt-check fmt clippy unit integration chaos chaos-short template openapi test demo demo-console local watch sam-build bench coldstart fuzz clean distclean
+.PHONY: help venv browser fmt-check fmt clippy unit integration integration-localstack chaos chaos-short chaos-localstack template openapi test demo demo-console local watch sam-build bench coldstart fuzz clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -43,12 +43,24 @@ fmt: ## Format the workspace
 clippy: ## Clippy on every target, warnings are errors
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# Every cargo command from here to chaos selects the whole workspace with its tests, so they
+# share one feature resolution and compile each crate once (`-p hookpost-tests` or `cargo build
+# -p hookpost-cli` would each resolve other features and rebuild the SDK). The integration and
+# chaos targets are `test = false` (tests/Cargo.toml): `--tests` leaves them out, `--test` names them.
+WORKSPACE_BUILD := $(CARGO) build --workspace --bins --tests
+
 unit: ## Unit tests and the CLI's binary tests (no emulator)
-	$(CARGO) test --workspace --exclude hookpost-tests --lib --bins --tests
+	$(CARGO) test --workspace --lib --bins --tests
 
 integration: venv browser ## Integration tests against a private moto server, the browser tests in headless Chromium (the CLI's tests run the built binary)
-	$(CARGO) build -p hookpost-cli --bin hookpost
-	scripts/with-moto.sh $(CARGO) test -p hookpost-tests --test integration
+	$(WORKSPACE_BUILD)
+	scripts/with-moto.sh $(CARGO) test --workspace --test integration
+
+# The same suite with SQS, S3, SNS, EventBridge and CloudFormation on LocalStack (host mode, from
+# its pinned venv) and DynamoDB on moto beside it (scripts/with-localstack.sh, docs/local.md).
+integration-localstack: venv browser ## The integration suite on LocalStack (DynamoDB on moto beside it)
+	$(WORKSPACE_BUILD)
+	scripts/with-localstack.sh $(CARGO) test --workspace --test integration
 
 # The chaos run (issue 7, docs/reliability.md): signed events through the local stack with a fault
 # proxy between the functions and moto; the figures go to stdout and target/chaos/.
@@ -57,14 +69,20 @@ CHAOS_SHORT_EVENTS ?= 2000
 # 1: an acknowledged event called again with no cause in the run's evidence fails the run (see
 # tests/chaos/main.rs); the short run in `make test` prints such calls instead.
 CHAOS_STRICT ?= 1
+# CHAOS_EMULATOR=localstack runs it on LocalStack with DynamoDB on moto.
+CHAOS_EMULATOR ?= moto
+CHAOS_LOCALSTACK_EVENTS ?= 500
 chaos: venv ## Chaos run: CHAOS_EVENTS (10000) events under injected SQS/DynamoDB faults; figures in target/chaos/
-	$(CARGO) build -p hookpost-cli --bin hookpost
+	$(WORKSPACE_BUILD)
 	HOOKPOST_CHAOS_EVENTS=$(CHAOS_EVENTS) HOOKPOST_CHAOS_STRICT=$(CHAOS_STRICT) \
-	  HOOKPOST_CHAOS_COMMAND="make chaos CHAOS_EVENTS=$(CHAOS_EVENTS)" \
-	  scripts/with-moto.sh $(CARGO) test -p hookpost-tests --test chaos -- --nocapture
+	  HOOKPOST_CHAOS_COMMAND="make chaos CHAOS_EVENTS=$(CHAOS_EVENTS) CHAOS_EMULATOR=$(CHAOS_EMULATOR)" \
+	  scripts/with-$(CHAOS_EMULATOR).sh $(CARGO) test --workspace --test chaos -- --nocapture
 
 chaos-short: ## The chaos run with CHAOS_SHORT_EVENTS (2000) events, as part of make test
 	@$(MAKE) chaos CHAOS_EVENTS=$(CHAOS_SHORT_EVENTS) CHAOS_STRICT=0
+
+chaos-localstack: ## The chaos run on LocalStack (DynamoDB on moto) with CHAOS_LOCALSTACK_EVENTS (500) events, as part of make test
+	@$(MAKE) chaos CHAOS_EVENTS=$(CHAOS_LOCALSTACK_EVENTS) CHAOS_STRICT=0 CHAOS_EMULATOR=localstack
 
 template: venv ## sam validate --lint, cfn-lint, the SAM transform itself, no IAM wildcards, docs/api/openapi.json is OpenAPI 3.1
 	$(SAM_ENV) sam validate --lint
@@ -81,8 +99,8 @@ openapi: venv ## Regenerate docs/api/openapi.json from the API's handlers, then 
 	$(PYTHON) scripts/check-openapi.py docs/api/openapi.json
 
 # Ordered and fail-fast even under `make -j`: cheap checks before long builds.
-test: ## Everything CI runs, in order: venv fmt-check clippy template unit browser integration chaos-short
-	@for t in venv fmt-check clippy template unit browser integration chaos-short; do \
+test: ## Everything CI runs, in order: venv fmt-check clippy template unit browser integration integration-localstack chaos-short chaos-localstack
+	@for t in venv fmt-check clippy template unit browser integration integration-localstack chaos-short chaos-localstack; do \
 	  echo "==> make $$t"; \
 	  $(MAKE) $$t || { echo "==> make $$t FAILED" >&2; exit 1; }; \
 	done
@@ -138,5 +156,5 @@ clean: ## Remove build output, SAM artifacts and local-stack state (keeps .venv)
 	$(CARGO) clean
 	rm -rf .aws-sam .hookpost
 
-distclean: clean ## Also remove the Python venv
-	rm -rf .venv
+distclean: clean ## Also remove the Python venvs
+	rm -rf .venv .venv-localstack

@@ -99,6 +99,9 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 # Never fall through to real credentials or the instance metadata service.
 unset AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE
 export AWS_EC2_METADATA_DISABLED=true
+# Which emulator this is, for the few assertions where emulators differ from AWS (moto has no
+# StartMessageMoveTask); scripts/with-localstack.sh says `localstack`.
+export HOOKPOST_EMULATOR=moto
 echo "with-moto: moto_server on $endpoint (pid $moto_pid)" >&2
 
 # The command runs in the foreground so it keeps the terminal and gets Ctrl-C itself.

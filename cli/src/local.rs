@@ -10,8 +10,9 @@ use crate::CliError;
 
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
-    /// Start the emulator (moto, unless AWS_ENDPOINT_URL is set), the queues and tables from
-    /// template.yaml, the receiver and the dispatcher; stop with Ctrl-C.
+    /// Start the emulator (moto, unless AWS_ENDPOINT_URL is set; AWS_ENDPOINT_URL_DYNAMODB and
+    /// the like send one service elsewhere), the queues and tables from template.yaml, the
+    /// receiver and the dispatcher; stop with Ctrl-C.
     #[command(
         after_help = "Example:\n  hookpost local up --port 3000 --max-receive-count 3 --retry-delays 1s,2s,4s"
     )]
@@ -81,7 +82,7 @@ pub async fn run(command: LocalCommand) -> Result<(), CliError> {
         .map_or(0, |r| r.max_receive_count);
     println!(
         "emulator   {} ({})",
-        stack.state.endpoint_url,
+        stack.state.endpoints(),
         if owned {
             "moto, started here"
         } else {

@@ -43,8 +43,7 @@ struct Parts {
 async fn resolve_parts(global: &Global) -> Result<Parts, CliError> {
     if global.local {
         let state = LocalState::load(&LocalState::path()).map_err(CliError::Failed)?;
-        let sdk =
-            hookpost_local::emulator::sdk_config_for(&state.endpoint_url, &state.region).await;
+        let sdk = hookpost_local::emulator::sdk_config_for(&state.endpoints(), &state.region).await;
         return Ok(Parts {
             sdk,
             names: state.names,

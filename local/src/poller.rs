@@ -46,6 +46,11 @@ pub struct Poller {
     spec: EventSourceSpec,
     observer: Option<Observer>,
     concurrency: usize,
+    /// Held across each `ReceiveMessage`: the invocations run at once, their receives one after
+    /// the other. moto's receive is not safe to call concurrently: two calls that both find a
+    /// message past `maxReceiveCount` both move it, and the second fails (a 500, so that poller
+    /// backs off), which stalled a queue to about one message a second with ten pollers.
+    receiving: tokio::sync::Mutex<()>,
 }
 
 /// One invocation of the dispatcher, as the poller saw it.
@@ -112,6 +117,7 @@ impl Poller {
             spec,
             observer: None,
             concurrency: 1,
+            receiving: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -190,6 +196,7 @@ impl Poller {
     async fn receive_batch(&self) -> Result<Vec<Message>, String> {
         let batch_size = usize::try_from(self.spec.batch_size.clamp(1, 10)).unwrap_or(10);
         let window = Duration::from_secs(self.spec.batching_window_seconds);
+        let _turn = self.receiving.lock().await;
         let started = Instant::now();
         let mut messages = Vec::new();
         loop {

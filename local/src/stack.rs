@@ -145,6 +145,7 @@ impl LocalStack {
         ];
         let state = LocalState {
             endpoint_url: emulator.endpoint_url().to_owned(),
+            service_endpoints: emulator.endpoints().services.clone(),
             region: emulator.region().to_owned(),
             receiver_url,
             api_url,

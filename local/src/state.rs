@@ -3,8 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use hookpost_shared::deployment::StackNames;
 use serde::{Deserialize, Serialize};
+
+use crate::emulator::Endpoints;
 
 /// Where `hookpost local up` records the running stack for `hookpost --local …`.
 pub const STATE_FILE: &str = ".hookpost/local.json";
@@ -12,7 +16,12 @@ pub const STATE_FILE: &str = ".hookpost/local.json";
 /// What `hookpost --local …` needs to reach a running local stack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalState {
+    /// The emulator of every service not in [`Self::service_endpoints`].
     pub endpoint_url: String,
+    /// Services served elsewhere, keyed as `AWS_ENDPOINT_URL_<KEY>` (DynamoDB on moto beside
+    /// LocalStack: `{"DYNAMODB": "http://127.0.0.1:PORT"}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub service_endpoints: BTreeMap<String, String>,
     pub region: String,
     /// `http://127.0.0.1:PORT/webhooks/`: append the source id.
     pub receiver_url: String,
@@ -28,6 +37,14 @@ pub struct LocalState {
 }
 
 impl LocalState {
+    /// Where the stack's services are.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            default: self.endpoint_url.clone(),
+            services: self.service_endpoints.clone(),
+        }
+    }
+
     pub fn path() -> PathBuf {
         PathBuf::from(STATE_FILE)
     }
@@ -71,5 +88,9 @@ mod tests {
         let state: LocalState = serde_json::from_value(old).expect("an old state file");
         assert_eq!(state.api_url, "");
         assert_eq!(state.receiver_url, "http://127.0.0.1:3000/webhooks/");
+        assert_eq!(
+            state.endpoints(),
+            Endpoints::single("http://127.0.0.1:5000")
+        );
     }
 }

@@ -5,12 +5,16 @@
 //! During an outage window every SQS `SendMessage` fails. Every fault is counted and kept with the
 //! request body, so the harness can say which events a fault touched. With no faults
 //! ([`FaultShares::NONE`]) it only counts: which calls a command makes (`calls`).
+//!
+//! Every service is called through the one proxy URL; it forwards each call to that service's
+//! emulator ([`Endpoints`]: DynamoDB may be on moto beside LocalStack).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use hookpost_local::emulator::Endpoints;
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -118,7 +122,7 @@ struct Log {
 
 #[derive(Debug)]
 struct State {
-    upstream: String,
+    upstream: Endpoints,
     shares: FaultShares,
     outage_until: Mutex<Option<Instant>>,
     log: Mutex<Log>,
@@ -146,8 +150,8 @@ impl std::fmt::Display for Dropped {
 impl std::error::Error for Dropped {}
 
 impl FaultProxy {
-    /// Serves on a free 127.0.0.1 port, forwarding to `upstream` (the emulator).
-    pub async fn start(upstream: &str, shares: FaultShares) -> std::io::Result<Self> {
+    /// Serves on a free 127.0.0.1 port, forwarding each call to its service's emulator.
+    pub async fn start(upstream: &Endpoints, shares: FaultShares) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let url = format!("http://{}", listener.local_addr()?);
         let http = reqwest::Client::builder()
@@ -155,7 +159,7 @@ impl FaultProxy {
             .build()
             .map_err(std::io::Error::other)?;
         let state = Arc::new(State {
-            upstream: upstream.trim_end_matches('/').to_owned(),
+            upstream: upstream.clone(),
             shares,
             outage_until: Mutex::new(None),
             log: Mutex::default(),
@@ -274,11 +278,11 @@ impl State {
             Some(FaultKind::Drop) => Err(Dropped),
             Some(FaultKind::Lost) => {
                 // The emulator acts on the call; its answer never reaches the caller.
-                let _ = self.forward(&parts, body).await;
+                let _ = self.forward(service, &parts, body).await;
                 Err(Dropped)
             }
             None => Ok(self
-                .forward(&parts, body)
+                .forward(service, &parts, body)
                 .await
                 .unwrap_or_else(|()| error_response(502, "BadGateway", "upstream unreachable"))),
         }
@@ -312,8 +316,24 @@ impl State {
         None
     }
 
+    /// The emulator of the call's service: SQS and DynamoDB as classified, any other by the
+    /// service its SigV4 credential scope names.
+    fn upstream_for(&self, service: &str, headers: &http::HeaderMap) -> &str {
+        let id = match service {
+            "sqs" => "SQS",
+            "dynamodb" => "DynamoDB",
+            _ => match signing_name(headers) {
+                Some("events") => "EventBridge",
+                Some(name) => name,
+                None => return &self.upstream.default,
+            },
+        };
+        self.upstream.for_service(id)
+    }
+
     async fn forward(
         &self,
+        service: &str,
         parts: &http::request::Parts,
         body: Bytes,
     ) -> Result<http::Response<Full<Bytes>>, ()> {
@@ -323,7 +343,10 @@ impl State {
             .map_or("/", http::uri::PathAndQuery::as_str);
         let mut request = self
             .http
-            .request(parts.method.clone(), format!("{}{path}", self.upstream))
+            .request(
+                parts.method.clone(),
+                format!("{}{path}", self.upstream_for(service, &parts.headers)),
+            )
             .body(body);
         for (name, value) in &parts.headers {
             if !HOP_HEADERS.contains(&name.as_str()) {
@@ -340,6 +363,13 @@ impl State {
         let bytes = upstream.bytes().await.map_err(|_| ())?;
         response.body(Full::new(bytes)).map_err(|_| ())
     }
+}
+
+/// The service of a SigV4-signed call: `Credential=AKID/DATE/REGION/SERVICE/aws4_request`.
+fn signing_name(headers: &http::HeaderMap) -> Option<&str> {
+    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let scope = auth.split("Credential=").nth(1)?.split(',').next()?;
+    scope.split('/').nth(3)
 }
 
 /// Headers that belong to one connection, not to the call.
@@ -374,4 +404,28 @@ fn error_response(status: u16, code: &str, message: &str) -> http::Response<Full
 pub fn random_unit() -> f64 {
     let low = (uuid::Uuid::new_v4().as_u128() as u64) & ((1u64 << 62) - 1);
     low as f64 / (1u64 << 62) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signed_call_names_its_service_in_the_credential_scope() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(signing_name(&headers), None);
+        headers.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=test/20261204/us-east-1/s3/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature=00",
+            ),
+        );
+        assert_eq!(signing_name(&headers), Some("s3"));
+        headers.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=test/20261204"),
+        );
+        assert_eq!(signing_name(&headers), None);
+    }
 }

@@ -24,7 +24,7 @@ use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use futures_util::StreamExt as _;
 use hookpost_cli::signing::provider_headers;
-use hookpost_local::emulator::sdk_config_for;
+use hookpost_local::emulator::{Endpoints, sdk_config_for};
 use hookpost_local::front;
 use hookpost_local::poller::Poller;
 use hookpost_local::provision::provision;
@@ -170,8 +170,9 @@ fn env_number(name: &str, default: usize) -> usize {
     }
 }
 
-fn emulator_url() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+/// `AWS_ENDPOINT_URL` and any `AWS_ENDPOINT_URL_<SERVICE>` beside it.
+fn emulator_endpoints() -> Endpoints {
+    Endpoints::from_env().unwrap_or_else(|| {
         panic!(
             "the chaos run needs an AWS-protocol emulator: run `make chaos` (it starts moto's \
              server), or set AWS_ENDPOINT_URL"
@@ -220,7 +221,7 @@ async fn run_wave(
             &format!("{wave}: events {first}..{}", first + events),
         );
     }
-    let upstream = emulator_url();
+    let upstream = emulator_endpoints();
     let direct = sdk_config_for(&upstream, &region()).await;
 
     // The stack, provisioned straight on the emulator.
@@ -275,7 +276,7 @@ async fn run_wave(
     let proxy = FaultProxy::start(&upstream, shares)
         .await
         .expect("the fault proxy on 127.0.0.1");
-    let faulted = sdk_config_for(&proxy.url, &region()).await;
+    let faulted = sdk_config_for(&Endpoints::single(&proxy.url), &region()).await;
     let (shutdown, watcher) = watch::channel(false);
     let listener = TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -646,7 +647,7 @@ async fn run_wave(
 /// must find the claim its own, not someone else's delivery in flight.
 #[tokio::test]
 async fn a_claim_retried_after_its_answer_was_lost_is_still_new() {
-    let direct = sdk_config_for(&emulator_url(), &region()).await;
+    let direct = sdk_config_for(&emulator_endpoints(), &region()).await;
     let spec = template::stack_spec(template::BUNDLED, &BTreeMap::new()).expect("template");
     let prefix = format!("claim-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let names = provision(&direct, &spec, &prefix).await.expect("provision");
@@ -1131,7 +1132,7 @@ impl Explanation {
 const UNEXPLAINED: &str = "UNEXPLAINED";
 
 /// Runs `hookpost --output json ARGS…` against the stack on the emulator (no proxy).
-async fn hookpost(names: &StackNames, endpoint: &str, args: &[&str]) -> serde_json::Value {
+async fn hookpost(names: &StackNames, endpoints: &Endpoints, args: &[&str]) -> serde_json::Value {
     // target/debug/deps/chaos-… → target/debug/hookpost
     let exe = std::env::current_exe().expect("test executable");
     let binary: PathBuf = exe
@@ -1148,7 +1149,7 @@ async fn hookpost(names: &StackNames, endpoint: &str, args: &[&str]) -> serde_js
         .args(["--output", "json"])
         .args(args)
         .env_remove("HOOKPOST_STACK")
-        .env("AWS_ENDPOINT_URL", endpoint)
+        .envs(endpoints.env_vars())
         .envs(names.to_env())
         .stdin(Stdio::null())
         .output()

@@ -68,7 +68,14 @@ async fn every_dead_letter_is_listed_at_any_depth_and_a_redrive_by_source_moves_
         support::queue_depth(sdk, &names.dead_letter_queue_url).await == 60
     })
     .await;
-    assert!(all_dead, "all 60 events are dead-lettered");
+    assert!(
+        all_dead,
+        "all 60 events are dead-lettered: {} in the DLQ, {} on the ingest queue, gh got {}, shop {}",
+        support::queue_depth(sdk, &names.dead_letter_queue_url).await,
+        support::queue_depth(sdk, &names.ingest_queue_url).await,
+        gh_down.received().len(),
+        shop_down.received().len()
+    );
 
     // The whole queue, not a sample: every event once.
     let listed = ids(&ok(&env, &["dlq", "list"]).await);
@@ -233,7 +240,7 @@ async fn no_command_on_one_item_scans_a_table() {
     assert_eq!(subscriber.wait_for(1, PATIENCE).await.len(), 1);
 
     // The binary talks to moto through a proxy that counts every call by operation.
-    let proxy = FaultProxy::start(&stack.state.endpoint_url, FaultShares::NONE)
+    let proxy = FaultProxy::start(&stack.state.endpoints(), FaultShares::NONE)
         .await
         .expect("the proxy starts");
     let mut env = stack_env(&stack);
@@ -242,6 +249,15 @@ async fn no_command_on_one_item_scans_a_table() {
             *value = proxy.url.clone();
         }
     }
+    // A service served apart (DynamoDB on moto beside LocalStack) goes through the proxy too.
+    let apart: Vec<String> = stack
+        .state
+        .service_endpoints
+        .keys()
+        .map(|key| format!("AWS_ENDPOINT_URL_{key}"))
+        .collect();
+    let mut env: Vec<(&str, String)> = env.into_iter().collect();
+    env.extend(apart.iter().map(|name| (name.as_str(), proxy.url.clone())));
     let scans = |calls: &std::collections::BTreeMap<String, u64>| {
         calls.get("dynamodb.Scan").copied().unwrap_or(0)
     };

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
+use hookpost_local::emulator::Endpoints;
 use hookpost_local::poller::AwsDispatcher;
 use hookpost_local::provision::provision;
 use hookpost_local::stack::{AwsReceiver, aws_dispatcher, aws_receiver};
@@ -27,14 +28,16 @@ pub use apigw::{Answer, ApiEvent, invoke, read, read_text};
 /// How long a test waits for something asynchronous before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// The emulator(s) the test command started: `AWS_ENDPOINT_URL`, and any
+/// `AWS_ENDPOINT_URL_<SERVICE>` beside it (scripts/with-localstack.sh puts DynamoDB on moto).
 pub fn emulator() -> Emulator {
-    let url = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+    let endpoints = Endpoints::from_env().unwrap_or_else(|| {
         panic!(
             "the integration tests need an AWS-protocol emulator: run `make integration` \
              (it starts moto's server), or set AWS_ENDPOINT_URL"
         )
     });
-    Emulator::at(&url)
+    Emulator::with_endpoints(endpoints)
 }
 
 /// A name no other test uses.

@@ -89,6 +89,8 @@ PYTHON_GOAL = 8.0
 # issue 6's goals, set for the receiver and the dispatcher (the API's ratios are reported).
 COLDSTART_GOAL = 1.5
 RSS_GOAL = 2.5
+# Issue 18: the rate-limited subscriber's busiest 5 s may reach 22/s under a 20/s limit (1.1×).
+RATE_SLACK = 1.1
 FUNCTIONS = ("receiver", "dispatcher", "api")
 JUDGED_FUNCTIONS = ("receiver", "dispatcher")
 IMAGES = ROOT / "docs" / "img"
@@ -379,7 +381,40 @@ def goals(records: list[dict], external: dict[str, dict]) -> list[dict]:
                         "met": figure["value"] <= goal,
                     }
                 )
+    rows += rate_goals(values)
     return rows
+
+
+def rate_goals(values: dict[str, dict]) -> list[dict]:
+    """Issue 18's rate-limit goals, from the pipeline bench's `rate/*` figures (none when absent)."""
+    v = {name.removeprefix("pipeline/rate/"): f["value"] for name, f in values.items() if name.startswith("pipeline/rate/")}
+    if not v:
+        return []
+    events, limit = v.get("events", 0), v.get("limit", 0)
+    rows = [
+        (
+            f"rate: the {limit:g}/s subscription's busiest 5 s ≤ {limit * RATE_SLACK:g}/s",
+            f"{v['busiest-5s-rate']:.1f}/s",
+            v["busiest-5s-rate"] <= limit * RATE_SLACK,
+        ),
+        (
+            f"rate: all {events:g} events reach the limited subscription",
+            f"{v['limited-delivered']:g}",
+            v["limited-delivered"] >= events,
+        ),
+        ("rate: none dead-lettered", f"{v['dead-lettered']:g}", v["dead-lettered"] == 0),
+        (
+            f"rate: the unlimited subscription gets all {events:g}",
+            f"{v['unlimited-delivered']:g}",
+            v["unlimited-delivered"] >= events,
+        ),
+        (
+            "rate: the unlimited subscription's p99 latency within the loaded run's p99",
+            f"{v['unlimited-latency-p99']:.0f} ms vs {v['usual-latency-p99']:.0f} ms",
+            v["unlimited-latency-p99"] <= v["usual-latency-p99"],
+        ),
+    ]
+    return [{"goal": goal, "measured": measured, "met": met} for goal, measured, met in rows]
 
 
 def human_bytes(n: float) -> str:

@@ -37,10 +37,13 @@ pub(crate) enum Delivery {
 /// The longest a delivery waits for its rate-limit slot inside an invocation; a later slot is
 /// waited for on the queue ([`crate::record`]).
 pub(crate) const MAX_HOLD: Duration = Duration::from_secs(1);
-/// How long after its slot a carried reservation is still used: a copy that comes back later
-/// reserves a new slot, so late copies never bunch up (any window of `w` seconds sees at most
-/// `burst + (w + LATE_TOLERANCE) × rate` deliveries).
-const LATE_TOLERANCE_MICROS: i64 = 250_000;
+/// How long after its slot a carried reservation is still used: a deferred copy comes back up
+/// to a second after its slot by design (SQS delays are whole seconds), plus the time the queue
+/// takes to hand it over. A copy that comes back later reserves a new slot, so late copies never
+/// bunch up: any window of `w` seconds sees at most `burst + (w + LATE_TOLERANCE) × rate`
+/// deliveries. A tighter tolerance leaves more slots unused: each copy later than it reserves a
+/// new slot at the back of the line, and the one it had goes to nobody.
+pub(crate) const LATE_TOLERANCE_MICROS: i64 = 1_000_000;
 
 impl<S, L, V, B, E> Dispatcher<S, L, V, B, E>
 where

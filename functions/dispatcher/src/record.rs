@@ -341,12 +341,23 @@ where
     }
 }
 
+/// How early a deferred copy may come back before its slot, at most: what the rounding of
+/// [`requeue_delay`] leaves to be waited for in the invocation.
+const EARLY_MICROS: i64 = 250_000;
+
 /// How long a deferred copy stays invisible for a slot `wait_micros` away: whole seconds (SQS's
-/// unit), rounded down so it comes back before its slot and waits out the rest in the
-/// invocation; at least 1, at most SQS's 900 (a later slot is waited for over several copies).
+/// unit), rounded so it comes back at most [`EARLY_MICROS`] before its slot (a short wait in the
+/// invocation) and otherwise less than a second after it (delivered at once, within the late
+/// tolerance of [`crate::delivery`]). Rounding down instead would hold every copy half a second
+/// on average, an invocation's worth of concurrency for each limited delivery a second; at least
+/// 1, at most SQS's 900 (a later slot is waited for over several copies).
 fn requeue_delay(wait_micros: i64) -> i32 {
-    i32::try_from((wait_micros / 1_000_000).clamp(1, i64::from(MAX_DELAY_SECONDS)))
+    let seconds = u64::try_from(wait_micros - EARLY_MICROS)
+        .unwrap_or(0)
+        .div_ceil(1_000_000);
+    i32::try_from(seconds)
         .unwrap_or(MAX_DELAY_SECONDS)
+        .clamp(1, MAX_DELAY_SECONDS)
 }
 
 /// Where an event's delivery records are kept: under its id, or under a replay's own key, so the
@@ -657,6 +668,54 @@ mod tests {
             assert_eq!(requeued[0].1, 30);
             let again = Deferral::read(&requeued[0].0).expect("marked");
             assert_eq!(again.slots["sub_slow"], NOW_MICROS + 30_000_000);
+        }
+
+        #[tokio::test]
+        async fn a_copy_back_within_a_second_of_its_slot_is_delivered_in_it() {
+            let slow = Subscriber::start(Answer::Status(204)).await;
+            let world = World::with(vec![limited("sub_slow", &slow.url(), "1/m")]);
+            lock(&world.rate_next).insert("sub_slow".to_owned(), NOW_MICROS + 30_000_000);
+            // As late as the rounding of its delay and the queue's hand-over may make it.
+            let slot = NOW_MICROS - crate::delivery::LATE_TOLERANCE_MICROS;
+            let copy = Deferral {
+                failed_receives: 0,
+                slots: BTreeMap::from([("sub_slow".to_owned(), slot)]),
+            }
+            .mark(&body("evt_1"))
+            .expect("object");
+
+            world
+                .dispatcher(local_config())
+                .handle(batch(vec![message("m-copy", &copy, 1)]), None)
+                .await;
+
+            assert_eq!(slow.event_ids(), ["evt_1"]);
+            assert!(lock(&world.requeued).is_empty());
+            assert_eq!(
+                lock(&world.rate_next)["sub_slow"],
+                NOW_MICROS + 30_000_000,
+                "no second reservation"
+            );
+        }
+
+        #[test]
+        fn a_copy_comes_back_at_most_a_quarter_second_early_and_under_a_second_late() {
+            use crate::record::requeue_delay;
+            for wait_ms in [
+                1_000_i64, 1_200, 1_250, 1_251, 1_900, 59_999, 60_000, 60_700,
+            ] {
+                let wait = wait_ms * 1_000;
+                let back = i64::from(requeue_delay(wait)) * 1_000_000;
+                assert!(
+                    (wait - 250_000..wait + 750_000).contains(&back),
+                    "a slot {wait_ms} ms away: back after {back} µs"
+                );
+            }
+            assert_eq!(requeue_delay(1_250_000), 1);
+            assert_eq!(requeue_delay(1_250_001), 2);
+            assert_eq!(requeue_delay(300_000), 1, "at least a second");
+            assert_eq!(requeue_delay(-5), 1);
+            assert_eq!(requeue_delay(i64::MAX), 900, "SQS's longest delay");
         }
 
         #[tokio::test]

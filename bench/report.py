@@ -409,7 +409,7 @@ def rate_goals(values: dict[str, dict]) -> list[dict]:
             v["unlimited-delivered"] >= events,
         ),
         (
-            "rate: the unlimited subscription's p99 latency within the loaded run's p99",
+            "rate: the unlimited subscription's p99 latency within its usual p99 (the same burst, no limited neighbour)",
             f"{v['unlimited-latency-p99']:.0f} ms vs {v['usual-latency-p99']:.0f} ms",
             v["unlimited-latency-p99"] <= v["usual-latency-p99"],
         ),

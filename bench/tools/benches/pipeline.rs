@@ -243,7 +243,8 @@ async fn load(
     let idle_calls = proxy.recorder.stop();
     let idle = Latencies::of(&one_by_one, &sink.arrivals(), &idle_calls)?;
 
-    let throttled = throttled_burst(settings, stack, &poster).await?;
+    let moto_stat = format!("/proc/{}/stat", moto.pid);
+    let throttled = throttled_burst(settings, stack, &poster, &moto_stat).await?;
 
     let run = Run {
         settings,
@@ -278,6 +279,7 @@ async fn throttled_burst(
     settings: &Settings,
     stack: &LocalStack,
     poster: &Poster,
+    moto_stat: &str,
 ) -> Result<Vec<Value>, String> {
     const RATE_PER_S: u32 = 20;
     const WINDOW: Duration = Duration::from_secs(5);
@@ -287,6 +289,7 @@ async fn throttled_burst(
     let alone = Sink::start().await?;
     let control = add_github_source(stack, "github-unlimited-alone").await?;
     subscribe(stack, &control, &alone.url).await?;
+    let (cpu_before, started) = (cpu_seconds(moto_stat), Instant::now());
     let sent = poster
         .to(stack, &control)
         .send_all(events, settings.concurrency)
@@ -295,6 +298,7 @@ async fn throttled_burst(
     alone.wait_for(events, DELIVERY_TIMEOUT).await;
     let usual = Latencies::of(&sent, &alone.arrivals(), &[])?.latency;
     let usual_p99_ms = usual.p(0.99);
+    let usual_moto_share = (cpu_seconds(moto_stat) - cpu_before) / started.elapsed().as_secs_f64();
 
     let source_id = add_github_source(stack, "github-throttled").await?;
     let limited = Sink::start().await?;
@@ -304,10 +308,11 @@ async fn throttled_burst(
     subscribe(stack, &source_id, &free.url).await?;
     let poster = poster.to(stack, &source_id);
 
-    let started = Instant::now();
+    let (cpu_before, started) = (cpu_seconds(moto_stat), Instant::now());
     let sent = poster.send_all(events, settings.concurrency).await;
     check_accepted(&sent)?;
     free.wait_for(events, DELIVERY_TIMEOUT).await;
+    let moto_share = (cpu_seconds(moto_stat) - cpu_before) / started.elapsed().as_secs_f64();
     let limit_time = Duration::from_secs_f64(events as f64 / f64::from(RATE_PER_S));
     limited
         .wait_for(events, limit_time * 2 + DELIVERY_TIMEOUT)
@@ -364,6 +369,10 @@ async fn throttled_burst(
         figure("unlimited-latency-p50", free_latency.p(0.50), "ms"),
         figure("unlimited-latency-p99", free_latency.p(0.99), "ms"),
         figure("usual-latency-p99", usual_p99_ms, "ms"),
+        // moto's CPU while the unlimited subscriber got its events, alone and beside the limited
+        // one: one core (one GIL) is where moto stops keeping up.
+        figure("usual-moto-cpu-share", usual_moto_share, "cores"),
+        figure("moto-cpu-share", moto_share, "cores"),
     ])
 }
 

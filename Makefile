@@ -22,7 +22,7 @@ ARGS ?=
 # sam validate/build read no credentials but want a region.
 SAM_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}}
 
-.PHONY: help venv browser fmt-check fmt clippy unit integration integration-localstack chaos chaos-short chaos-localstack template openapi test demo demo-console local watch sam-build bench coldstart fuzz clean distclean
+.PHONY: help venv browser fmt-check fmt clippy unit integration integration-localstack chaos chaos-short chaos-localstack template openapi test demo demo-console local watch sam-build baselines bench coldstart fuzz clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -132,7 +132,14 @@ CRITERION_BENCHES := --bench verify --bench handler --bench dispatch --bench mat
 API_BOOTSTRAP := --test openapi
 # Criterion's times per benchmark: `make bench BENCH_ARGS='--measurement-time 10'` for steadier figures.
 BENCH_ARGS ?= --warm-up-time 0.5 --measurement-time 1.5
-bench: venv ## Criterion benchmarks (signature verification, receiver handler, dispatcher), the Python baseline, the local pipeline, cold start, then bench/results.json and docs/benchmarks.md
+# What users would run instead, for the cold-start bench (issue 19): the same GitHub receiver in
+# Python 3.12 on boto3 under awslambdaric, and in Node.js 20 on the AWS SDK v3 under aws-lambda-ric
+# (whose native build needs cmake, autoconf, automake and libtool: installed with apt-get when
+# missing). Into $(CARGO_TARGET_DIR)/baselines (target/baselines), pinned; instant when up to date.
+baselines: ## Install the cold-start bench's Python and Node.js receivers (pinned; instant when up to date)
+	@bench/baselines/install.sh
+
+bench: venv baselines ## Criterion benchmarks (signature verification, receiver handler, dispatcher), the Python baseline, the local pipeline, cold start beside Python and Node.js receivers, then bench/results.json and docs/benchmarks.md
 	$(CARGO) bench $(BENCH_PACKAGES) $(CRITERION_BENCHES) --bench pipeline --bench coldstart $(API_BOOTSTRAP) --no-run
 	$(CARGO) bench $(BENCH_PACKAGES) $(CRITERION_BENCHES) -- $(BENCH_ARGS)
 	python3 bench/baselines/bench_receiver.py
@@ -141,9 +148,10 @@ bench: venv ## Criterion benchmarks (signature verification, receiver handler, d
 	python3 bench/report.py
 
 # Starts per function: `make coldstart COLDSTART_ARGS='--runs 51'`; `--variant LABEL=DIR` adds
-# bootstraps built elsewhere (see bench/tools/benches/coldstart/main.rs).
+# bootstraps built elsewhere, `--no-baselines` leaves the Python and Node.js receivers out (see
+# bench/tools/benches/coldstart/main.rs).
 COLDSTART_ARGS ?= --runs 21
-coldstart: venv ## Cold start (spawn -> first /next), first invocation, peak RSS, zip size of the bootstraps beside a bare hello: target/bench/coldstart.json
+coldstart: venv baselines ## Cold start (spawn -> first /next), first and warm invocation, peak RSS, zip size of the bootstraps beside a bare hello and Python/Node.js receivers: target/bench/coldstart.json
 	$(CARGO) bench $(BENCH_PACKAGES) --bench handler --bench dispatch --bench coldstart $(API_BOOTSTRAP) --no-run
 	$(CARGO) bench $(BENCH_PACKAGES) --bench coldstart -- $(COLDSTART_ARGS)
 

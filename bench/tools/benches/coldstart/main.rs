@@ -1,17 +1,29 @@
 //! `make bench`'s cold-start tool. Starts each bootstrap (receiver, dispatcher, the management
 //! API, and a bare `lambda_runtime` hello as the floor) as Lambda would: its production
 //! environment, a Runtime API on loopback (a mock), AWS at `AWS_ENDPOINT_URL` (moto on 127.0.0.1
-//! over HTTPS, provisioned from template.yaml). Per function it reports:
+//! over HTTPS, provisioned from template.yaml). Beside them, what users would run instead (issue
+//! 19): the same GitHub receiver in Python 3.12 on boto3 under `awslambdaric`, and in Node.js 20
+//! on the AWS SDK v3 under `aws-lambda-ric` (bench/baselines/, installed by `make baselines`),
+//! given the receiver's environment. Per function it reports:
 //!
-//! - init: spawn → first `GET /2018-06-01/runtime/invocation/next`, median and p90 over `--runs`
-//!   starts, and the ratio of the medians to the hello's;
-//! - first invocation: a representative event handed out → its response (the receiver gets the
-//!   signed sample GitHub push, so it reads DynamoDB and sends to SQS; the dispatcher one SQS
-//!   record it delivers to a subscriber on loopback; the API the sample publish to a `publish`
-//!   source, so it reads DynamoDB, claims the `Idempotency-Key`, sends to SQS and confirms the
-//!   claim);
-//! - peak RSS (`VmHWM` of /proc/PID/status after that response), and its ratio to the hello's;
+//! - init: spawn → first `GET /2018-06-01/runtime/invocation/next`, median, p10 and p90 over
+//!   `--runs` starts, and the ratio of the medians to the hello's;
+//! - first invocation: a representative event handed out → its response (the receiver and the
+//!   baselines get the signed sample GitHub push, so they read DynamoDB, claim the delivery id,
+//!   send to SQS and confirm the claim; the dispatcher one SQS record it delivers to a subscriber
+//!   on loopback; the API the sample publish to a `publish` source, so it reads DynamoDB, claims
+//!   the `Idempotency-Key`, sends to SQS and confirms the claim);
+//! - a warm invocation: the same kind of event (a new delivery id) handed out at the next `next`;
+//! - the CPU time of each (the process's, so waiting on moto is not in it);
+//! - peak RSS (`VmHWM` of /proc/PID/status after the warm response), and its ratio to the hello's;
+//! - the connections to moto still open after the warm response (keep-alive: the warm invocation
+//!   reused what the first one opened);
 //! - the bootstrap's size, alone and zipped with deflate as `sam build` and `cargo lambda` do.
+//!
+//! Every function that calls AWS reaches the same moto listener the same way: HTTPS straight to
+//! werkzeug's threaded server (HTTP/1.1 with keep-alive; TLS 1.3 by Python's `ssl`, a P-256
+//! certificate from the bench's CA), one TLS handshake per connection its SDK opens, on its first
+//! call. No proxy sits in front of any of them.
 //!
 //! The bootstraps are the ones the same `cargo bench` built beside it, in the bench profile (the
 //! release profile: fat LTO, one codegen unit, stripped): cargo builds a package's binaries for
@@ -76,15 +88,28 @@ struct Args {
     /// Talk plain HTTP to moto (no TLS handshake, no certificate bundle to read).
     #[arg(long)]
     no_tls: bool,
+    /// Where `make baselines` installed the Python and Node.js receivers (default: `baselines`
+    /// beside the bootstraps' folder, i.e. target/baselines).
+    #[arg(long)]
+    baselines: Option<PathBuf>,
+    /// Measure the Rust functions only.
+    #[arg(long)]
+    no_baselines: bool,
     /// Passed by `cargo bench` to every benchmark; nothing to do.
     #[arg(long, hide = true)]
     bench: bool,
 }
 
-/// Where the bootstraps are and where the figures go, absolute.
+/// Where the bootstraps and the baselines are and where the figures go, absolute.
 struct Paths {
     bins: PathBuf,
+    baselines: PathBuf,
     out: PathBuf,
+}
+
+/// The repository (this file is bench/tools/benches/coldstart/main.rs).
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The folder this benchmark was built into (`target/release/deps/coldstart-…` → `target/release`):
@@ -94,24 +119,22 @@ fn build_dir() -> Option<PathBuf> {
     Some(exe.parent()?.parent()?.to_path_buf())
 }
 
-/// Which program a measured binary is.
+/// Which program a measured function is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Hello,
     Receiver,
     Dispatcher,
     Api,
+    /// bench/baselines/python/handler.py under awslambdaric.
+    Python,
+    /// bench/baselines/node/index.mjs under aws-lambda-ric.
+    Node,
 }
 
 impl Kind {
-    fn binary(self) -> &'static str {
-        match self {
-            Kind::Hello => "hookpost-bench-hello",
-            Kind::Receiver => "hookpost-receiver",
-            Kind::Dispatcher => "hookpost-dispatcher",
-            Kind::Api => "hookpost-api",
-        }
-    }
+    /// The Rust bootstraps, built by cargo beside this tool.
+    const BOOTSTRAPS: [Kind; 4] = [Kind::Hello, Kind::Receiver, Kind::Dispatcher, Kind::Api];
 
     fn name(self) -> &'static str {
         match self {
@@ -119,26 +142,106 @@ impl Kind {
             Kind::Receiver => "receiver",
             Kind::Dispatcher => "dispatcher",
             Kind::Api => "api",
+            Kind::Python => "python",
+            Kind::Node => "node",
         }
     }
 
-    /// `MemorySize` in template.yaml (the hello gets Lambda's default).
+    /// `MemorySize` in template.yaml (the hello gets Lambda's default, the baselines the
+    /// receiver's).
     fn memory_mb(self) -> u32 {
         match self {
             Kind::Hello => 128,
-            Kind::Receiver => 256,
+            Kind::Receiver | Kind::Api | Kind::Python | Kind::Node => 256,
             Kind::Dispatcher => 512,
-            Kind::Api => 256,
         }
     }
 }
 
-/// One binary to measure.
+/// How a function is started: `program args…` in `cwd`.
+#[derive(Debug)]
+struct Launch {
+    program: PathBuf,
+    args: Vec<String>,
+    cwd: PathBuf,
+    /// The Rust bootstrap, whose size is reported (the baselines have none).
+    bootstrap: Option<PathBuf>,
+}
+
+impl Launch {
+    fn bootstrap(dir: &Path, kind: Kind) -> Result<Self, String> {
+        let name = match kind {
+            Kind::Hello => "hookpost-bench-hello",
+            Kind::Receiver => "hookpost-receiver",
+            Kind::Dispatcher => "hookpost-dispatcher",
+            Kind::Api => "hookpost-api",
+            Kind::Python | Kind::Node => return Err(format!("{} is no bootstrap", kind.name())),
+        };
+        let binary = dir.join(name).canonicalize().map_err(|e| {
+            format!(
+                "{}: {e} (`make coldstart` builds the bootstraps)",
+                dir.join(name).display()
+            )
+        })?;
+        Ok(Self {
+            program: binary.clone(),
+            args: Vec::new(),
+            cwd: binary.parent().unwrap_or(dir).to_path_buf(),
+            bootstrap: Some(binary),
+        })
+    }
+
+    /// `python -m awslambdaric handler.lambda_handler` in bench/baselines/python, with the venv's
+    /// interpreter; `node …/aws-lambda-ric/bin/index.mjs index.handler` where install.sh put the
+    /// handler beside its node_modules.
+    fn baseline(baselines: &Path, kind: Kind) -> Result<Self, String> {
+        let missing = |path: &Path, e: std::io::Error| {
+            format!(
+                "{}: {e} (`make baselines` installs the Python and Node.js receivers; \
+                 --no-baselines leaves them out)",
+                path.display()
+            )
+        };
+        let (program, args, cwd) = match kind {
+            Kind::Python => {
+                let python = baselines.join("python/venv/bin/python");
+                std::fs::metadata(&python).map_err(|e| missing(&python, e))?;
+                let cwd = repository().join("bench/baselines/python");
+                let args = ["-m", "awslambdaric", "handler.lambda_handler"];
+                (python, args.map(str::to_owned).to_vec(), cwd)
+            }
+            Kind::Node => {
+                let dir = baselines.join("node");
+                let ric = dir.join("node_modules/aws-lambda-ric/bin/index.mjs");
+                std::fs::metadata(&ric).map_err(|e| missing(&ric, e))?;
+                let node = on_path("node").ok_or("node is not on PATH")?;
+                let args = vec![ric.display().to_string(), "index.handler".to_owned()];
+                (node, args, dir)
+            }
+            _ => return Err(format!("{} is no baseline", kind.name())),
+        };
+        Ok(Self {
+            program,
+            args,
+            cwd: cwd.canonicalize().map_err(|e| missing(&cwd, e))?,
+            bootstrap: None,
+        })
+    }
+}
+
+/// `name`'s path on this tool's PATH (the functions get Lambda's PATH, not ours).
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+/// One function to measure.
 #[derive(Debug)]
 struct Function {
     label: String,
     kind: Kind,
-    binary: PathBuf,
+    launch: Launch,
     env: Vec<(String, String)>,
     samples: Vec<Sample>,
 }
@@ -148,10 +251,16 @@ struct Function {
 struct Sample {
     init: Duration,
     first_invoke: Duration,
+    warm_invoke: Duration,
     /// CPU time of the process at its first `next`, and at its first response.
     init_cpu: Duration,
     total_cpu: Duration,
+    /// CPU time between each event handed out and its response.
+    first_invoke_cpu: Duration,
+    warm_invoke_cpu: Duration,
     memory: Memory,
+    /// Established connections to moto after the warm response.
+    connections: usize,
 }
 
 fn main() -> ExitCode {
@@ -162,7 +271,13 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let here = std::env::current_dir().unwrap_or_default();
+    let target = build.parent().unwrap_or(&build).to_path_buf();
     let paths = Paths {
+        baselines: here.join(
+            args.baselines
+                .clone()
+                .unwrap_or_else(|| target.join("baselines")),
+        ),
         out: here.join(args.out.clone().unwrap_or_else(|| {
             build
                 .parent()
@@ -250,28 +365,29 @@ async fn run(args: Args, paths: Paths, tls: Option<Tls>) -> Result<(), String> {
     }
     let mut functions = Vec::new();
     for (suffix, dir) in &builds {
-        for kind in [Kind::Hello, Kind::Receiver, Kind::Dispatcher, Kind::Api] {
+        for kind in Kind::BOOTSTRAPS {
             // The hello links no TLS or SDK code: one build of it is the floor for every variant.
             if kind == Kind::Hello && !suffix.is_empty() {
                 continue;
             }
-            let binary = dir.join(kind.binary()).canonicalize().map_err(|e| {
-                format!(
-                    "{}: {e} (`make coldstart` builds the bootstraps)",
-                    dir.join(kind.binary()).display()
-                )
-            })?;
+            let launch = Launch::bootstrap(dir, kind)?;
             functions.push(Function {
                 label: format!("{}{suffix}", kind.name()),
                 kind,
-                env: environment(
-                    kind,
-                    &stack,
-                    &api,
-                    tls.as_ref(),
-                    binary.parent().unwrap_or(dir),
-                ),
-                binary,
+                env: environment(kind, &stack, &api, tls.as_ref(), &launch.cwd),
+                launch,
+                samples: Vec::new(),
+            });
+        }
+    }
+    if !args.no_baselines {
+        for kind in [Kind::Python, Kind::Node] {
+            let launch = Launch::baseline(&paths.baselines, kind)?;
+            functions.push(Function {
+                label: kind.name().to_owned(),
+                kind,
+                env: environment(kind, &stack, &api, tls.as_ref(), &launch.cwd),
+                launch,
                 samples: Vec::new(),
             });
         }
@@ -279,14 +395,14 @@ async fn run(args: Args, paths: Paths, tls: Option<Tls>) -> Result<(), String> {
 
     let ids = Ids::new();
     for function in &functions {
-        start_once(&api, function, &ids, &log_dir).await?;
+        start_once(&api, function, &ids, &log_dir, stack.port).await?;
     }
     for round in 0..args.runs {
         // A different function goes first each round.
         let count = functions.len();
         for i in 0..count {
             let function = &mut functions[(round + i) % count];
-            let sample = start_once(&api, function, &ids, &log_dir).await?;
+            let sample = start_once(&api, function, &ids, &log_dir, stack.port).await?;
             function.samples.push(sample);
         }
     }
@@ -308,8 +424,9 @@ async fn run(args: Args, paths: Paths, tls: Option<Tls>) -> Result<(), String> {
     Ok(())
 }
 
-/// What Lambda sets for a function on provided.al2023, and what template.yaml gives each of ours,
-/// pointed at the mock Runtime API and at moto.
+/// What Lambda sets for a function on provided.al2023 (python3.12 and nodejs20.x for the
+/// baselines), and what template.yaml gives each of ours, pointed at the mock Runtime API and at
+/// moto. The baselines get the receiver's.
 fn environment(
     kind: Kind,
     stack: &Stack,
@@ -337,7 +454,15 @@ fn environment(
         // template.yaml's Globals: LoggingConfig.
         ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
         ("AWS_LAMBDA_LOG_LEVEL", param("LogLevel")),
-        ("_HANDLER", "bootstrap".to_owned()),
+        (
+            "_HANDLER",
+            match kind {
+                Kind::Python => "handler.lambda_handler",
+                Kind::Node => "index.handler",
+                _ => "bootstrap",
+            }
+            .to_owned(),
+        ),
         ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
         ("LAMBDA_RUNTIME_DIR", task_root.display().to_string()),
         ("AWS_REGION", stack.region.clone()),
@@ -355,21 +480,35 @@ fn environment(
         ("PATH", "/usr/local/bin:/usr/bin:/bin".to_owned()),
     ];
     if let Some(tls) = tls {
-        env.push(("SSL_CERT_FILE", tls.bundle.display().to_string()));
+        // Each language's own way to be given a CA (see stack::Tls).
+        match kind {
+            Kind::Python => env.push(("AWS_CA_BUNDLE", tls.bundle.display().to_string())),
+            Kind::Node => env.push(("NODE_EXTRA_CA_CERTS", tls.ca.display().to_string())),
+            _ => env.push(("SSL_CERT_FILE", tls.bundle.display().to_string())),
+        }
     }
+    let receiver = [
+        ("HOOKPOST_SOURCES_TABLE", names.sources_table.clone()),
+        (
+            "HOOKPOST_DELIVERY_IDS_TABLE",
+            names.delivery_ids_table.clone(),
+        ),
+        ("HOOKPOST_INGEST_QUEUE_URL", names.ingest_queue_url.clone()),
+        ("HOOKPOST_BODIES_BUCKET", names.bodies_bucket.clone()),
+        ("HOOKPOST_MAX_BODY_BYTES", param("MaxBodyBytes")),
+        ("HOOKPOST_DEDUPE_TTL_HOURS", param("DedupeTtlHours")),
+    ];
     match kind {
         Kind::Hello => {}
-        Kind::Receiver => env.extend([
-            ("HOOKPOST_SOURCES_TABLE", names.sources_table.clone()),
-            (
-                "HOOKPOST_DELIVERY_IDS_TABLE",
-                names.delivery_ids_table.clone(),
-            ),
-            ("HOOKPOST_INGEST_QUEUE_URL", names.ingest_queue_url.clone()),
-            ("HOOKPOST_BODIES_BUCKET", names.bodies_bucket.clone()),
-            ("HOOKPOST_MAX_BODY_BYTES", param("MaxBodyBytes")),
-            ("HOOKPOST_DEDUPE_TTL_HOURS", param("DedupeTtlHours")),
-        ]),
+        Kind::Receiver => env.extend(receiver),
+        Kind::Python => {
+            env.extend(receiver);
+            env.push(("AWS_EXECUTION_ENV", "AWS_Lambda_python3.12".to_owned()));
+        }
+        Kind::Node => {
+            env.extend(receiver);
+            env.push(("AWS_EXECUTION_ENV", "AWS_Lambda_nodejs20.x".to_owned()));
+        }
         Kind::Dispatcher => env.extend([
             (
                 "HOOKPOST_SUBSCRIPTIONS_TABLE",
@@ -462,7 +601,7 @@ impl Ids {
 fn invocation(kind: Kind, ids: &Ids, function_arn: String) -> Result<Invocation, String> {
     let payload = match kind {
         Kind::Hello => json!({"hello": "world"}),
-        Kind::Receiver => {
+        Kind::Receiver | Kind::Python | Kind::Node => {
             let mut event: Value =
                 serde_json::from_str(RECEIVER_EVENT).map_err(|e| e.to_string())?;
             event["headers"]["x-github-delivery"] = json!(ids.uuid());
@@ -498,21 +637,33 @@ fn invocation(kind: Kind, ids: &Ids, function_arn: String) -> Result<Invocation,
     })
 }
 
-/// One start: spawn, wait for the first `next`, serve the event, wait for the answer, read the
-/// peak RSS, kill.
+/// Events per start: the first (cold) invocation and a warm one.
+const INVOCATIONS: usize = 2;
+
+/// When an event was handed out or answered, and the process's CPU time then.
+type Mark = (Instant, Option<Duration>);
+
+/// One start: spawn, wait for the first `next`, serve the cold event and then a warm one, wait
+/// for the answers, read the peak RSS and the connections to moto, kill.
 async fn start_once(
     api: &RuntimeApi,
     function: &Function,
     ids: &Ids,
     log_dir: &Path,
+    moto_port: u16,
 ) -> Result<Sample, String> {
     let function_arn = format!(
         "arn:aws:lambda:us-east-1:123456789012:function:hookpost-{}",
         function.kind.name()
     );
-    let invocation = invocation(function.kind, ids, function_arn)?;
-    let sent = invocation.payload.clone();
-    let mut seen = api.arm(invocation);
+    let invocations = (0..INVOCATIONS)
+        .map(|_| invocation(function.kind, ids, function_arn.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sent: Vec<(String, Bytes)> = invocations
+        .iter()
+        .map(|i| (i.request_id.clone(), i.payload.clone()))
+        .collect();
+    let mut seen = api.arm(invocations);
     let log_path = log_dir.join(format!("{}.log", function.label));
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -521,46 +672,57 @@ async fn start_once(
         .map_err(|e| format!("{}: {e}", log_path.display()))?;
     let log_err = log.try_clone().map_err(|e| e.to_string())?;
 
+    let launch = &function.launch;
     let spawned = Instant::now();
-    let mut child = Command::new(&function.binary)
+    let mut child = Command::new(&launch.program)
+        .args(&launch.args)
         .env_clear()
         .envs(function.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(function.binary.parent().unwrap_or(Path::new(".")))
+        .current_dir(&launch.cwd)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("{}: {e}", function.binary.display()))?;
+        .map_err(|e| format!("{}: {e}", launch.program.display()))?;
     let pid = child.id();
     api.set_pid(pid);
 
     let outcome = tokio::time::timeout(START_TIMEOUT, async {
-        let mut served = None;
-        let mut init_cpu = None;
+        let mut served: Vec<Mark> = Vec::new();
+        let mut answered: Vec<Mark> = Vec::new();
         loop {
             let event = tokio::select! {
                 event = seen.recv() => event,
                 status = child.wait() => {
-                    return Err(format!("exited during its first invocation: {status:?}"));
+                    return Err(format!("exited during its invocations: {status:?}"));
                 }
             };
             match event {
                 Some(Seen::Next {
                     at,
-                    served: true,
+                    served: Some(_),
+                    cpu,
+                }) => served.push((at, cpu)),
+                Some(Seen::Next { .. }) => {}
+                Some(Seen::Response {
+                    at,
+                    request_id,
+                    body,
                     cpu,
                 }) => {
-                    served = Some(at);
-                    init_cpu = cpu;
-                }
-                Some(Seen::Next { .. }) => {}
-                Some(Seen::Response { at, body, cpu }) => {
-                    let Some(served_at) = served else {
-                        return Err("answered before it was given an event".to_owned());
+                    let index = answered.len();
+                    let Some((expected_id, payload)) = sent.get(index) else {
+                        return Err("answered more events than it was given".to_owned());
                     };
-                    check_response(function.kind, &body, &sent)?;
-                    return Ok((served_at, at, init_cpu, cpu));
+                    if served.len() <= index || request_id != *expected_id {
+                        return Err(format!("answered {request_id} out of turn"));
+                    }
+                    check_response(function.kind, &body, payload)?;
+                    answered.push((at, cpu));
+                    if answered.len() == INVOCATIONS {
+                        return Ok((served, answered));
+                    }
                 }
                 Some(Seen::Error { body, .. }) => {
                     return Err(format!(
@@ -575,20 +737,63 @@ async fn start_once(
     .await
     .unwrap_or_else(|_| Err(format!("no answer within {}s", START_TIMEOUT.as_secs())));
     let memory = pid.and_then(memory);
+    let connections = pid.and_then(|pid| connections_to(pid, moto_port));
     let _ = child.kill().await;
     api.disarm();
-    let (served_at, answered_at, init_cpu, total_cpu) =
+    let (served, answered) =
         outcome.map_err(|e| format!("{}: {e} (log: {})", function.label, log_path.display()))?;
+    let cpu_between = |from: &Mark, to: &Mark| {
+        to.1.unwrap_or_default()
+            .saturating_sub(from.1.unwrap_or_default())
+    };
     Ok(Sample {
-        init: served_at.duration_since(spawned),
-        first_invoke: answered_at.duration_since(served_at),
-        init_cpu: init_cpu.unwrap_or_default(),
-        total_cpu: total_cpu.unwrap_or_default(),
+        init: served[0].0.duration_since(spawned),
+        first_invoke: answered[0].0.duration_since(served[0].0),
+        warm_invoke: answered[1].0.duration_since(served[1].0),
+        init_cpu: served[0].1.unwrap_or_default(),
+        total_cpu: answered[0].1.unwrap_or_default(),
+        first_invoke_cpu: cpu_between(&served[0], &answered[0]),
+        warm_invoke_cpu: cpu_between(&served[1], &answered[1]),
         memory: memory.ok_or_else(|| format!("{}: no VmHWM for pid {pid:?}", function.label))?,
+        connections: connections.unwrap_or_default(),
     })
 }
 
-/// The function did its job: the receiver queued the event (202), the dispatcher delivered it
+/// The process's established TCP connections to 127.0.0.1:`port`: its socket descriptors
+/// (/proc/PID/fd → `socket:[inode]`) matched with its network namespace's table
+/// (/proc/PID/net/tcp, tcp6: remote port in hex, state 01 = ESTABLISHED, inode in column 10).
+fn connections_to(pid: u32, port: u16) -> Option<usize> {
+    let sockets: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    let remote_port = format!(":{port:04X}");
+    let mut count = 0;
+    for table in ["tcp", "tcp6"] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")) else {
+            continue;
+        };
+        count += text
+            .lines()
+            .skip(1)
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .filter(|columns| {
+                columns.len() > 9
+                    && columns[2].ends_with(&remote_port)
+                    && columns[3] == "01"
+                    && sockets.contains(columns[9])
+            })
+            .count();
+    }
+    Some(count)
+}
+
+/// The function did its job: the receiver (or a baseline) queued the event (202), the dispatcher
+/// delivered it
 /// (no failed records), the API queued the published event (202 with its `event_id`), the hello
 /// echoed.
 fn check_response(kind: Kind, body: &[u8], sent: &[u8]) -> Result<(), String> {
@@ -596,7 +801,7 @@ fn check_response(kind: Kind, body: &[u8], sent: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("answered with something not JSON ({e})"))?;
     let ok = match kind {
         Kind::Hello => serde_json::from_slice::<Value>(sent).is_ok_and(|s| s == answer),
-        Kind::Receiver => answer["statusCode"] == json!(202),
+        Kind::Receiver | Kind::Python | Kind::Node => answer["statusCode"] == json!(202),
         Kind::Dispatcher => answer["batchItemFailures"]
             .as_array()
             .is_some_and(Vec::is_empty),
@@ -648,20 +853,34 @@ fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e5).round() / 100.0
 }
 
-/// The median (mean of the middle two for an even count) and the nearest-rank 90th percentile.
-fn median_p90(mut values: Vec<f64>) -> (f64, f64) {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n == 0 {
-        return (0.0, 0.0);
+/// Where a figure's runs fall: the median (mean of the middle two for an even count) and the
+/// nearest-rank 10th and 90th percentiles.
+#[derive(Debug, Clone, Copy, Default)]
+struct Spread {
+    p10: f64,
+    median: f64,
+    p90: f64,
+}
+
+impl Spread {
+    fn of(mut values: Vec<f64>) -> Self {
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        if n == 0 {
+            return Self::default();
+        }
+        let median = if n % 2 == 1 {
+            values[n / 2]
+        } else {
+            (values[n / 2 - 1] + values[n / 2]) / 2.0
+        };
+        let rank = |tenths: usize| (n * tenths).div_ceil(10).max(1);
+        Self {
+            p10: values[rank(1) - 1],
+            median,
+            p90: values[rank(9) - 1],
+        }
     }
-    let median = if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    };
-    let rank = (n * 9).div_ceil(10).max(1);
-    (median, values[rank - 1])
 }
 
 fn ratio(value: f64, floor: f64) -> f64 {
@@ -703,11 +922,15 @@ fn report(
         .iter()
         .find(|f| f.kind == Kind::Hello)
         .ok_or("no hello")?;
-    let init_ms = |f: &Function| f.samples.iter().map(|s| millis(s.init)).collect::<Vec<_>>();
+    let ms = |f: &Function, field: fn(&Sample) -> Duration| {
+        f.samples
+            .iter()
+            .map(|s| millis(field(s)))
+            .collect::<Vec<_>>()
+    };
     let peak = |f: &Function| f.samples.iter().map(|s| s.memory.peak).max().unwrap_or(0);
-    let (hello_median, _) = median_p90(init_ms(hello));
-    let (hello_init_cpu, _) =
-        median_p90(hello.samples.iter().map(|s| millis(s.init_cpu)).collect());
+    let hello_median = Spread::of(ms(hello, |s| s.init)).median;
+    let hello_init_cpu = Spread::of(ms(hello, |s| s.init_cpu)).median;
     let hello_rss = peak(hello) as f64;
     let zip_dir = paths
         .out
@@ -723,79 +946,122 @@ fn report(
     let mut samples = BTreeMap::new();
     for f in functions {
         let label = &f.label;
-        let (median, p90) = median_p90(init_ms(f));
-        let invoke_ms: Vec<f64> = f.samples.iter().map(|s| millis(s.first_invoke)).collect();
-        let (invoke_median, invoke_p90) = median_p90(invoke_ms.clone());
-        let rss = peak(f) as f64;
-        figure(format!("coldstart/{label}/median"), median, "ms");
-        figure(format!("coldstart/{label}/p90"), p90, "ms");
-        if f.kind != Kind::Hello {
-            figure(
-                format!("coldstart/{label}/vs-hello"),
-                ratio(median, hello_median),
-                "x",
-            );
+        let not_hello = f.kind != Kind::Hello;
+        // Wall times, with their spread over the runs.
+        let timed: [(&str, fn(&Sample) -> Duration); 3] = [
+            ("coldstart", |s| s.init),
+            ("first-invoke", |s| s.first_invoke),
+            ("warm-invoke", |s| s.warm_invoke),
+        ];
+        for (what, field) in timed {
+            let spread = Spread::of(ms(f, field));
+            figure(format!("{what}/{label}/median"), spread.median, "ms");
+            figure(format!("{what}/{label}/p10"), spread.p10, "ms");
+            figure(format!("{what}/{label}/p90"), spread.p90, "ms");
+            if what == "coldstart" && not_hello {
+                figure(
+                    format!("coldstart/{label}/vs-hello"),
+                    ratio(spread.median, hello_median),
+                    "x",
+                );
+            }
         }
-        figure(format!("first-invoke/{label}/median"), invoke_median, "ms");
-        figure(format!("first-invoke/{label}/p90"), invoke_p90, "ms");
-        // CPU time rather than wall time: steady on a busy machine.
-        let init_cpu: Vec<f64> = f.samples.iter().map(|s| millis(s.init_cpu)).collect();
-        let total_cpu: Vec<f64> = f.samples.iter().map(|s| millis(s.total_cpu)).collect();
-        let (init_cpu_median, _) = median_p90(init_cpu.clone());
-        let (total_cpu_median, _) = median_p90(total_cpu.clone());
-        figure(format!("init-cpu/{label}/median"), init_cpu_median, "ms");
-        if f.kind != Kind::Hello {
+        // CPU time rather than wall time: steady on a busy machine, and without the waits on moto.
+        let init_cpu = Spread::of(ms(f, |s| s.init_cpu)).median;
+        figure(format!("init-cpu/{label}/median"), init_cpu, "ms");
+        if not_hello {
             figure(
                 format!("init-cpu/{label}/vs-hello"),
-                ratio(init_cpu_median, hello_init_cpu),
+                ratio(init_cpu, hello_init_cpu),
                 "x",
             );
         }
-        figure(
-            format!("cpu-to-first-response/{label}/median"),
-            total_cpu_median,
-            "ms",
-        );
+        let cpu: [(&str, fn(&Sample) -> Duration); 3] = [
+            ("cpu-to-first-response", |s| s.total_cpu),
+            ("first-invoke-cpu", |s| s.first_invoke_cpu),
+            ("warm-invoke-cpu", |s| s.warm_invoke_cpu),
+        ];
+        for (what, field) in cpu {
+            let spread = Spread::of(ms(f, field));
+            figure(format!("{what}/{label}/median"), spread.median, "ms");
+        }
+        let rss = peak(f) as f64;
+        let rss_runs: Vec<f64> = f.samples.iter().map(|s| s.memory.peak as f64).collect();
         figure(format!("rss/{label}/peak"), rss, "KiB");
-        if f.kind != Kind::Hello {
+        figure(
+            format!("rss/{label}/median"),
+            Spread::of(rss_runs).median,
+            "KiB",
+        );
+        if not_hello {
             figure(format!("rss/{label}/vs-hello"), ratio(rss, hello_rss), "x");
         }
-        let unzipped = std::fs::metadata(&f.binary)
-            .map_err(|e| format!("{}: {e}", f.binary.display()))?
-            .len();
-        let zip = zipped_size(&f.binary, &zip_dir.join(format!("{label}.zip")))?;
-        figure(format!("artifact/{label}/zip"), zip as f64, "bytes");
+        let connections = f.samples.iter().map(|s| s.connections).max().unwrap_or(0);
         figure(
-            format!("artifact/{label}/unzipped"),
-            unzipped as f64,
-            "bytes",
+            format!("connections/{label}/max"),
+            connections as f64,
+            "connections",
         );
+        if let Some(bootstrap) = &f.launch.bootstrap {
+            let unzipped = std::fs::metadata(bootstrap)
+                .map_err(|e| format!("{}: {e}", bootstrap.display()))?
+                .len();
+            let zip = zipped_size(bootstrap, &zip_dir.join(format!("{label}.zip")))?;
+            figure(format!("artifact/{label}/zip"), zip as f64, "bytes");
+            figure(
+                format!("artifact/{label}/unzipped"),
+                unzipped as f64,
+                "bytes",
+            );
+        }
         samples.insert(
             label.clone(),
             json!({
-                "binary": f.binary.display().to_string(),
-                "init_ms": init_ms(f),
-                "first_invoke_ms": invoke_ms,
-                "init_cpu_ms": init_cpu,
-                "cpu_to_first_response_ms": total_cpu,
+                "command": std::iter::once(f.launch.program.display().to_string())
+                    .chain(f.launch.args.iter().cloned())
+                    .collect::<Vec<_>>(),
+                "init_ms": ms(f, |s| s.init),
+                "first_invoke_ms": ms(f, |s| s.first_invoke),
+                "warm_invoke_ms": ms(f, |s| s.warm_invoke),
+                "init_cpu_ms": ms(f, |s| s.init_cpu),
+                "cpu_to_first_response_ms": ms(f, |s| s.total_cpu),
+                "first_invoke_cpu_ms": ms(f, |s| s.first_invoke_cpu),
+                "warm_invoke_cpu_ms": ms(f, |s| s.warm_invoke_cpu),
                 "rss_peak_kib": f.samples.iter().map(|s| s.memory.peak).collect::<Vec<_>>(),
                 "rss_anon_kib": f.samples.iter().map(|s| s.memory.anon).collect::<Vec<_>>(),
                 "rss_file_kib": f.samples.iter().map(|s| s.memory.file).collect::<Vec<_>>(),
+                "connections": f.samples.iter().map(|s| s.connections).collect::<Vec<_>>(),
             }),
         );
     }
+    // install.sh's record of what it installed, when the baselines ran.
+    let baselines = if functions.iter().any(|f| f.launch.bootstrap.is_none()) {
+        let path = paths.baselines.join("versions.json");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+    } else {
+        Value::Null
+    };
+    let memory_mb: BTreeMap<&str, u32> = functions
+        .iter()
+        .map(|f| (f.kind.name(), f.kind.memory_mb()))
+        .collect();
     Ok(json!({
         "figures": figures,
         "context": {
             "tool": "bench/tools/benches/coldstart (make bench, make coldstart)",
             "runs": args.runs,
-            "init": "spawn of the release bootstrap -> its first GET /2018-06-01/runtime/invocation/next on a mock Runtime API on 127.0.0.1; median, nearest-rank p90",
-            "first_invoke": "event handed out -> POST .../response; receiver: signed GitHub push (DynamoDB GetItem + PutItem, SQS SendMessage); dispatcher: one SQS record delivered to a subscriber on 127.0.0.1; api: POST /v1/sources/{id}/events to a publish source with a new Idempotency-Key (DynamoDB GetItem, claim PutItem, SQS SendMessage, confirm UpdateItem)",
-            "init_cpu": "CPU time of the function's threads (sum of /proc/PID/task/*/schedstat) at its first next, and at its first response: the work done, whatever else the machine runs",
-            "rss": "VmHWM of /proc/PID/status after the first response; the highest of the runs",
+            "init": "spawn -> the function's first GET /2018-06-01/runtime/invocation/next on a mock Runtime API on 127.0.0.1; median, nearest-rank p10 and p90",
+            "first_invoke": "event handed out -> POST .../response; receiver, python, node: signed GitHub push (DynamoDB GetItem + claim PutItem, SQS SendMessage, confirm UpdateItem); dispatcher: one SQS record delivered to a subscriber on 127.0.0.1; api: POST /v1/sources/{id}/events to a publish source with a new Idempotency-Key (DynamoDB GetItem, claim PutItem, SQS SendMessage, confirm UpdateItem)",
+            "warm_invoke": "the second event of the same start, of the same kind with new ids, handed out at the function's next GET .../next -> its response; the receivers' source is cached by then (no GetItem)",
+            "init_cpu": "CPU time of the function's threads (sum of /proc/PID/task/*/schedstat) at its first next, and at its first response; per invocation, between the event handed out and its response: the work done, whatever else the machine runs",
+            "rss": "VmHWM of /proc/PID/status after the warm response; peak = the highest of the runs",
+            "connections": "established TCP connections from the function to moto after the warm response (the most of the runs)",
             "artifact": "the bootstrap alone, and zipped as bootstrap with deflate (zlib default level, as sam build)",
-            "aws": format!("moto_server on 127.0.0.1 over {}, provisioned from template.yaml", if tls { "HTTPS (SSL_CERT_FILE = the system CA bundle + the bench CA)" } else { "plain HTTP" }),
-            "memory_mb": {"hello": Kind::Hello.memory_mb(), "receiver": Kind::Receiver.memory_mb(), "dispatcher": Kind::Dispatcher.memory_mb(), "api": Kind::Api.memory_mb()},
+            "aws": format!("moto_server on 127.0.0.1 over {}, provisioned from template.yaml; every function connects to it directly (werkzeug's threaded server: HTTP/1.1 keep-alive)", if tls { "HTTPS (the Rust functions: SSL_CERT_FILE = the system CA bundle + the bench CA; Python: AWS_CA_BUNDLE = the same bundle; Node.js: its built-in roots + NODE_EXTRA_CA_CERTS = the bench CA)" } else { "plain HTTP" }),
+            "baselines": baselines,
+            "memory_mb": memory_mb,
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             "deliveries_received": stack.subscriber.received().len(),
             "samples": samples,

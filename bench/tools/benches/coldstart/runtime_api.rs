@@ -1,9 +1,11 @@
 //! A mock of the Lambda Runtime API on 127.0.0.1, enough for one cold start at a time: it notes
-//! when the function first asks for an invocation (the end of its init), hands out one event, and
-//! notes the answer. Later `next` requests wait until the run is over, as a frozen function would.
+//! when the function first asks for an invocation (the end of its init), hands out the run's
+//! events one per `next` (the cold one, then a warm one), and notes each answer. A `next` after
+//! the last event waits until the run is over, as a frozen function would.
 //!
 //! Paths and headers: <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,16 +28,17 @@ const INVOCATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the function did, when.
 #[derive(Debug)]
 pub enum Seen {
-    /// `GET /invocation/next`; `served` when this request got the run's event, `cpu` the
-    /// process's CPU time then.
+    /// `GET /invocation/next`; `served` the index of the run's event this request got (none
+    /// when they were all handed out), `cpu` the process's CPU time then.
     Next {
         at: Instant,
-        served: bool,
+        served: Option<usize>,
         cpu: Option<Duration>,
     },
     /// `POST /invocation/{id}/response`, and the process's CPU time then.
     Response {
         at: Instant,
+        request_id: String,
         body: Bytes,
         cpu: Option<Duration>,
     },
@@ -43,7 +46,7 @@ pub enum Seen {
     Error { body: Bytes },
 }
 
-/// The event handed out in one run.
+/// One event handed out in a run.
 #[derive(Debug, Clone)]
 pub struct Invocation {
     pub request_id: String,
@@ -53,7 +56,9 @@ pub struct Invocation {
 
 #[derive(Debug, Default)]
 struct Run {
-    invocation: Option<Invocation>,
+    /// The events not handed out yet, and how many were.
+    invocations: VecDeque<Invocation>,
+    served: usize,
     seen: Option<mpsc::UnboundedSender<Seen>>,
     /// The function's process, whose CPU time is read while it waits for an answer.
     pid: Option<u32>,
@@ -100,13 +105,14 @@ impl RuntimeApi {
         })
     }
 
-    /// Arms the next run: `invocation` goes to the first `next` request; what the function does
-    /// arrives on the returned channel.
-    pub fn arm(&self, invocation: Invocation) -> mpsc::UnboundedReceiver<Seen> {
+    /// Arms the next run: `invocations` go to the first `next` requests, in order; what the
+    /// function does arrives on the returned channel.
+    pub fn arm(&self, invocations: Vec<Invocation>) -> mpsc::UnboundedReceiver<Seen> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut run = self.run.lock().unwrap_or_else(PoisonError::into_inner);
         *run = Run {
-            invocation: Some(invocation),
+            invocations: invocations.into(),
+            served: 0,
             seen: Some(tx),
             pid: None,
         };
@@ -136,21 +142,25 @@ async fn handle(
         return Ok(status(StatusCode::NOT_FOUND));
     };
     if request.method() == Method::GET && rest == "/invocation/next" {
-        let (invocation, seen, pid) = {
+        let (invocation, served, seen, pid) = {
             let mut run = run.lock().unwrap_or_else(PoisonError::into_inner);
-            (run.invocation.take(), run.seen.clone(), run.pid)
+            let invocation = run.invocations.pop_front();
+            let served = invocation.as_ref().map(|_| run.served);
+            run.served += usize::from(invocation.is_some());
+            (invocation, served, run.seen.clone(), run.pid)
         };
         if let Some(seen) = &seen {
             let _ = seen.send(Seen::Next {
                 at,
-                served: invocation.is_some(),
+                served,
                 cpu: pid.and_then(cpu_time),
             });
         }
         return Ok(match invocation {
             Some(invocation) => event(&invocation),
             None => {
-                // A function asking for its second event waits, frozen, until it is killed.
+                // A function asking for an event after the run's last waits, frozen, until it is
+                // killed.
                 generation.borrow_and_update();
                 let _ = generation.changed().await;
                 status(StatusCode::GONE)
@@ -160,20 +170,21 @@ async fn handle(
     if request.method() != Method::POST {
         return Ok(status(StatusCode::METHOD_NOT_ALLOWED));
     }
+    // `Some(request id)` for a response, `None` for an error.
     let report = if rest == "/init/error" {
-        Some(false)
+        Some(None)
     } else if let Some(tail) = rest.strip_prefix("/invocation/") {
-        if tail.ends_with("/response") {
-            Some(true)
+        if let Some(id) = tail.strip_suffix("/response") {
+            Some(Some(id.to_owned()))
         } else if tail.ends_with("/error") {
-            Some(false)
+            Some(None)
         } else {
             None
         }
     } else {
         None
     };
-    let Some(is_response) = report else {
+    let Some(response_to) = report else {
         return Ok(status(StatusCode::NOT_FOUND));
     };
     let body = request
@@ -188,14 +199,14 @@ async fn handle(
         (run.seen.clone(), run.pid)
     };
     if let Some(seen) = seen {
-        let _ = seen.send(if is_response {
-            Seen::Response {
+        let _ = seen.send(match response_to {
+            Some(request_id) => Seen::Response {
                 at,
+                request_id,
                 body,
                 cpu: pid.and_then(cpu_time),
-            }
-        } else {
-            Seen::Error { body }
+            },
+            None => Seen::Error { body },
         });
     }
     Ok(status(StatusCode::ACCEPTED))

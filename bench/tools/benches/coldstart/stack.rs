@@ -35,9 +35,12 @@ const SYSTEM_BUNDLES: &[&str] = &[
 
 /// A CA and a certificate for 127.0.0.1 made with `openssl`, and a bundle of the system's CAs
 /// plus ours for `SSL_CERT_FILE` (the SDK's rustls client reads it through rustls-native-certs,
-/// so the functions parse a full bundle, as they would in Lambda).
+/// so the functions parse a full bundle, as they would in Lambda) and botocore's
+/// `AWS_CA_BUNDLE` (in place of certifi's bundle, which it would read otherwise). Node.js trusts
+/// its compiled-in roots plus `NODE_EXTRA_CA_CERTS`, which gets our CA alone.
 #[derive(Debug, Clone)]
 pub struct Tls {
+    pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
     pub bundle: PathBuf,
@@ -78,6 +81,7 @@ impl Tls {
         bundle.push_str(&std::fs::read_to_string(path("ca.pem")).map_err(|e| e.to_string())?);
         std::fs::write(path("bundle.pem"), bundle).map_err(|e| e.to_string())?;
         Ok(Self {
+            ca: path("ca.pem"),
             cert: path("cert.pem"),
             key: path("key.pem"),
             bundle: path("bundle.pem"),
@@ -87,6 +91,7 @@ impl Tls {
     /// The files a parent tool made in `dir`.
     pub fn existing(dir: &Path) -> Self {
         Self {
+            ca: dir.join("ca.pem"),
             cert: dir.join("cert.pem"),
             key: dir.join("key.pem"),
             bundle: dir.join("bundle.pem"),
@@ -117,6 +122,8 @@ fn openssl(dir: &Path, args: &str) -> Result<(), String> {
 #[derive(Debug)]
 pub struct Stack {
     pub endpoint_url: String,
+    /// moto's port on 127.0.0.1.
+    pub port: u16,
     pub region: String,
     pub names: StackNames,
     /// template.yaml's parameters at their defaults.
@@ -185,6 +192,7 @@ impl Stack {
             .map_err(|e| e.to_string())?;
         Ok(Self {
             endpoint_url: emulator.endpoint_url().to_owned(),
+            port,
             region: emulator.region().to_owned(),
             names,
             parameters: spec.parameters,

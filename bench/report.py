@@ -93,6 +93,19 @@ RSS_GOAL = 2.5
 RATE_SLACK = 1.1
 FUNCTIONS = ("receiver", "dispatcher", "api")
 JUDGED_FUNCTIONS = ("receiver", "dispatcher")
+# Issue 19, against what users would run instead (the coldstart bench's `python` and `node`
+# receivers): Hookpost's receiver >= this many times faster to init and through its first
+# invocation (medians) than the Python one, with at most this share of its peak RSS.
+BASELINE_INIT_GOAL = 40.0
+BASELINE_FIRST_INVOKE_GOAL = 5.0
+BASELINE_RSS_GOAL = 0.25
+# The contenders, in the order the tables list them, and what each is.
+CONTENDERS = {
+    "hello": "bare `lambda_runtime` echo (the floor)",
+    "receiver": "Hookpost's receiver (Rust)",
+    "python": "Python + boto3 under awslambdaric",
+    "node": "Node.js + AWS SDK v3 under aws-lambda-ric",
+}
 IMAGES = ROOT / "docs" / "img"
 
 
@@ -382,6 +395,7 @@ def goals(records: list[dict], external: dict[str, dict]) -> list[dict]:
                     }
                 )
     rows += rate_goals(values)
+    rows += baseline_goals(values)
     return rows
 
 
@@ -415,6 +429,73 @@ def rate_goals(values: dict[str, dict]) -> list[dict]:
         ),
     ]
     return [{"goal": goal, "measured": measured, "met": met} for goal, measured, met in rows]
+
+
+def baseline_comparisons(values: dict[str, dict], baseline: str) -> list[dict]:
+    """Hookpost's receiver against one of the coldstart bench's baselines: how many times faster
+    (init, first and warm invocation by wall time and by CPU time) and what share of its peak
+    RSS, each with its goal where issue 19 sets one (against Python only). Empty when either side
+    was not measured."""
+
+    def value(name: str) -> float | None:
+        figure = values.get(name)
+        return figure["value"] if figure else None
+
+    out = []
+    for key, figure, what, goal in (
+        ("init", "coldstart/{}/median", "init (spawn → first /next), median", BASELINE_INIT_GOAL),
+        ("first-invoke", "first-invoke/{}/median", "first invocation, median wall time", BASELINE_FIRST_INVOKE_GOAL),
+        ("first-invoke-cpu", "first-invoke-cpu/{}/median", "first invocation, median CPU time", None),
+        ("warm-invoke", "warm-invoke/{}/median", "warm invocation, median wall time", None),
+        ("warm-invoke-cpu", "warm-invoke-cpu/{}/median", "warm invocation, median CPU time", None),
+        ("rss", "rss/{}/peak", "peak RSS", BASELINE_RSS_GOAL),
+    ):
+        ours, theirs = value(figure.format("receiver")), value(figure.format(baseline))
+        if not ours or not theirs:
+            continue
+        if key == "rss":
+            # A share of theirs: lower is better.
+            ratio = ours / theirs
+            judged = goal is not None and baseline == "python"
+            out.append(
+                {
+                    "key": key,
+                    "goal": f"receiver {what}: ≤ 1/{1 / goal:g} of {baseline}'s"
+                    if judged
+                    else f"receiver {what}: share of {baseline}'s (reported)",
+                    "measured": f"{ratio:.2f}× ({human_bytes(ours * 1024)} vs {human_bytes(theirs * 1024)})",
+                    "ratio": ratio,
+                    "met": ratio <= goal if judged else None,
+                    "name": f"receiver/rss-share-of-{baseline}",
+                    "value": round(ratio, 3),
+                }
+            )
+            continue
+        ratio = theirs / ours
+        judged = goal is not None and baseline == "python"
+        out.append(
+            {
+                "key": key,
+                "goal": f"receiver {what}: ≥ {goal:g}× faster than {baseline}"
+                if judged
+                else f"receiver {what}: times faster than {baseline} (reported)",
+                "measured": f"{ratio:.1f}× ({ours:,.3g} ms vs {theirs:,.3g} ms)",
+                "ratio": ratio,
+                "met": ratio >= goal if judged else None,
+                "name": f"receiver/{key}-faster-than-{baseline}",
+                "value": round(ratio, 3),
+            }
+        )
+    return out
+
+
+def baseline_goals(values: dict[str, dict]) -> list[dict]:
+    """Issue 19's rows: against Python judged, against Node.js reported."""
+    return [
+        {k: row[k] for k in ("goal", "measured", "met", "name", "value")}
+        for baseline in ("python", "node")
+        for row in baseline_comparisons(values, baseline)
+    ]
 
 
 def human_bytes(n: float) -> str:
@@ -511,6 +592,26 @@ def charts(records: list[dict], external: dict[str, dict]) -> list[str]:
             ),
             "",
         ]
+    contenders = [
+        (label, values[f"{what}/{name}/median"]["value"], colour)
+        for what, suffix in (("coldstart", "init"), ("first-invoke", "1st invoke"))
+        for name, label, colour in (
+            ("receiver", f"Hookpost, {suffix}", RUST),
+            ("node", f"Node.js, {suffix}", OTHER),
+            ("python", f"Python, {suffix}", OTHER),
+        )
+        if f"{what}/{name}/median" in values
+    ]
+    if any(label.startswith(("Python", "Node")) for label, _, _ in contenders):
+        lines += [
+            bar_chart(
+                IMAGES / "bench-coldstart-baselines.svg",
+                "Cold start against what users would run instead (median)",
+                contenders,
+                "ms",
+            ),
+            "",
+        ]
     return lines
 
 
@@ -550,12 +651,14 @@ def external_sections(records: list[dict], external: dict[str, dict]) -> list[st
         lines += [
             "### Cold start, memory and artifacts (`bench/tools/benches/coldstart`)",
             "",
-            "Init = spawn of the release `bootstrap` → its first `GET /runtime/invocation/next` on a",
-            "mock Runtime API on 127.0.0.1, with production configuration against moto; first",
-            "invocation = the event handed out → its response posted; peak RSS = VmHWM after the",
-            "first invocation; zip = the bootstrap deflated as `sam build` packages it.",
+            f"{cold.get('context', {}).get('runs', '?')} starts per function. Init = spawn → its first",
+            "`GET /runtime/invocation/next` on a mock Runtime API on 127.0.0.1, with production",
+            "configuration against moto over HTTPS; first invocation = the event handed out → its",
+            "response posted; warm = a second event in the same process; medians, with p10–p90 over",
+            "the starts; peak RSS = VmHWM after the warm invocation; zip = the bootstrap deflated as",
+            "`sam build` packages it.",
             "",
-            "| function | init median | init p90 | vs hello | first invoke median | peak RSS | vs hello | zip | unzipped |",
+            "| function | init | vs hello | first invoke | warm invoke | peak RSS | vs hello | zip | unzipped |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
 
@@ -563,14 +666,22 @@ def external_sections(records: list[dict], external: dict[str, dict]) -> list[st
             figure = values.get(name)
             return human_value(figure) if figure else "–"
 
+        def spread(what: str, name: str) -> str:
+            if f"{what}/{name}/median" not in values:
+                return "–"
+            if f"{what}/{name}/p10" not in values:
+                return v(f"{what}/{name}/median")
+            return f"{v(f'{what}/{name}/median')} ({values[f'{what}/{name}/p10']['value']:,.3g}–{values[f'{what}/{name}/p90']['value']:,.3g})"
+
         for name in names:
             lines.append(
-                f"| {name} | {v(f'coldstart/{name}/median')} | {v(f'coldstart/{name}/p90')} | "
-                f"{v(f'coldstart/{name}/vs-hello')} | {v(f'first-invoke/{name}/median')} | "
+                f"| {name} | {spread('coldstart', name)} | {v(f'coldstart/{name}/vs-hello')} | "
+                f"{spread('first-invoke', name)} | {spread('warm-invoke', name)} | "
                 f"{v(f'rss/{name}/peak')} | {v(f'rss/{name}/vs-hello')} | "
                 f"{v(f'artifact/{name}/zip')} | {v(f'artifact/{name}/unzipped')} |"
             )
         lines.append("")
+        lines += baseline_section(cold, values, spread, v)
     pipeline = external.get("pipeline")
     if pipeline:
         ctx = pipeline.get("context", {})
@@ -590,6 +701,49 @@ def external_sections(records: list[dict], external: dict[str, dict]) -> list[st
             lines.append(f"| {f['name'].removeprefix('pipeline/')} | {human_value(f)} |")
         lines += ["", "Per-operation emulator calls and latencies are in bench/results.json.", ""]
     return lines
+
+def baseline_section(cold: dict, values: dict[str, dict], spread, v) -> list[str]:
+    """Issue 19's table: Hookpost's receiver beside what users would run instead."""
+    present = [name for name in CONTENDERS if f"coldstart/{name}/median" in values]
+    if not any(name in present for name in ("python", "node")):
+        return []
+    versions = cold.get("context", {}).get("baselines") or {}
+    py, node = versions.get("python", {}), versions.get("node", {})
+    lines = [
+        "### What users would run instead (`bench/baselines/`, issue 19)",
+        "",
+        "The same GitHub receiver (source from DynamoDB, X-Hub-Signature-256, claim, SendMessage,",
+        f"confirm) in Python {py.get('python', '?')} on boto3 {py.get('boto3', '?')} under awslambdaric "
+        f"{py.get('awslambdaric', '?')}, and in Node.js {node.get('node', '?')} on the AWS SDK v3 "
+        f"{node.get('client-sqs', '?')} under aws-lambda-ric {node.get('aws-lambda-ric', '?')}, started",
+        "beside Hookpost's in the same runs, against the same mock Runtime API and the same moto",
+        "over HTTPS. CPU = the process's CPU time from the event handed out to its response.",
+        "",
+        "| function | init | first invoke | CPU | warm invoke | CPU | peak RSS | connections to moto |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name in present:
+        lines.append(
+            f"| {CONTENDERS[name]} | {spread('coldstart', name)} | {spread('first-invoke', name)} | "
+            f"{v(f'first-invoke-cpu/{name}/median')} | {spread('warm-invoke', name)} | "
+            f"{v(f'warm-invoke-cpu/{name}/median')} | {v(f'rss/{name}/peak')} | "
+            f"{v(f'connections/{name}/max')} |"
+        )
+    lines += ["", "| Hookpost's receiver against | figure | measured | goal |", "| --- | --- | ---: | --- |"]
+    for baseline in ("python", "node"):
+        for row in baseline_comparisons(values, baseline):
+            what = row["goal"].split(": ", 1)[0].removeprefix("receiver ")
+            if row["met"] is None:
+                goal = "–"
+            elif row["key"] == "rss":
+                goal = f"≤ {BASELINE_RSS_GOAL:g}× " + ("✓" if row["met"] else "✗")
+            else:
+                target = BASELINE_INIT_GOAL if row["key"] == "init" else BASELINE_FIRST_INVOKE_GOAL
+                goal = f"≥ {target:g}× " + ("✓" if row["met"] else "✗")
+            lines.append(f"| {baseline} | {what} | {row['measured']} | {goal} |")
+    lines.append("")
+    return lines
+
 
 def section(records: list[dict], ctx: dict, external: dict[str, dict]) -> str:
     b = ctx["sha_backends"]

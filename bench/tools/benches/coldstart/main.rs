@@ -16,14 +16,14 @@
 //! - a warm invocation: the same kind of event (a new delivery id) handed out at the next `next`;
 //! - the CPU time of each (the process's, so waiting on moto is not in it);
 //! - peak RSS (`VmHWM` of /proc/PID/status after the warm response), and its ratio to the hello's;
-//! - the connections to moto still open after the warm response (keep-alive: the warm invocation
-//!   reused what the first one opened);
+//! - the calls to AWS and the TLS connections (handshakes) they took, per start, as the HTTPS
+//!   front before moto counted them (keep-alive: the warm invocation reuses what the first opened);
 //! - the bootstrap's size, alone and zipped with deflate as `sam build` and `cargo lambda` do.
 //!
-//! Every function that calls AWS reaches the same moto listener the same way: HTTPS straight to
-//! werkzeug's threaded server (HTTP/1.1 with keep-alive; TLS 1.3 by Python's `ssl`, a P-256
-//! certificate from the bench's CA), one TLS handshake per connection its SDK opens, on its first
-//! call. No proxy sits in front of any of them.
+//! Every function that calls AWS reaches moto the same way: HTTPS to one keep-alive front on
+//! loopback (rustls, TLS 1.3, a P-256 certificate from the bench's CA; front.rs) that forwards to
+//! moto over plain HTTP. moto's own server closes the connection after every answer, so without
+//! the front every call would pay a handshake, which AWS does not make a client do.
 //!
 //! The bootstraps are the ones the same `cargo bench` built beside it, in the bench profile (the
 //! release profile: fat LTO, one codegen unit, stripped): cargo builds a package's binaries for
@@ -46,6 +46,7 @@
 //! make coldstart COLDSTART_ARGS='--runs 21 --variant jitter=target/jitter/release'
 //! ```
 
+mod front;
 mod runtime_api;
 mod stack;
 
@@ -60,6 +61,7 @@ use hookpost_shared::source::SourceId;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
+use front::{Counts, Front};
 use runtime_api::{Invocation, RuntimeApi, Seen};
 use stack::{Stack, TLS_READY, Tls};
 
@@ -259,8 +261,8 @@ struct Sample {
     first_invoke_cpu: Duration,
     warm_invoke_cpu: Duration,
     memory: Memory,
-    /// Established connections to moto after the warm response.
-    connections: usize,
+    /// What the front saw during the start: TLS connections accepted, requests forwarded.
+    aws: Counts,
 }
 
 fn main() -> ExitCode {
@@ -395,14 +397,14 @@ async fn run(args: Args, paths: Paths, tls: Option<Tls>) -> Result<(), String> {
 
     let ids = Ids::new();
     for function in &functions {
-        start_once(&api, function, &ids, &log_dir, stack.port).await?;
+        start_once(&api, function, &ids, &log_dir, stack.front.as_ref()).await?;
     }
     for round in 0..args.runs {
         // A different function goes first each round.
         let count = functions.len();
         for i in 0..count {
             let function = &mut functions[(round + i) % count];
-            let sample = start_once(&api, function, &ids, &log_dir, stack.port).await?;
+            let sample = start_once(&api, function, &ids, &log_dir, stack.front.as_ref()).await?;
             function.samples.push(sample);
         }
     }
@@ -644,14 +646,15 @@ const INVOCATIONS: usize = 2;
 type Mark = (Instant, Option<Duration>);
 
 /// One start: spawn, wait for the first `next`, serve the cold event and then a warm one, wait
-/// for the answers, read the peak RSS and the connections to moto, kill.
+/// for the answers, read the peak RSS, kill; and what it asked of AWS meanwhile.
 async fn start_once(
     api: &RuntimeApi,
     function: &Function,
     ids: &Ids,
     log_dir: &Path,
-    moto_port: u16,
+    front: Option<&Front>,
 ) -> Result<Sample, String> {
+    let counts = || front.map(Front::counts).unwrap_or_default();
     let function_arn = format!(
         "arn:aws:lambda:us-east-1:123456789012:function:hookpost-{}",
         function.kind.name()
@@ -673,6 +676,7 @@ async fn start_once(
     let log_err = log.try_clone().map_err(|e| e.to_string())?;
 
     let launch = &function.launch;
+    let before = counts();
     let spawned = Instant::now();
     let mut child = Command::new(&launch.program)
         .args(&launch.args)
@@ -737,9 +741,9 @@ async fn start_once(
     .await
     .unwrap_or_else(|_| Err(format!("no answer within {}s", START_TIMEOUT.as_secs())));
     let memory = pid.and_then(memory);
-    let connections = pid.and_then(|pid| connections_to(pid, moto_port));
     let _ = child.kill().await;
     api.disarm();
+    let after = counts();
     let (served, answered) =
         outcome.map_err(|e| format!("{}: {e} (log: {})", function.label, log_path.display()))?;
     let cpu_between = |from: &Mark, to: &Mark| {
@@ -755,41 +759,11 @@ async fn start_once(
         first_invoke_cpu: cpu_between(&served[0], &answered[0]),
         warm_invoke_cpu: cpu_between(&served[1], &answered[1]),
         memory: memory.ok_or_else(|| format!("{}: no VmHWM for pid {pid:?}", function.label))?,
-        connections: connections.unwrap_or_default(),
+        aws: Counts {
+            connections: after.connections - before.connections,
+            requests: after.requests - before.requests,
+        },
     })
-}
-
-/// The process's established TCP connections to 127.0.0.1:`port`: its socket descriptors
-/// (/proc/PID/fd → `socket:[inode]`) matched with its network namespace's table
-/// (/proc/PID/net/tcp, tcp6: remote port in hex, state 01 = ESTABLISHED, inode in column 10).
-fn connections_to(pid: u32, port: u16) -> Option<usize> {
-    let sockets: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .ok()?
-        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
-        .filter_map(|link| {
-            let link = link.to_string_lossy().into_owned();
-            Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
-        })
-        .collect();
-    let remote_port = format!(":{port:04X}");
-    let mut count = 0;
-    for table in ["tcp", "tcp6"] {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")) else {
-            continue;
-        };
-        count += text
-            .lines()
-            .skip(1)
-            .map(|line| line.split_whitespace().collect::<Vec<_>>())
-            .filter(|columns| {
-                columns.len() > 9
-                    && columns[2].ends_with(&remote_port)
-                    && columns[3] == "01"
-                    && sockets.contains(columns[9])
-            })
-            .count();
-    }
-    Some(count)
 }
 
 /// The function did its job: the receiver (or a baseline) queued the event (202), the dispatcher
@@ -996,12 +970,14 @@ fn report(
         if not_hello {
             figure(format!("rss/{label}/vs-hello"), ratio(rss, hello_rss), "x");
         }
-        let connections = f.samples.iter().map(|s| s.connections).max().unwrap_or(0);
-        figure(
-            format!("connections/{label}/max"),
-            connections as f64,
-            "connections",
-        );
+        let aws: [(&str, &str, fn(&Sample) -> u64); 2] = [
+            ("aws-calls", "calls", |s| s.aws.requests),
+            ("tls-handshakes", "handshakes", |s| s.aws.connections),
+        ];
+        for (what, unit, field) in aws {
+            let most = f.samples.iter().map(field).max().unwrap_or(0);
+            figure(format!("{what}/{label}/max"), most as f64, unit);
+        }
         if let Some(bootstrap) = &f.launch.bootstrap {
             let unzipped = std::fs::metadata(bootstrap)
                 .map_err(|e| format!("{}: {e}", bootstrap.display()))?
@@ -1030,7 +1006,8 @@ fn report(
                 "rss_peak_kib": f.samples.iter().map(|s| s.memory.peak).collect::<Vec<_>>(),
                 "rss_anon_kib": f.samples.iter().map(|s| s.memory.anon).collect::<Vec<_>>(),
                 "rss_file_kib": f.samples.iter().map(|s| s.memory.file).collect::<Vec<_>>(),
-                "connections": f.samples.iter().map(|s| s.connections).collect::<Vec<_>>(),
+                "aws_calls": f.samples.iter().map(|s| s.aws.requests).collect::<Vec<_>>(),
+                "tls_handshakes": f.samples.iter().map(|s| s.aws.connections).collect::<Vec<_>>(),
             }),
         );
     }
@@ -1057,9 +1034,9 @@ fn report(
             "warm_invoke": "the second event of the same start, of the same kind with new ids, handed out at the function's next GET .../next -> its response; the receivers' source is cached by then (no GetItem)",
             "init_cpu": "CPU time of the function's threads (sum of /proc/PID/task/*/schedstat) at its first next, and at its first response; per invocation, between the event handed out and its response: the work done, whatever else the machine runs",
             "rss": "VmHWM of /proc/PID/status after the warm response; peak = the highest of the runs",
-            "connections": "established TCP connections from the function to moto after the warm response (the most of the runs)",
+            "aws_calls": "requests the function sent to AWS (moto) during one start, both invocations, and the TLS connections they took, as the HTTPS front counted them; the most of the runs",
             "artifact": "the bootstrap alone, and zipped as bootstrap with deflate (zlib default level, as sam build)",
-            "aws": format!("moto_server on 127.0.0.1 over {}, provisioned from template.yaml; every function connects to it directly (werkzeug's threaded server: HTTP/1.1 keep-alive)", if tls { "HTTPS (the Rust functions: SSL_CERT_FILE = the system CA bundle + the bench CA; Python: AWS_CA_BUNDLE = the same bundle; Node.js: its built-in roots + NODE_EXTRA_CA_CERTS = the bench CA)" } else { "plain HTTP" }),
+            "aws": if tls { "moto_server on 127.0.0.1, provisioned from template.yaml, behind one keep-alive HTTPS front on 127.0.0.1 (rustls, TLS 1.3, P-256 certificate from the bench CA; HTTP/1.1 keep-alive; plain HTTP from the front to moto, which closes every connection) that every function calls; CAs: the Rust functions SSL_CERT_FILE = the system CA bundle + the bench CA, Python AWS_CA_BUNDLE = the same bundle, Node.js its built-in roots + NODE_EXTRA_CA_CERTS = the bench CA" } else { "moto_server on 127.0.0.1 over plain HTTP, provisioned from template.yaml" },
             "baselines": baselines,
             "memory_mb": memory_mb,
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),

@@ -1,8 +1,8 @@
-//! The emulated AWS the functions start against: moto's server on 127.0.0.1 speaking HTTPS (as
-//! DynamoDB and SQS do, so the first invocation pays for its TLS handshake and the first
-//! randomness as it would in Lambda), with the template's tables, queues and bucket, the sample
-//! source `github-example` and a subscriber on loopback, and the `publish` source the API's sample
-//! event publishes to.
+//! The emulated AWS the functions start against: moto's server on 127.0.0.1 behind a keep-alive
+//! HTTPS front (as DynamoDB and SQS speak HTTPS, so the first invocation pays for its TLS handshake
+//! and the first randomness as it would in Lambda, and later calls reuse the connection; see
+//! front.rs), with the template's tables, queues and bucket, the sample source `github-example`
+//! and a subscriber on loopback, and the `publish` source the API's sample event publishes to.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,8 @@ use hookpost_shared::signature::Provider;
 use hookpost_shared::source::{Source, SourceId};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
+
+use crate::front::Front;
 
 /// Set on the re-executed tool: `SSL_CERT_FILE` then names the bundle with the bench's CA.
 pub const TLS_READY: &str = "HOOKPOST_BENCH_TLS_READY";
@@ -121,9 +123,10 @@ fn openssl(dir: &Path, args: &str) -> Result<(), String> {
 /// moto's server, provisioned; killed when dropped.
 #[derive(Debug)]
 pub struct Stack {
+    /// The front's `https://` URL, or moto's `http://` one without TLS.
     pub endpoint_url: String,
-    /// moto's port on 127.0.0.1.
-    pub port: u16,
+    /// The HTTPS front the functions reach moto through (none without TLS).
+    pub front: Option<Front>,
     pub region: String,
     pub names: StackNames,
     /// template.yaml's parameters at their defaults.
@@ -133,8 +136,8 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts moto (HTTPS with `tls`), creates the template's resources, the sample GitHub source
-    /// and a subscriber for it, and the `publish` source `publish_source`.
+    /// Starts moto (behind the HTTPS front with `tls`), creates the template's resources, the
+    /// sample GitHub source and a subscriber for it, and the `publish` source `publish_source`.
     pub async fn start(tls: Option<&Tls>, publish_source: &SourceId) -> Result<Self, String> {
         let program = moto_server().ok_or(
             "moto_server was not found: run `make venv` (or set HOOKPOST_MOTO_SERVER)".to_owned(),
@@ -143,12 +146,8 @@ impl Stack {
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("finding a free port: {e}"))?
             .port();
-        let mut command = Command::new(&program);
-        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-        if let Some(tls) = tls {
-            command.arg("-c").arg(&tls.cert).arg("-k").arg(&tls.key);
-        }
-        let moto = command
+        let moto = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -162,13 +161,33 @@ impl Stack {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let emulator = Emulator::at(&format!("{scheme}://127.0.0.1:{port}"));
+        let moto_url = format!("http://127.0.0.1:{port}");
+        let front = match tls {
+            Some(tls) => Some(Front::start(tls, moto_url.clone()).await?),
+            None => None,
+        };
+        let emulator = Emulator::at(&match &front {
+            Some(front) => format!("https://127.0.0.1:{}", front.port),
+            None => moto_url,
+        });
         let sdk = emulator.sdk_config().await;
         let spec = template::stack_spec(BUNDLED, &Default::default()).map_err(|e| e.to_string())?;
-        let names = provision(&sdk, &spec, "hookpost-coldstart")
+        let mut names = provision(&sdk, &spec, "hookpost-coldstart")
             .await
             .map_err(|e| e.to_string())?;
+        if front.is_some() {
+            // moto writes queue URLs with the scheme it was spoken to in, plain HTTP from the
+            // front; the AWS SDK for JavaScript sends to a queue URL's own host (its
+            // `useQueueUrlAsEndpoint`), so the functions get them as SQS gives them: https.
+            for url in [
+                &mut names.ingest_queue_url,
+                &mut names.dead_letter_queue_url,
+            ] {
+                if let Some(rest) = url.strip_prefix("http://") {
+                    *url = format!("https://{rest}");
+                }
+            }
+        }
         let source_id = SourceId::parse(SAMPLE_GITHUB_SOURCE).map_err(|e| e.to_string())?;
         let sources = DynamoSources::new(DynamoClient::new(&sdk), &names.sources_table);
         let source = |source_id: SourceId, provider, secrets| Source {
@@ -192,7 +211,7 @@ impl Stack {
             .map_err(|e| e.to_string())?;
         Ok(Self {
             endpoint_url: emulator.endpoint_url().to_owned(),
-            port,
+            front,
             region: emulator.region().to_owned(),
             names,
             parameters: spec.parameters,

@@ -4,12 +4,14 @@
 //! TLS with the bench's certificate (rustls, TLS 1.3), keeps each client connection open across
 //! requests (HTTP/1.1), and forwards every request to moto over plain HTTP on loopback. So every
 //! function pays one handshake per connection its SDK opens, on its first call, and none after, as
-//! against AWS. It counts the TLS connections it accepted and the requests it forwarded, so each
-//! start's handshakes and calls are known.
+//! against AWS. It counts the TLS connections it accepted and notes when each forwarded request
+//! went to moto and when moto's answer was in, so each start's handshakes and calls, and the time
+//! its invocations spent waiting on moto, are known.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -39,6 +41,8 @@ pub struct Counts {
 struct Counters {
     connections: AtomicU64,
     requests: AtomicU64,
+    /// Each forwarded request: sent to moto, answer read.
+    calls: Mutex<Vec<(Instant, Instant)>>,
 }
 
 /// The running front; it stops with the tool.
@@ -92,7 +96,13 @@ impl Front {
                         async move {
                             let (client, upstream, counters) = &*state;
                             counters.requests.fetch_add(1, Ordering::SeqCst);
-                            Ok::<_, Infallible>(forward(client, upstream, request).await)
+                            let (response, call) = forward(client, upstream, request).await;
+                            counters
+                                .calls
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .push(call);
+                            Ok::<_, Infallible>(response)
                         }
                     });
                     let _ = http1::Builder::new()
@@ -111,15 +121,28 @@ impl Front {
             requests: self.counters.requests.load(Ordering::SeqCst),
         }
     }
+
+    /// The time moto took over the requests forwarded between `from` and `to` (sent after
+    /// `from`, answered before `to`), added up.
+    pub fn moto_time(&self, from: Instant, to: Instant) -> std::time::Duration {
+        self.counters
+            .calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(sent, answered)| *sent >= from && *answered <= to)
+            .map(|(sent, answered)| answered.duration_since(*sent))
+            .sum()
+    }
 }
 
 /// The request to moto as it came (its `Host` too, so the URLs moto writes name the front), the
-/// answer back without moto's `Connection: close`.
+/// answer back without moto's `Connection: close`; and when it was sent and answered.
 async fn forward(
     client: &reqwest::Client,
     upstream: &str,
     request: http::Request<Incoming>,
-) -> http::Response<Full<Bytes>> {
+) -> (http::Response<Full<Bytes>>, (Instant, Instant)) {
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -136,6 +159,7 @@ async fn forward(
         }
     }
     let mut response = http::Response::new(Full::new(Bytes::new()));
+    let sent = Instant::now();
     match upstream_request.send().await {
         Ok(answer) => {
             *response.status_mut() = answer.status();
@@ -149,7 +173,7 @@ async fn forward(
         }
         Err(_) => *response.status_mut() = http::StatusCode::BAD_GATEWAY,
     }
-    response
+    (response, (sent, Instant::now()))
 }
 
 /// Headers about one hop's connection or framing, set anew on each side.

@@ -14,7 +14,8 @@
 //!   on loopback; the API the sample publish to a `publish` source, so it reads DynamoDB, claims
 //!   the `Idempotency-Key`, sends to SQS and confirms the claim);
 //! - a warm invocation: the same kind of event (a new delivery id) handed out at the next `next`;
-//! - the CPU time of each (the process's, so waiting on moto is not in it);
+//! - the CPU time of each (the process's, so waiting on moto is not in it), and the time moto
+//!   took over its calls (the part of the wall time no function can remove);
 //! - peak RSS (`VmHWM` of /proc/PID/status after the warm response), and its ratio to the hello's;
 //! - the calls to AWS and the TLS connections (handshakes) they took, per start, as the HTTPS
 //!   front before moto counted them (keep-alive: the warm invocation reuses what the first opened);
@@ -263,6 +264,10 @@ struct Sample {
     memory: Memory,
     /// What the front saw during the start: TLS connections accepted, requests forwarded.
     aws: Counts,
+    /// The time moto took over the calls of each invocation (its own work and the loopback
+    /// exchange behind the front): a floor no function can go under.
+    first_invoke_moto: Duration,
+    warm_invoke_moto: Duration,
 }
 
 fn main() -> ExitCode {
@@ -746,6 +751,9 @@ async fn start_once(
     let after = counts();
     let (served, answered) =
         outcome.map_err(|e| format!("{}: {e} (log: {})", function.label, log_path.display()))?;
+    let moto_time = |from: &Mark, to: &Mark| {
+        front.map_or(Duration::ZERO, |front| front.moto_time(from.0, to.0))
+    };
     let cpu_between = |from: &Mark, to: &Mark| {
         to.1.unwrap_or_default()
             .saturating_sub(from.1.unwrap_or_default())
@@ -763,6 +771,8 @@ async fn start_once(
             connections: after.connections - before.connections,
             requests: after.requests - before.requests,
         },
+        first_invoke_moto: moto_time(&served[0], &answered[0]),
+        warm_invoke_moto: moto_time(&served[1], &answered[1]),
     })
 }
 
@@ -950,10 +960,19 @@ fn report(
                 "x",
             );
         }
-        let cpu: [(&str, fn(&Sample) -> Duration); 3] = [
+        let cpu: [(&str, fn(&Sample) -> Duration); 7] = [
             ("cpu-to-first-response", |s| s.total_cpu),
             ("first-invoke-cpu", |s| s.first_invoke_cpu),
             ("warm-invoke-cpu", |s| s.warm_invoke_cpu),
+            ("first-invoke-moto", |s| s.first_invoke_moto),
+            ("warm-invoke-moto", |s| s.warm_invoke_moto),
+            // The wall time that is the function's own: the invocation less moto's share.
+            ("first-invoke-less-moto", |s| {
+                s.first_invoke.saturating_sub(s.first_invoke_moto)
+            }),
+            ("warm-invoke-less-moto", |s| {
+                s.warm_invoke.saturating_sub(s.warm_invoke_moto)
+            }),
         ];
         for (what, field) in cpu {
             let spread = Spread::of(ms(f, field));
@@ -1003,6 +1022,8 @@ fn report(
                 "cpu_to_first_response_ms": ms(f, |s| s.total_cpu),
                 "first_invoke_cpu_ms": ms(f, |s| s.first_invoke_cpu),
                 "warm_invoke_cpu_ms": ms(f, |s| s.warm_invoke_cpu),
+                "first_invoke_moto_ms": ms(f, |s| s.first_invoke_moto),
+                "warm_invoke_moto_ms": ms(f, |s| s.warm_invoke_moto),
                 "rss_peak_kib": f.samples.iter().map(|s| s.memory.peak).collect::<Vec<_>>(),
                 "rss_anon_kib": f.samples.iter().map(|s| s.memory.anon).collect::<Vec<_>>(),
                 "rss_file_kib": f.samples.iter().map(|s| s.memory.file).collect::<Vec<_>>(),
@@ -1034,6 +1055,7 @@ fn report(
             "warm_invoke": "the second event of the same start, of the same kind with new ids, handed out at the function's next GET .../next -> its response; the receivers' source is cached by then (no GetItem)",
             "init_cpu": "CPU time of the function's threads (sum of /proc/PID/task/*/schedstat) at its first next, and at its first response; per invocation, between the event handed out and its response: the work done, whatever else the machine runs",
             "rss": "VmHWM of /proc/PID/status after the warm response; peak = the highest of the runs",
+            "moto_time": "per invocation, the time between each request the HTTPS front forwarded to moto and moto's answer, added up (its calls are sequential in every function measured)",
             "aws_calls": "requests the function sent to AWS (moto) during one start, both invocations, and the TLS connections they took, as the HTTPS front counted them; the most of the runs",
             "artifact": "the bootstrap alone, and zipped as bootstrap with deflate (zlib default level, as sam build)",
             "aws": if tls { "moto_server on 127.0.0.1, provisioned from template.yaml, behind one keep-alive HTTPS front on 127.0.0.1 (rustls, TLS 1.3, P-256 certificate from the bench CA; HTTP/1.1 keep-alive; plain HTTP from the front to moto, which closes every connection) that every function calls; CAs: the Rust functions SSL_CERT_FILE = the system CA bundle + the bench CA, Python AWS_CA_BUNDLE = the same bundle, Node.js its built-in roots + NODE_EXTRA_CA_CERTS = the bench CA" } else { "moto_server on 127.0.0.1 over plain HTTP, provisioned from template.yaml" },

@@ -736,7 +736,7 @@ def baseline_section(cold: dict, values: dict[str, dict], spread, v) -> list[str
         "behind the same keep-alive HTTPS front. CPU = the process's CPU time from the event handed",
         "out to its response; moto = the time moto took over the invocation's calls, as the front",
         "timed them (what no function can go under). Calls and handshakes: per start (both",
-        "invocations), as the front saw them.",
+        "invocations), as the front saw them, median of the starts.",
         "",
         "| function | init | first invoke | CPU | moto | warm invoke | CPU | moto | peak RSS | AWS calls | TLS handshakes |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -752,7 +752,7 @@ def baseline_section(cold: dict, values: dict[str, dict], spread, v) -> list[str
             f"{v(f'first-invoke-cpu/{name}/median')} | {v(f'first-invoke-moto/{name}/median')} | "
             f"{spread('warm-invoke', name)} | {v(f'warm-invoke-cpu/{name}/median')} | "
             f"{v(f'warm-invoke-moto/{name}/median')} | {v(f'rss/{name}/peak')} | "
-            f"{count(f'aws-calls/{name}/max')} | {count(f'tls-handshakes/{name}/max')} |"
+            f"{count(f'aws-calls/{name}/median')} | {count(f'tls-handshakes/{name}/median')} |"
         )
     lines += ["", "| Hookpost's receiver against | figure | measured | goal |", "| --- | --- | ---: | --- |"]
     for baseline in ("python", "node"):

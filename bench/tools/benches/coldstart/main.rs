@@ -644,6 +644,9 @@ fn invocation(kind: Kind, ids: &Ids, function_arn: String) -> Result<Invocation,
     })
 }
 
+/// One figure of a start, read off its sample.
+type Measure<T> = fn(&Sample) -> T;
+
 /// Events per start: the first (cold) invocation and a warm one.
 const INVOCATIONS: usize = 2;
 
@@ -932,7 +935,7 @@ fn report(
         let label = &f.label;
         let not_hello = f.kind != Kind::Hello;
         // Wall times, with their spread over the runs.
-        let timed: [(&str, fn(&Sample) -> Duration); 3] = [
+        let timed: [(&str, Measure<Duration>); 3] = [
             ("coldstart", |s| s.init),
             ("first-invoke", |s| s.first_invoke),
             ("warm-invoke", |s| s.warm_invoke),
@@ -960,7 +963,7 @@ fn report(
                 "x",
             );
         }
-        let cpu: [(&str, fn(&Sample) -> Duration); 7] = [
+        let cpu: [(&str, Measure<Duration>); 7] = [
             ("cpu-to-first-response", |s| s.total_cpu),
             ("first-invoke-cpu", |s| s.first_invoke_cpu),
             ("warm-invoke-cpu", |s| s.warm_invoke_cpu),
@@ -989,13 +992,13 @@ fn report(
         if not_hello {
             figure(format!("rss/{label}/vs-hello"), ratio(rss, hello_rss), "x");
         }
-        let aws: [(&str, &str, fn(&Sample) -> u64); 2] = [
+        let aws: [(&str, &str, Measure<u64>); 2] = [
             ("aws-calls", "calls", |s| s.aws.requests),
             ("tls-handshakes", "handshakes", |s| s.aws.connections),
         ];
         for (what, unit, field) in aws {
-            let most = f.samples.iter().map(field).max().unwrap_or(0);
-            figure(format!("{what}/{label}/max"), most as f64, unit);
+            let runs = f.samples.iter().map(|s| field(s) as f64).collect();
+            figure(format!("{what}/{label}/median"), Spread::of(runs).median, unit);
         }
         if let Some(bootstrap) = &f.launch.bootstrap {
             let unzipped = std::fs::metadata(bootstrap)
@@ -1056,7 +1059,7 @@ fn report(
             "init_cpu": "CPU time of the function's threads (sum of /proc/PID/task/*/schedstat) at its first next, and at its first response; per invocation, between the event handed out and its response: the work done, whatever else the machine runs",
             "rss": "VmHWM of /proc/PID/status after the warm response; peak = the highest of the runs",
             "moto_time": "per invocation, the time between each request the HTTPS front forwarded to moto and moto's answer, added up (its calls are sequential in every function measured)",
-            "aws_calls": "requests the function sent to AWS (moto) during one start, both invocations, and the TLS connections they took, as the HTTPS front counted them; the most of the runs",
+            "aws_calls": "requests the function sent to AWS (moto) during one start, both invocations, and the TLS connections they took, as the HTTPS front counted them; the median of the runs",
             "artifact": "the bootstrap alone, and zipped as bootstrap with deflate (zlib default level, as sam build)",
             "aws": if tls { "moto_server on 127.0.0.1, provisioned from template.yaml, behind one keep-alive HTTPS front on 127.0.0.1 (rustls, TLS 1.3, P-256 certificate from the bench CA; HTTP/1.1 keep-alive; plain HTTP from the front to moto, which closes every connection) that every function calls; CAs: the Rust functions SSL_CERT_FILE = the system CA bundle + the bench CA, Python AWS_CA_BUNDLE = the same bundle, Node.js its built-in roots + NODE_EXTRA_CA_CERTS = the bench CA" } else { "moto_server on 127.0.0.1 over plain HTTP, provisioned from template.yaml" },
             "baselines": baselines,

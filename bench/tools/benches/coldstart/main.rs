@@ -998,7 +998,11 @@ fn report(
         ];
         for (what, unit, field) in aws {
             let runs = f.samples.iter().map(|s| field(s) as f64).collect();
-            figure(format!("{what}/{label}/median"), Spread::of(runs).median, unit);
+            figure(
+                format!("{what}/{label}/median"),
+                Spread::of(runs).median,
+                unit,
+            );
         }
         if let Some(bootstrap) = &f.launch.bootstrap {
             let unzipped = std::fs::metadata(bootstrap)

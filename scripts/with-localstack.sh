@@ -175,11 +175,41 @@ while time.monotonic() < deadline:
         with urllib.request.urlopen(endpoint + "/_localstack/health", timeout=2) as resp:
             state = json.load(resp).get("services", {})
         if all(state.get(s) in ("running", "available") for s in services):
-            sys.exit(0)
+            break
     except (OSError, ValueError):
         pass
     time.sleep(0.1)
-sys.exit("timed out")
+else:
+    sys.exit("timed out")
+
+# One request to each service, one after another, before the command runs. LocalStack attaches a
+# service's operations to its router on that service's first request, and marks the service loaded
+# before it has attached them (localstack/aws/handlers/service_plugin.py, ServiceLoader): a second
+# request arriving in that window is answered 501 "no handler for operation 'CreateBucket' on
+# service 's3'". Two tests provisioning at once hit it once in CI; a first request made here, alone,
+# closes the window for the rest of the run.
+import boto3
+
+warm = {
+    "s3": lambda c: c.list_buckets(),
+    "sqs": lambda c: c.list_queues(),
+    "sns": lambda c: c.list_topics(),
+    "events": lambda c: c.list_event_buses(),
+}
+for service in services:
+    if service not in warm:
+        sys.exit(f"no first request for {service}: add one to `warm` in scripts/with-localstack.sh")
+    client = boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    try:
+        warm[service](client)
+    except Exception as error:
+        sys.exit(f"LocalStack's {service} did not answer its first request: {error}")
 EOF
 
 export AWS_ENDPOINT_URL="$endpoint" HOOKPOST_EMULATOR=localstack

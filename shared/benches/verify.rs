@@ -6,7 +6,8 @@
 //! real private key), and only `provider.verify(&check, &inbound)` is timed, at 1 KiB, 64 KiB
 //! and 1 MiB. The `raw-*` entries are references, not schemes: `raw-hmac-sha256` is the floor
 //! the goals are stated against (`bench/report.py`), `raw-hmac-sha1` and `raw-sha512` are the
-//! primitives Twilio, Intercom and Discord's Ed25519 hash with.
+//! primitives Twilio, Intercom and Discord's Ed25519 hash with, and `raw-ed25519` and `raw-p256`
+//! (a bare verify of the same message) the floors Discord and SendGrid are judged against.
 //!
 //! Run with `make bench`, or `cargo bench -p hookpost-shared --bench verify`.
 
@@ -22,7 +23,7 @@ use hookpost_shared::signature::{
     Check, DigestEncoding, GenericHmac, HmacAlgorithm, Inbound, Provider, SchemeOptions, TimePolicy,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
-use p256::ecdsa::signature::DigestSigner as _;
+use p256::ecdsa::signature::{DigestSigner as _, DigestVerifier as _};
 use sha2::{Digest as _, Sha256, Sha512};
 
 /// The body sizes every figure is measured at: a typical event, a large one, and a batch at the
@@ -249,6 +250,46 @@ fn raw_hmac_sha1(key: &[u8], body: &[u8]) -> [u8; 20] {
     mac.finalize().into_bytes().into()
 }
 
+/// The asymmetric schemes' floors: a bare verify of the message each scheme verifies
+/// (`{timestamp}{body}`), with a key and signature already decoded. `raw-ed25519` is
+/// ed25519-dalek's `verify_strict` of the message in one piece (what Discord's scheme calls);
+/// `raw-p256` is the p256 crate's ECDSA verify of its SHA-256, hashed as SendGrid's scheme
+/// hashes it (timestamp and body streamed into one digest).
+fn raw_asymmetric(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    label: &str,
+    body: &[u8],
+) {
+    let timestamp = NOW.to_string();
+
+    let ed25519 = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    let mut message = timestamp.clone().into_bytes();
+    message.extend_from_slice(body);
+    let signature = ed25519_dalek::Signer::sign(&ed25519, &message);
+    let public = ed25519.verifying_key();
+    public
+        .verify_strict(&message, &signature)
+        .expect("the bench's Ed25519 signature verifies");
+    group.bench_function(BenchmarkId::new("raw-ed25519", label), |b| {
+        b.iter(|| public.verify_strict(black_box(&message), black_box(&signature)))
+    });
+
+    let p256 = p256::ecdsa::SigningKey::from_bytes(&[7u8; 32].into()).expect("a valid scalar");
+    let digest = || {
+        Sha256::new()
+            .chain_update(timestamp.as_bytes())
+            .chain_update(black_box(body))
+    };
+    let signature: p256::ecdsa::Signature = p256.sign_digest(digest());
+    let public = *p256.verifying_key();
+    public
+        .verify_digest(digest(), &signature)
+        .expect("the bench's P-256 signature verifies");
+    group.bench_function(BenchmarkId::new("raw-p256", label), |b| {
+        b.iter(|| public.verify_digest(digest(), black_box(&signature)))
+    });
+}
+
 fn verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify");
     for (label, size) in SIZES {
@@ -271,6 +312,7 @@ fn verify(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("raw-sha512", label), &body, |b, body| {
             b.iter(|| Sha512::digest(black_box(body.as_slice())))
         });
+        raw_asymmetric(&mut group, label, &body);
 
         for &provider in Provider::ALL {
             let request = signed(provider, size);

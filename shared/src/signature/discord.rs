@@ -15,6 +15,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Deserialize;
 
 use super::digest::{check_timestamp, matched, parse_unix};
+use super::parsed_keys::ParsedKeys;
 use super::{
     Check, EventMeta, Handshake, Inbound, Scheme, SchemeOptions, SignError, SignedHeaders,
     VerifyError, single_header,
@@ -146,9 +147,16 @@ impl Scheme for Discord {
     }
 }
 
+/// The keys this process decoded: a public key is decompressed once per source, not per request.
+static KEYS: ParsedKeys<VerifyingKey> = ParsedKeys::new();
+
 fn verifying_key(secret: &Secret) -> Result<VerifyingKey, VerifyError> {
+    KEYS.get(secret.expose(), decode_key)
+}
+
+fn decode_key(text: &str) -> Result<VerifyingKey, VerifyError> {
     let mut bytes = [0u8; 32];
-    hex::decode_to_slice(secret.expose().trim(), &mut bytes).map_err(|_| UNCONFIGURED)?;
+    hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| UNCONFIGURED)?;
     VerifyingKey::from_bytes(&bytes).map_err(|_| UNCONFIGURED)
 }
 

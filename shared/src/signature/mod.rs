@@ -11,6 +11,7 @@ pub mod gitlab;
 pub mod intercom;
 pub mod linear;
 mod options;
+mod parsed_keys;
 pub mod publish;
 pub mod sendgrid;
 pub mod shopify;

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::digest::{check_timestamp, matched, parse_unix};
+use super::parsed_keys::ParsedKeys;
 use super::{
     Check, EventMeta, Inbound, Scheme, SchemeOptions, SignError, SignedHeaders, VerifyError,
     single_header,
@@ -127,9 +128,16 @@ impl Scheme for Sendgrid {
 }
 
 /// The verification key in a secret: base64 DER SubjectPublicKeyInfo, with or without PEM lines.
+/// The keys this process decoded: a SubjectPublicKeyInfo is parsed once per source, not per
+/// request.
+static KEYS: ParsedKeys<VerifyingKey> = ParsedKeys::new();
+
 fn verifying_key(secret: &Secret) -> Result<VerifyingKey, VerifyError> {
-    let base64: String = secret
-        .expose()
+    KEYS.get(secret.expose(), decode_key)
+}
+
+fn decode_key(text: &str) -> Result<VerifyingKey, VerifyError> {
+    let base64: String = text
         .lines()
         .filter(|line| !line.trim_start().starts_with("-----"))
         .flat_map(str::split_whitespace)

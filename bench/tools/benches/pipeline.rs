@@ -36,7 +36,14 @@
 //!   the unlimited subscriber's latency beside its usual p99: the same burst to a source with
 //!   only an unlimited subscription, posted just before.
 //!
+//! - `cost/*`: what an event costs in billed units (issue 19): DynamoDB write and read units, SQS
+//!   requests and dispatcher invocations per event, with one subscription and with five, priced
+//!   from the bodies of the calls (pipeline/cost.rs).
+//!
 //! Run with `make bench`, or `cargo bench -p hookpost-bench-tools --bench pipeline`. Loopback only.
+
+#[path = "pipeline/cost.rs"]
+mod cost;
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -245,6 +252,7 @@ async fn load(
 
     let moto_stat = format!("/proc/{}/stat", moto.pid);
     let throttled = throttled_burst(settings, stack, &poster, &moto_stat).await?;
+    let cost = cost::measure(stack, &poster, proxy).await?;
 
     let run = Run {
         settings,
@@ -263,6 +271,7 @@ async fn load(
     let mut report = run.report(root, stack);
     if let Some(figures) = report["figures"].as_array_mut() {
         figures.extend(throttled);
+        figures.extend(cost);
     }
     Ok(report)
 }
@@ -630,11 +639,16 @@ struct Call {
     took: Duration,
     /// The event ids it carried: queued (`SendMessage`) or handed out (`ReceiveMessage`).
     event_ids: Vec<String>,
+    /// A DynamoDB call's request and answer bodies, kept while the recorder captures (the cost
+    /// run prices them).
+    bodies: Option<(Bytes, Bytes)>,
 }
 
 #[derive(Default)]
 struct Recorder {
     on: AtomicBool,
+    /// Keep DynamoDB bodies too (off in the timed runs).
+    capture: AtomicBool,
     calls: Mutex<Vec<Call>>,
 }
 
@@ -646,8 +660,19 @@ impl Recorder {
         self.on.store(true, Ordering::SeqCst);
     }
 
+    /// Starts recording, DynamoDB bodies included.
+    fn start_capturing(&self) {
+        self.capture.store(true, Ordering::SeqCst);
+        self.start();
+    }
+
+    fn capturing(&self) -> bool {
+        self.capture.load(Ordering::SeqCst)
+    }
+
     fn stop(&self) -> Vec<Call> {
         self.on.store(false, Ordering::SeqCst);
+        self.capture.store(false, Ordering::SeqCst);
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
@@ -747,12 +772,15 @@ async fn forward(
         "SQS.ReceiveMessage" => received_event_ids(&bytes),
         _ => Vec::new(),
     };
+    let bodies =
+        (recorder.capturing() && operation.starts_with("DynamoDB.")).then(|| (sent, bytes.clone()));
     recorder.record(Call {
         operation,
         target,
         started,
         took,
         event_ids,
+        bodies,
     });
     let mut response = http::Response::new(Full::new(bytes));
     *response.status_mut() = status;

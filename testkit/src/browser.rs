@@ -267,13 +267,20 @@ impl Browser {
     }
 
     /// Clicks the first element matching `css`, as a person would (it must be visible and not
-    /// covered); waits for a navigation the click starts.
+    /// covered); waits for a navigation the click starts. An element the page replaced between
+    /// finding and clicking it (a navigation still under way, e.g. a search just submitted) is
+    /// found again, for up to [`WAIT`]: a person clicks what the page shows now.
     pub async fn click(&self, css: &str) -> Result<(), BrowserError> {
-        self.find(css)
-            .await?
-            .click()
-            .await
-            .map_err(|e| BrowserError::command("click", css, e))
+        let deadline = tokio::time::Instant::now() + self.wait;
+        loop {
+            match self.find(css).await?.click().await {
+                Ok(()) => return Ok(()),
+                Err(e) if is_stale(&e) && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(POLL).await;
+                }
+                Err(e) => return Err(BrowserError::command("click", css, e)),
+            }
+        }
     }
 
     /// Empties the field matching `css` and types `value` into it, key by key.

@@ -173,10 +173,6 @@ impl Bill {
             let Some(op) = operation.strip_prefix("DynamoDB.") else {
                 continue;
             };
-            // The bench's own scan and describe, after the events.
-            if matches!(op, "Scan" | "DescribeTable") {
-                continue;
-            }
             let table = call.target.as_deref().unwrap_or_default();
             let Some((request, answer)) = call.bodies.as_ref() else {
                 return Err(format!(
@@ -265,32 +261,20 @@ impl Bill {
         for (table, units) in &self.read_units {
             figure(&format!("read-units/{table}"), per_event(*units), "RRU");
         }
-        figure(
-            "dynamodb-writes-per-event",
-            per_event(self.writes as f64),
-            "requests",
-        );
-        figure(
-            "dynamodb-reads-per-event",
-            per_event(self.reads as f64),
-            "requests",
-        );
-        figure(
-            "sqs-requests-per-event",
-            per_event(self.sqs_requests as f64),
-            "requests",
-        );
+        for (name, count, unit) in [
+            ("dynamodb-writes-per-event", self.writes, "requests"),
+            ("dynamodb-reads-per-event", self.reads, "requests"),
+            ("sqs-requests-per-event", self.sqs_requests, "requests"),
+            (
+                "dispatcher-invocations-per-event",
+                self.dispatcher_invocations,
+                "invocations",
+            ),
+            ("s3-requests-per-event", self.s3_requests, "requests"),
+        ] {
+            figure(name, per_event(count as f64), unit);
+        }
         figure("sqs-empty-receives", self.empty_receives as f64, "requests");
-        figure(
-            "dispatcher-invocations-per-event",
-            per_event(self.dispatcher_invocations as f64),
-            "invocations",
-        );
-        figure(
-            "s3-requests-per-event",
-            per_event(self.s3_requests as f64),
-            "requests",
-        );
         out
     }
 }

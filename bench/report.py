@@ -463,6 +463,11 @@ def cost_section(values: dict[str, dict]) -> list[str]:
     columns = [subs for subs in (1, 5) if count(subs, "write-units-per-event") is not None]
     rows = []  # (item, price, {subs: (per event text, dollars per million)})
 
+    def per_m(item: str) -> str:
+        """A price per unit as dollars per million units, as the pricing pages state it."""
+        dollars = PRICE[item] * 1e6
+        return f"${dollars:.2f}" if abs(round(dollars, 2) - dollars) < 1e-9 else f"${dollars:.3f}"
+
     def row(item: str, price: str, per_event) -> None:
         cells = {}
         for subs in columns:
@@ -470,10 +475,10 @@ def cost_section(values: dict[str, dict]) -> list[str]:
             cells[subs] = (text, dollars * 1e6)
         rows.append((item, price, cells))
 
-    row("API Gateway HTTP API", "$1.00 per M requests", lambda s: ("1 request", PRICE["apigw-request"]))
+    row("API Gateway HTTP API", f"{per_m('apigw-request')} per M requests", lambda s: ("1 request", PRICE["apigw-request"]))
     row(
         "receiver Lambda",
-        "$0.20 per M + $0.0000133334 per GB-s; 256 MB × ≈15 ms (paper)",
+        f"{per_m('lambda-request')} per M + ${PRICE['lambda-gb-s']:.10f} per GB-s; 256 MB × ≈15 ms (paper)",
         lambda s: ("1 invocation", PRICE["lambda-request"] + RECEIVER_GB_S * PRICE["lambda-gb-s"]),
     )
     row(
@@ -486,7 +491,7 @@ def cost_section(values: dict[str, dict]) -> list[str]:
     )
     row(
         "SQS",
-        "$0.40 per M requests",
+        f"{per_m('sqs-request')} per M requests",
         lambda s: (
             f"{count(s, 'sqs-requests-per-event'):.2f} requests",
             count(s, "sqs-requests-per-event") * PRICE["sqs-request"],
@@ -494,7 +499,7 @@ def cost_section(values: dict[str, dict]) -> list[str]:
     )
     row(
         "DynamoDB writes",
-        "$0.625 per M write units",
+        f"{per_m('wru')} per M write units",
         lambda s: (
             f"**{count(s, 'write-units-per-event'):.2f} WRU** ({count(s, 'dynamodb-writes-per-event'):.2f} requests)",
             count(s, "write-units-per-event") * PRICE["wru"],
@@ -502,7 +507,7 @@ def cost_section(values: dict[str, dict]) -> list[str]:
     )
     row(
         "DynamoDB reads",
-        "$0.125 per M read units",
+        f"{per_m('rru')} per M read units",
         lambda s: (
             f"{count(s, 'read-units-per-event'):.2f} RRU ({count(s, 'dynamodb-reads-per-event'):.2f} requests)",
             count(s, "read-units-per-event") * PRICE["rru"],
@@ -510,7 +515,7 @@ def cost_section(values: dict[str, dict]) -> list[str]:
     )
     row(
         "CloudWatch Logs",
-        "$0.50 per GB ingested",
+        f"${PRICE['logs-gb']:.2f} per GB ingested",
         lambda s: ("≈0.6 KB (paper)", LOG_GB_PER_EVENT * PRICE["logs-gb"]),
     )
     totals = {subs: sum(cells[subs][1] for _, _, cells in rows) for subs in columns}
@@ -532,7 +537,7 @@ def cost_section(values: dict[str, dict]) -> list[str]:
     lines.append("| **Hookpost, total** | | " + " | ".join(f" | **${totals[s]:.2f}**" for s in columns) + " |")
     ingress = (PRICE["apigw-request"] + PRICE["lambda-request"] + RECEIVER_GB_S * PRICE["lambda-gb-s"]) * 1e6
     lines.append(
-        "| Amazon EventBridge API destinations, for comparison (paper) | $1.00 per M events + $0.20 per M invocations | "
+        f"| Amazon EventBridge API destinations, for comparison (paper) | {per_m('eventbridge-event')} per M events + {per_m('api-destination')} per M invocations | "
         + " | ".join(
             f"1 event + {s} invocation{'s' if s > 1 else ''} | ${(PRICE['eventbridge-event'] + s * PRICE['api-destination']) * 1e6:.2f}"
             f" (${(PRICE['eventbridge-event'] + s * PRICE['api-destination']) * 1e6 + ingress:.2f} with the same ingress)"

@@ -127,7 +127,6 @@ impl Scheme for Sendgrid {
     }
 }
 
-/// The verification key in a secret: base64 DER SubjectPublicKeyInfo, with or without PEM lines.
 /// The keys this process decoded: a SubjectPublicKeyInfo is parsed once per source, not per
 /// request.
 static KEYS: ParsedKeys<VerifyingKey> = ParsedKeys::new();
@@ -136,6 +135,7 @@ fn verifying_key(secret: &Secret) -> Result<VerifyingKey, VerifyError> {
     KEYS.get(secret.expose(), decode_key)
 }
 
+/// The verification key in a secret: base64 DER SubjectPublicKeyInfo, with or without PEM lines.
 fn decode_key(text: &str) -> Result<VerifyingKey, VerifyError> {
     let base64: String = text
         .lines()

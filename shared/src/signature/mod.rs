@@ -19,6 +19,7 @@ pub mod slack;
 pub mod square;
 pub mod standard_webhooks;
 pub mod stripe;
+mod top_level;
 pub mod twilio;
 pub mod twitch;
 pub mod zoom;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::digest::{any_matches, check_timestamp, hmac, text_key};
+use super::digest::{Candidate, any_matches, check_timestamp, hmac};
 use super::{
     Check, EventMeta, HmacAlgorithm, Inbound, Scheme, SchemeOptions, SignError, SignedHeaders,
     VerifyError, single_header,
@@ -49,10 +49,9 @@ impl Scheme for Stripe {
         let found = any_matches(
             HmacAlgorithm::Sha256,
             check.secrets,
-            text_key,
             &[parsed.timestamp.as_bytes(), b".", request.body],
             &parsed.signatures,
-        )?;
+        );
         if !found {
             return Err(VerifyError::NoMatch);
         }
@@ -99,7 +98,7 @@ struct ParsedHeader<'a> {
     /// The `t` value as sent: it is what Stripe signed.
     timestamp: &'a str,
     signed_at: i64,
-    signatures: Vec<Vec<u8>>,
+    signatures: Vec<Candidate>,
 }
 
 fn parse_header(value: &str) -> Result<ParsedHeader<'_>, VerifyError> {
@@ -122,10 +121,7 @@ fn parse_header(value: &str) -> Result<ParsedHeader<'_>, VerifyError> {
             "v1" => {
                 v1_seen = true;
                 // A `v1` that is not a SHA-256 hex digest cannot match; another one may.
-                let mut digest = vec![0u8; SIGNATURE_LEN];
-                if hex::decode_to_slice(val, &mut digest).is_ok() {
-                    signatures.push(digest);
-                }
+                signatures.extend(Candidate::from_hex(val, SIGNATURE_LEN));
             }
             _ => {}
         }

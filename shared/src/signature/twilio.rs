@@ -243,10 +243,70 @@ fn is_form(request: &Inbound<'_>) -> bool {
 
 /// The body's form parameters, decoded, sorted by name then value, exact repeats dropped.
 fn sorted_params(body: &[u8]) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
-    let mut params: Vec<_> = form_urlencoded::parse(body).collect();
+    let mut params: Vec<_> = form_pairs(body).collect();
     params.sort_unstable();
     params.dedup();
     params
+}
+
+/// A form body's `name=value` pairs, decoded, in order: what `form_urlencoded::parse` yields
+/// (empty pairs skipped, a pair without `=` has an empty value), decoded faster. Twilio signs
+/// the decoded text, so decoding is on the verify path: `form_urlencoded` copies a value once
+/// to replace `+` and again to decode `%XX`, a byte at a time, which cost twice the MAC
+/// (issue 19); [`decode_component`] makes one copy.
+fn form_pairs(body: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    body.split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match memchr::memchr(b'=', pair) {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &pair[pair.len()..]),
+            };
+            (decode_component(name), decode_component(value))
+        })
+}
+
+/// One name or value of a form, decoded as the URL Standard's
+/// `application/x-www-form-urlencoded` parser decodes it: `+` is a space, then `%` and two hex
+/// digits is that byte (any other `%` is itself), then the bytes are UTF-8 with invalid
+/// sequences replaced by U+FFFD. Borrowed when there is nothing to decode.
+fn decode_component(raw: &[u8]) -> Cow<'_, str> {
+    if memchr::memchr2(b'+', b'%', raw).is_none() {
+        return String::from_utf8_lossy(raw);
+    }
+    // One copy with `+` replaced (a loop the compiler vectorises), then `%XX` decoded in place.
+    let mut bytes: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    if let Some(first) = memchr::memchr(b'%', &bytes) {
+        let (mut read, mut write) = (first, first);
+        while read < bytes.len() {
+            // Here bytes[read] is a `%`.
+            let escaped = bytes
+                .get(read + 1..read + 3)
+                .and_then(|hex| Some((hex_value(hex[0])? << 4) | hex_value(hex[1])?));
+            let (byte, used) = escaped.map_or((b'%', 1), |byte| (byte, 3));
+            bytes[write] = byte;
+            write += 1;
+            read += used;
+            let next = memchr::memchr(b'%', &bytes[read..]).map_or(bytes.len(), |i| read + i);
+            bytes.copy_within(read..next, write);
+            write += next - read;
+            read = next;
+        }
+        bytes.truncate(write);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Cow::Owned(text),
+        Err(invalid) => Cow::Owned(String::from_utf8_lossy(invalid.as_bytes()).into_owned()),
+    }
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    (digit as char)
+        .to_digit(16)
+        .and_then(|v| u8::try_from(v).ok())
 }
 
 /// The `X-Twilio-Signature` value for a request to `url` with form body `form` (empty for a JSON
@@ -708,5 +768,46 @@ mod tests {
         assert_eq!(m.delivery_id, None);
         assert_eq!(m.event_type.as_deref(), Some("a"));
         assert_eq!(meta(&h, b"not json"), EventMeta::default());
+    }
+
+    #[test]
+    fn forms_decode_exactly_as_the_url_standards_parser_decodes_them() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        const PIECES: [&[u8]; 16] = [
+            b"a",
+            b"Body",
+            b"=",
+            b"&",
+            b"&&",
+            b"+",
+            b"%",
+            b"%2",
+            b"%2B",
+            b"%2b",
+            b"%zz",
+            b"%C3%A9",
+            b"%C3",
+            b"%FF",
+            b"\xc3\xa9",
+            b"\xff",
+        ];
+        for _ in 0..20_000 {
+            let form: Vec<u8> = (0..next() % 12)
+                .flat_map(|_| {
+                    PIECES[(next() % PIECES.len() as u64) as usize]
+                        .iter()
+                        .copied()
+                })
+                .collect();
+            let ours: Vec<_> = form_pairs(&form).collect();
+            let reference: Vec<_> = form_urlencoded::parse(&form).collect();
+            assert_eq!(ours, reference, "{form:?}");
+        }
     }
 }

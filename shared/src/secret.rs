@@ -6,23 +6,38 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
+use crate::signature::KeyedCache;
+
 /// A provider secret (or public key) exactly as the provider's dashboard shows it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
+///
+/// It serializes as its text alone, and two secrets are equal when their texts are; the HMAC
+/// state it keeps ([`KeyedCache`]) is derived from the text and never leaves the process.
+#[derive(Clone)]
+pub struct Secret {
+    text: String,
+    keyed: KeyedCache,
+}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self {
+            text: value.into(),
+            keyed: KeyedCache::default(),
+        }
     }
 
     /// The secret's text. Call sites are where the secret is used, never where it is printed.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.text.is_empty()
+    }
+
+    /// The HMAC state this secret keyed, kept from its first use (see [`KeyedCache`]).
+    pub(crate) fn keyed(&self) -> &KeyedCache {
+        &self.keyed
     }
 
     /// A fresh secret of 32 random bytes, hex-encoded: fits every provider that lets the user
@@ -30,7 +45,27 @@ impl Secret {
     pub fn generate() -> Result<Self, getrandom::Error> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)?;
-        Ok(Self(hex::encode(bytes)))
+        Ok(Self::new(hex::encode(bytes)))
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Secret {}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::new)
     }
 }
 
@@ -101,7 +136,7 @@ impl SigningKey {
 
     /// The key in `whsec_<base64>` form, to show once to the person who created it.
     pub fn to_whsec(&self) -> Secret {
-        Secret(format!("{WHSEC_PREFIX}{}", BASE64.encode(&self.0)))
+        Secret::new(format!("{WHSEC_PREFIX}{}", BASE64.encode(&self.0)))
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -182,7 +217,7 @@ impl Ed25519Key {
 
     /// The secret key in `whsk_<base64>` form: what Hookpost stores. No subscriber needs it.
     pub fn to_whsk(&self) -> Secret {
-        Secret(format!("{WHSK_PREFIX}{}", BASE64.encode(self.0.to_bytes())))
+        Secret::new(format!("{WHSK_PREFIX}{}", BASE64.encode(self.0.to_bytes())))
     }
 
     /// The public key in `whpk_<base64>` form: what a subscriber verifies with. Not a secret.
@@ -403,7 +438,7 @@ impl DeliveryKey {
     pub fn for_subscriber(&self) -> Secret {
         match self {
             Self::Symmetric(k) => k.to_whsec(),
-            Self::Asymmetric(k) => Secret(k.public_whpk()),
+            Self::Asymmetric(k) => Secret::new(k.public_whpk()),
         }
     }
 }

@@ -2,6 +2,9 @@
 //! copied into a signed-content buffer), and constant-time matching of candidates against every
 //! active secret.
 
+use std::convert::Infallible;
+use std::sync::OnceLock;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
@@ -40,15 +43,13 @@ pub(crate) fn any_matches(
     parts: &[&[u8]],
     candidates: &[Candidate],
 ) -> bool {
-    fn run<M: Mac + hmac::digest::KeyInit>(
-        secrets: &[Secret],
-        parts: &[&[u8]],
-        candidates: &[Candidate],
-    ) -> bool {
+    fn run<M: Keyable>(secrets: &[Secret], parts: &[&[u8]], candidates: &[Candidate]) -> bool {
         let mut found = false;
         for secret in secrets {
-            let mut mac = <M as Mac>::new_from_slice(secret.expose().as_bytes())
-                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+            let mut mac: M = keyed(secret, KeyOrigin::Text, || {
+                Ok::<_, Infallible>(secret.expose().as_bytes())
+            })
+            .unwrap_or_else(|never| match never {});
             for part in parts {
                 mac.update(part);
             }
@@ -64,6 +65,94 @@ pub(crate) fn any_matches(
         HmacAlgorithm::Sha256 => run::<Hmac<Sha256>>(secrets, parts, candidates),
         HmacAlgorithm::Sha512 => run::<Hmac<Sha512>>(secrets, parts, candidates),
     }
+}
+
+/// The HMAC state one secret keyed, kept by the [`Secret`] from its first use.
+///
+/// Keying an HMAC hashes two blocks (the padded key XORed with ipad, then with opad): as much
+/// work as 128 bytes of body for SHA-256, a tenth of a 1 KiB verify. A warm receiver checks the
+/// same few secrets over and over, so each keeps its keyed state and every later MAC starts from
+/// a copy of it. The state is secret-equivalent: it lives only inside the `Secret` (whose
+/// `Debug` is redacted), has no `Debug` of its own, and is never serialized or compared.
+#[derive(Clone, Default)]
+pub(crate) struct KeyedCache(OnceLock<Box<Keyed>>);
+
+/// What the cached state was keyed with: the secret's text, or the key a `whsec_` secret
+/// encodes. The first use of a secret decides; a secret later used another way (the same text
+/// checked under another algorithm or encoding) is keyed afresh each time, as before.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyOrigin {
+    Text,
+    Whsec,
+}
+
+#[derive(Clone)]
+struct Keyed {
+    origin: KeyOrigin,
+    mac: KeyedMac,
+}
+
+#[derive(Clone)]
+pub(crate) enum KeyedMac {
+    Sha1(Hmac<Sha1>),
+    Sha256(Hmac<Sha256>),
+    Sha512(Hmac<Sha512>),
+}
+
+/// An HMAC whose keyed state a [`KeyedCache`] can hold.
+pub(crate) trait Keyable: Mac + hmac::digest::KeyInit + Clone {
+    fn wrap(self) -> KeyedMac;
+    fn find(mac: &KeyedMac) -> Option<&Self>;
+}
+
+macro_rules! keyable {
+    ($variant:ident, $hash:ty) => {
+        impl Keyable for Hmac<$hash> {
+            fn wrap(self) -> KeyedMac {
+                KeyedMac::$variant(self)
+            }
+
+            fn find(mac: &KeyedMac) -> Option<&Self> {
+                match mac {
+                    KeyedMac::$variant(mac) => Some(mac),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+keyable!(Sha1, Sha1);
+keyable!(Sha256, Sha256);
+keyable!(Sha512, Sha512);
+
+/// An HMAC keyed with `secret`'s key as `origin` says: a copy of the state the secret kept, or
+/// keyed now with the bytes `key` gives (and kept, if this is the secret's first use). `key` is
+/// only called on a miss, so a key that takes decoding is decoded once.
+pub(crate) fn keyed<M: Keyable, K: AsRef<[u8]>, E>(
+    secret: &Secret,
+    origin: KeyOrigin,
+    key: impl FnOnce() -> Result<K, E>,
+) -> Result<M, E> {
+    let cache = &secret.keyed().0;
+    if let Some(kept) = cache.get() {
+        if let Some(mac) = M::find(&kept.mac).filter(|_| kept.origin == origin) {
+            return Ok(mac.clone());
+        }
+        return Ok(new_mac(key()?.as_ref()));
+    }
+    let mac: M = new_mac(key()?.as_ref());
+    // Two threads may key the same secret at once; both states are equal, the first is kept.
+    let _ = cache.set(Box::new(Keyed {
+        origin,
+        mac: mac.clone().wrap(),
+    }));
+    Ok(mac)
+}
+
+fn new_mac<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> M {
+    <M as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"))
 }
 
 /// A digest decoded from a header, held inline: at most 64 bytes (HMAC-SHA512).
@@ -260,6 +349,60 @@ mod tests {
             hex::encode(hmac(HmacAlgorithm::Sha512, b"Jefe", &parts)),
             "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
         );
+    }
+
+    /// `any_matches` under `secret` for each algorithm in turn, against the RFC vectors: the
+    /// first use keeps its keyed state, every later one must still key with the right hash.
+    fn matches_every_rfc_vector(secret: &Secret) {
+        let parts: [&[u8]; 2] = [b"what do ya want ", b"for nothing?"];
+        for algorithm in [
+            HmacAlgorithm::Sha256,
+            HmacAlgorithm::Sha1,
+            HmacAlgorithm::Sha512,
+            HmacAlgorithm::Sha256,
+        ] {
+            let good = Candidate::from_bytes(&hmac(algorithm, b"Jefe", &parts));
+            let mut bad = good;
+            bad.bytes[0] ^= 1;
+            let secrets = std::slice::from_ref(secret);
+            assert!(
+                any_matches(algorithm, secrets, &parts, &[good]),
+                "{algorithm:?}"
+            );
+            assert!(
+                !any_matches(algorithm, secrets, &parts, &[bad]),
+                "{algorithm:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_kept_keyed_state_serves_only_the_hash_and_key_it_was_made_with() {
+        // Kept as SHA-256 of the text, then asked for SHA-1 and SHA-512, then SHA-256 again.
+        matches_every_rfc_vector(&Secret::new("Jefe"));
+
+        // Kept as another key (a `whsec_` secret's decoded bytes), then used as its text: the
+        // text-keyed MAC must not start from the decoded key's state.
+        let secret = Secret::new("Jefe");
+        let other: Hmac<Sha256> = keyed(&secret, KeyOrigin::Whsec, || {
+            Ok::<_, Infallible>(b"not Jefe".as_slice())
+        })
+        .unwrap_or_else(|never| match never {});
+        let whsec_again: Hmac<Sha256> = keyed(&secret, KeyOrigin::Whsec, || {
+            Err::<&[u8], _>("a kept state is used without deriving the key again")
+        })
+        .expect("kept");
+        assert_eq!(
+            other.finalize().into_bytes(),
+            whsec_again.finalize().into_bytes()
+        );
+        matches_every_rfc_vector(&secret);
+
+        // A clone carries the kept state, and equality and serde still see only the text.
+        let copy = secret.clone();
+        assert_eq!(copy, Secret::new("Jefe"));
+        assert_eq!(serde_json::to_string(&copy).expect("json"), r#""Jefe""#);
+        matches_every_rfc_vector(&copy);
     }
 
     #[test]

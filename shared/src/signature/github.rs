@@ -18,7 +18,7 @@ use sha2::Sha256;
 use super::digest::{BodyDigest, verify_body_digest};
 use super::{
     Check, DigestEncoding, EventMeta, HmacAlgorithm, Inbound, Scheme, SchemeOptions, SignError,
-    SignedHeaders, VerifyError, optional_header, single_header,
+    SignedHeaders, VerifyError, optional_header,
 };
 use crate::secret::Secret;
 
@@ -55,29 +55,17 @@ impl Scheme for Github {
         if check.options.allow_sha1 && !request.headers.contains_key(SIGNATURE_HEADER) {
             return verify_sha1(check, request);
         }
-        let value = single_header(request.headers, SIGNATURE_HEADER)?;
-        let digest_hex = value
-            .strip_prefix("sha256=")
-            .ok_or(VerifyError::MalformedHeader {
+        verify_body_digest(
+            check,
+            request,
+            &BodyDigest {
                 header: SIGNATURE_HEADER,
-                reason: "expected `sha256=` followed by a hex digest",
-            })?;
-        let mut expected = [0u8; 32];
-        hex::decode_to_slice(digest_hex, &mut expected).map_err(|_| {
-            VerifyError::MalformedHeader {
-                header: SIGNATURE_HEADER,
-                reason: "the digest is not 64 hexadecimal digits",
-            }
-        })?;
-        for secret in check.secrets {
-            let mut mac = mac_for(secret);
-            mac.update(request.body);
-            // `verify_slice` compares in constant time.
-            if mac.verify_slice(&expected).is_ok() {
-                return Ok(());
-            }
-        }
-        Err(VerifyError::NoMatch)
+                prefix: "sha256=",
+                expected: "expected `sha256=` followed by a hex digest",
+                algorithm: HmacAlgorithm::Sha256,
+                encoding: DigestEncoding::Hex,
+            },
+        )
     }
 
     fn describe(&self, _check: &Check<'_>, request: &Inbound<'_>) -> EventMeta {

@@ -4,6 +4,7 @@
 //! is matched to its scheme. `conformance` (tests only) runs the same checks on every scheme.
 
 mod digest;
+pub(crate) use digest::KeyedCache;
 pub mod discord;
 pub mod generic_hmac;
 pub mod github;

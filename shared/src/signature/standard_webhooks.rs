@@ -17,7 +17,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::digest::check_timestamp;
+use super::digest::{KeyOrigin, check_timestamp, keyed};
 use super::{
     Check, EventMeta, Inbound, Scheme, SchemeOptions, SignError, SignedHeaders, VerifyError,
     optional_header, single_header,
@@ -89,9 +89,12 @@ impl Scheme for StandardWebhooks {
         })?;
 
         for secret in check.secrets {
-            let key = SigningKey::parse_lenient(secret.expose())
-                .map_err(|_| VerifyError::Unconfigured("the secret is not a `whsec_` key"))?;
-            let expected = mac(&key, id, timestamp, request.body);
+            let keyed = keyed(secret, KeyOrigin::Whsec, || {
+                SigningKey::parse_lenient(secret.expose())
+                    .map(|key| key.bytes().to_vec())
+                    .map_err(|_| VerifyError::Unconfigured("the secret is not a `whsec_` key"))
+            })?;
+            let expected = mac_from(keyed, id, timestamp, request.body);
             // Every candidate is compared in constant time; the loop's length depends only on the
             // header, which the sender already knows.
             if candidates
@@ -173,8 +176,13 @@ fn parse_signatures(value: &str) -> Option<Vec<[u8; SIGNATURE_LEN]>> {
 }
 
 fn mac(key: &SigningKey, id: &str, timestamp: &str, body: &[u8]) -> [u8; SIGNATURE_LEN] {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key.bytes())
+    let keyed = <HmacSha256 as Mac>::new_from_slice(key.bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac_from(keyed, id, timestamp, body)
+}
+
+/// [`mac`] from an HMAC already keyed.
+fn mac_from(mut mac: HmacSha256, id: &str, timestamp: &str, body: &[u8]) -> [u8; SIGNATURE_LEN] {
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.as_bytes());

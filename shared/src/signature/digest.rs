@@ -35,8 +35,8 @@ pub(crate) fn hmac(algorithm: HmacAlgorithm, key: &[u8], parts: &[&[u8]]) -> Vec
 
 /// Whether any candidate equals the HMAC of `parts` keyed with any secret's text. Every
 /// comparison is constant-time; only the number of candidates and secrets (both public) shapes
-/// the loop. Nothing is allocated: the key is the secret's own bytes and the MAC stays on the
-/// stack (at 1 KiB the allocations were a tenth of a verify).
+/// the loop. Nothing is allocated after a secret's first use: the MAC starts from a copy of the
+/// keyed state the secret kept ([`KeyedCache`]) and stays on the stack.
 pub(crate) fn any_matches(
     algorithm: HmacAlgorithm,
     secrets: &[Secret],

@@ -187,10 +187,20 @@ fn signed(provider: Provider, size: usize) -> Signed {
     }
 }
 
+/// The bench's P-256 key: SendGrid's scheme and its `raw-p256` floor sign with the same one.
+fn p256_key() -> p256::ecdsa::SigningKey {
+    p256::ecdsa::SigningKey::from_bytes(&[7u8; 32].into()).expect("a valid scalar")
+}
+
+/// The bench's Ed25519 key: Discord's scheme and its `raw-ed25519` floor sign with the same one.
+fn ed25519_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[9u8; 32])
+}
+
 /// SendGrid: ECDSA P-256 with SHA-256 over `{timestamp}{body}`, a base64 DER signature, and the
 /// verification key as base64 SubjectPublicKeyInfo.
 fn sendgrid(body: Vec<u8>) -> Signed {
-    let key = p256::ecdsa::SigningKey::from_bytes(&[7u8; 32].into()).expect("a valid scalar");
+    let key = p256_key();
     let mut spki = hex::decode(P256_SPKI_PREFIX).expect("hex");
     spki.extend_from_slice(key.verifying_key().to_encoded_point(false).as_bytes());
     let digest = Sha256::new()
@@ -216,7 +226,7 @@ fn sendgrid(body: Vec<u8>) -> Signed {
 
 /// Discord: Ed25519 over `{timestamp}{body}`, a hex signature, and the public key in hex.
 fn discord(body: Vec<u8>) -> Signed {
-    let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    let key = ed25519_key();
     let mut message = NOW.to_string().into_bytes();
     message.extend_from_slice(&body);
     let signature = ed25519_dalek::Signer::sign(&key, &message);
@@ -262,7 +272,7 @@ fn raw_asymmetric(
 ) {
     let timestamp = NOW.to_string();
 
-    let ed25519 = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    let ed25519 = ed25519_key();
     let mut message = timestamp.clone().into_bytes();
     message.extend_from_slice(body);
     let signature = ed25519_dalek::Signer::sign(&ed25519, &message);
@@ -274,7 +284,7 @@ fn raw_asymmetric(
         b.iter(|| public.verify_strict(black_box(&message), black_box(&signature)))
     });
 
-    let p256 = p256::ecdsa::SigningKey::from_bytes(&[7u8; 32].into()).expect("a valid scalar");
+    let p256 = p256_key();
     let digest = || {
         Sha256::new()
             .chain_update(timestamp.as_bytes())

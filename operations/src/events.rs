@@ -1,12 +1,16 @@
 //! The event archive: finding accepted events, replaying one, and recovering a window — every
 //! archived event in it re-delivered to the subscriptions that miss it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use hookpost_shared::envelope::{Envelope, Replay};
+use hookpost_shared::aws::S3Bodies;
+use hookpost_shared::envelope::{EncodedBody, Envelope, Replay};
+use hookpost_shared::routing::{self, EventPattern};
 use hookpost_shared::source::SourceId;
-use hookpost_shared::store::{ArchivedEvent, DeliveryLog as _, EventArchive as _, EventQueue as _};
+use hookpost_shared::store::{
+    ArchivedEvent, BodyStore as _, DeliveryLog as _, EventArchive as _, EventQueue as _,
+};
 use hookpost_shared::subscription::{Subscription, event_types_match};
 use serde::Serialize;
 
@@ -280,9 +284,24 @@ impl Operations {
         Ok(())
     }
 
+    /// What payload filters read for `event` (see [`routing::pattern_input`]), or `None` when its
+    /// envelope or stored body cannot be read: then no filter is applied here and the dispatcher,
+    /// which reads the same body, decides.
+    async fn filter_input(&self, event: &ArchivedEvent) -> Option<serde_json::Value> {
+        let envelope = Envelope::decode(&event.envelope).ok()?;
+        let body = match &envelope.body {
+            EncodedBody::Stored(key) => S3Bodies::new(self.s3.clone(), &self.names.bodies_bucket)
+                .get(key)
+                .await
+                .ok()?,
+            inline => inline.bytes().ok()?.into_owned(),
+        };
+        Some(routing::pattern_input(&envelope, &body))
+    }
+
     /// Recovers a window: every archived event in it is queued again for the subscriptions that
-    /// miss it — enabled ones that want its type and existed when it was received (or the one
-    /// named, which may be newer). A subscription that has an event is not called again unless it
+    /// miss it — enabled ones that want its type, that their payload filter lets it through to,
+    /// and that existed when it was received (or the one named, which may be newer). A subscription that has an event is not called again unless it
     /// is named with `include_delivered`. Recovering the same window twice sends nothing twice.
     pub async fn recover(
         &self,
@@ -345,6 +364,7 @@ impl Operations {
             .rate
             .map(|r| Duration::from_secs_f64(1.0 / f64::from(r)));
         let mut subscriptions_of: BTreeMap<SourceId, Vec<Subscription>> = BTreeMap::new();
+        let mut patterns = Patterns::default();
         let mut report = RecoverReport {
             dry_run: request.dry_run,
             ..RecoverReport::default()
@@ -376,6 +396,17 @@ impl Operations {
                             .cloned()
                             .collect()
                     }
+                };
+                // Payload filters as the dispatcher applies them: a subscription its filter
+                // keeps the event from does not miss it, and is neither counted nor sent.
+                let candidates = if candidates.iter().any(|s| s.filter.is_some()) {
+                    let input = self.filter_input(&event).await;
+                    candidates
+                        .into_iter()
+                        .filter(|s| patterns.allows(s, input.as_ref()))
+                        .collect()
+                } else {
+                    candidates
                 };
                 let delivered: HashSet<String> = if request.include_delivered {
                     HashSet::new()
@@ -424,9 +455,64 @@ impl Operations {
     }
 }
 
+/// Subscriptions' payload filters, each compiled once per recovery.
+#[derive(Default)]
+struct Patterns(HashMap<String, Option<EventPattern>>);
+
+impl Patterns {
+    /// Whether `subscription`'s filter lets an event with filter input `input` through. No filter
+    /// lets everything through, an unreadable one nothing (as in the dispatcher); an event whose
+    /// input could not be built is let through, for the dispatcher to judge.
+    fn allows(&mut self, subscription: &Subscription, input: Option<&serde_json::Value>) -> bool {
+        let Some(text) = subscription.filter.as_deref() else {
+            return true;
+        };
+        let Some(input) = input else {
+            return true;
+        };
+        self.0
+            .entry(subscription.subscription_id.clone())
+            .or_insert_with(|| EventPattern::parse(text).ok())
+            .as_ref()
+            .is_some_and(|pattern| routing::filter_matches(pattern, input))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recovery_applies_payload_filters_as_the_dispatcher_does() {
+        let with = |id: &str, filter: Option<&str>| Subscription {
+            filter: filter.map(str::to_owned),
+            ..Subscription::new(
+                SourceId::parse("gh").expect("valid"),
+                id,
+                "https://example.com/hook",
+                Vec::new(),
+                EPOCH,
+            )
+        };
+        let small = serde_json::json!({"source": "gh", "headers": {}, "body": {"n": 1}});
+        let big = serde_json::json!({"source": "gh", "headers": {}, "body": {"n": 9}});
+        let mut patterns = Patterns::default();
+        let none = with("none", None);
+        let bounded = with(
+            "bounded",
+            Some(r#"{"body": {"n": [{"numeric": ["<", 5]}]}}"#),
+        );
+        let unreadable = with("unreadable", Some("{body"));
+        for input in [&small, &big] {
+            assert!(patterns.allows(&none, Some(input)));
+            assert!(!patterns.allows(&unreadable, Some(input)));
+        }
+        assert!(patterns.allows(&bounded, Some(&small)));
+        assert!(!patterns.allows(&bounded, Some(&big)));
+        // An event whose body could not be read is left to the dispatcher.
+        assert!(patterns.allows(&bounded, None));
+        assert!(patterns.allows(&unreadable, None));
+    }
 
     #[test]
     fn a_window_that_ends_before_it_starts_is_refused_naming_until() {

@@ -156,13 +156,28 @@ async fn recovering_a_window_reaches_only_the_subscription_that_missed_it_and_on
     support::add_source(sdk, names, "gh", Provider::Github, "s").await;
     let (kept_up, _) = support::add_subscriber(sdk, names, "gh").await;
     let (missed, missed_id) = support::add_subscriber(sdk, names, "gh").await;
-
-    // An outage of the second subscriber: disabled while five events arrive.
+    // A third that only wants the events whose body has `n` 0 or 1 (two of the five).
+    let (filtered, filtered_id) = support::add_subscriber(sdk, names, "gh").await;
     ok(
         &env,
-        &["subscriptions", "disable", &missed_id, "--reason", "outage"],
+        &[
+            "subscriptions",
+            "update",
+            &filtered_id,
+            "--filter",
+            r#"{"body": {"n": [0, 1]}}"#,
+        ],
     )
     .await;
+
+    // An outage of the second and third subscribers: disabled while five events arrive.
+    for id in [&missed_id, &filtered_id] {
+        ok(
+            &env,
+            &["subscriptions", "disable", id, "--reason", "outage"],
+        )
+        .await;
+    }
     let events = post_events(&stack, "gh", "s", 5).await;
     assert_eq!(kept_up.wait_for(5, PATIENCE).await.len(), 5);
     let recorded = support::eventually(|| async {
@@ -172,7 +187,14 @@ async fn recovering_a_window_reaches_only_the_subscription_that_missed_it_and_on
     .await;
     assert!(recorded, "the five events are archived");
     ok(&env, &["subscriptions", "enable", &missed_id]).await;
+    ok(&env, &["subscriptions", "enable", &filtered_id]).await;
     assert!(missed.received().is_empty());
+
+    // Everyone's view: the filtered subscription misses only the two events its filter takes.
+    let all = ok(&env, &["events", "replay", "--since", "1h", "--dry-run"]).await;
+    assert_eq!(all["by_subscription"][&missed_id], 5, "{all}");
+    assert_eq!(all["by_subscription"][&filtered_id], 2, "{all}");
+    assert_eq!(all["deliveries"], 7, "{all}");
 
     let window = [
         "events",
@@ -209,6 +231,26 @@ async fn recovering_a_window_reaches_only_the_subscription_that_missed_it_and_on
     })
     .await;
     assert!(settled, "a second recovery would send nothing");
+    let only = [
+        "events",
+        "replay",
+        "--since",
+        "1h",
+        "--subscription",
+        &filtered_id,
+    ];
+    let recovered = ok(&env, &only).await;
+    assert_eq!(recovered["deliveries"], 2, "{recovered}");
+    let got = filtered.wait_for(2, PATIENCE).await;
+    let mut bodies: Vec<&[u8]> = got.iter().map(|d| d.body.as_ref()).collect();
+    bodies.sort();
+    assert_eq!(bodies, [br#"{"n":0}"#.as_slice(), br#"{"n":1}"#.as_slice()]);
+    let settled = support::eventually(|| async {
+        let again = hookpost(&env, &[&only[..], &["--dry-run"]].concat()).await;
+        again.code == 0 && again.json["events_queued"] == 0
+    })
+    .await;
+    assert!(settled, "the filtered subscription misses nothing now");
     // Without --subscription, nobody misses anything either.
     let everyone = ok(&env, &["events", "replay", "--since", "1h", "--dry-run"]).await;
     assert_eq!(everyone["events_queued"], 0, "{everyone}");
@@ -218,6 +260,7 @@ async fn recovering_a_window_reaches_only_the_subscription_that_missed_it_and_on
         "the subscriber that kept up was not called again"
     );
     assert_eq!(missed.received().len(), 5);
+    assert_eq!(filtered.received().len(), 2);
 
     let unnamed = hookpost(
         &env,
@@ -227,6 +270,7 @@ async fn recovering_a_window_reaches_only_the_subscription_that_missed_it_and_on
     assert_eq!(unnamed.code, 2, "{}", unnamed.stderr);
     kept_up.stop();
     missed.stop();
+    filtered.stop();
     stack.stop().await;
 }
 

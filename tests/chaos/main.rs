@@ -33,7 +33,7 @@ use hookpost_local::template::{self, EventSourceSpec};
 use hookpost_receiver::{DEFAULT_SOURCE_CACHE_TTL, Receiver};
 use hookpost_shared::aws::{
     DynamoClient, DynamoDeliveries, DynamoDeliveryIds, DynamoSources, DynamoSubscriptions,
-    S3Bodies, S3Client, SqsClient, SqsQueue,
+    S3Bodies, S3Client, STALE_CLAIM_SECONDS, SqsClient, SqsQueue,
 };
 use hookpost_shared::cache::CachedSources;
 use hookpost_shared::clock::{SystemClock, rfc3339};
@@ -86,6 +86,27 @@ const OUTAGE: Duration = Duration::from_secs(4);
 const OUTAGE_AT: f64 = 0.4;
 /// Rounds of provider retries for refused events.
 const PROVIDER_RETRY_ROUNDS: usize = 10;
+
+/// How long a provider waits before retry round `round` (from 1): doubling from 1 s up to 32 s,
+/// as providers back off. A refusal whose claim could not be released (a fault on the release
+/// call) answers "in flight" until the claim goes stale, so the rounds must outlast that.
+const fn provider_backoff(round: usize) -> Duration {
+    let exponent = if round < 6 { round - 1 } else { 5 };
+    Duration::from_secs(1 << exponent)
+}
+
+const _: () = {
+    let mut waited = 0;
+    let mut round = 1;
+    while round < PROVIDER_RETRY_ROUNDS {
+        waited += provider_backoff(round).as_secs();
+        round += 1;
+    }
+    assert!(
+        waited > 2 * STALE_CLAIM_SECONDS as u64,
+        "the provider's retries end before a claim that could not be released goes stale"
+    );
+};
 /// A bound on waiting for the queues to drain, so a stuck run fails instead of hanging.
 const SETTLE_CEILING: Duration = Duration::from_secs(40 * 60);
 
@@ -386,10 +407,13 @@ async fn run_wave(
     }
 
     // 3. Like a provider, retry the refused events with the same delivery id.
-    for _ in 0..PROVIDER_RETRY_ROUNDS {
+    for round in 0..PROVIDER_RETRY_ROUNDS {
         let pending: Vec<usize> = (0..sent.len()).filter(|&i| !sent[i].accepted()).collect();
         if pending.is_empty() {
             break;
+        }
+        if round > 0 {
+            tokio::time::sleep(provider_backoff(round)).await;
         }
         let answers: Vec<(usize, u16, Option<String>)> = futures_util::stream::iter(pending)
             .map(|i| {

@@ -300,9 +300,10 @@ impl Operations {
     }
 
     /// Recovers a window: every archived event in it is queued again for the subscriptions that
-    /// miss it — enabled ones that want its type, that their payload filter lets it through to,
-    /// and that existed when it was received (or the one named, which may be newer). A subscription that has an event is not called again unless it
-    /// is named with `include_delivered`. Recovering the same window twice sends nothing twice.
+    /// miss it — enabled ones that want its type, whose payload filter lets it through, and that
+    /// existed when it was received (or the one named, which may be newer, if its filter lets the
+    /// event through). A subscription that has an event is not called again unless it is named
+    /// with `include_delivered`. Recovering the same window twice sends nothing twice.
     pub async fn recover(
         &self,
         request: &Recover,

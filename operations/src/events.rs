@@ -398,17 +398,6 @@ impl Operations {
                             .collect()
                     }
                 };
-                // Payload filters as the dispatcher applies them: a subscription its filter
-                // keeps the event from does not miss it, and is neither counted nor sent.
-                let candidates = if candidates.iter().any(|s| s.filter.is_some()) {
-                    let input = self.filter_input(&event).await;
-                    candidates
-                        .into_iter()
-                        .filter(|s| patterns.allows(s, input.as_ref()))
-                        .collect()
-                } else {
-                    candidates
-                };
                 let delivered: HashSet<String> = if request.include_delivered {
                     HashSet::new()
                 } else {
@@ -416,11 +405,25 @@ impl Operations {
                         .delivered_subscriptions(&event.event_id)
                         .await?
                 };
-                let missing: Vec<String> = candidates
+                let undelivered: Vec<Subscription> = candidates
                     .into_iter()
-                    .map(|s| s.subscription_id)
-                    .filter(|id| !delivered.contains(id))
+                    .filter(|s| !delivered.contains(&s.subscription_id))
                     .collect();
+                // Payload filters as the dispatcher applies them: a subscription its filter
+                // keeps the event from does not miss it, and is neither counted nor sent. Only
+                // read for subscriptions still missing the event, so an event every subscription
+                // has costs no body read.
+                let undelivered = if undelivered.iter().any(|s| s.filter.is_some()) {
+                    let input = self.filter_input(&event).await;
+                    undelivered
+                        .into_iter()
+                        .filter(|s| patterns.allows(s, input.as_ref()))
+                        .collect()
+                } else {
+                    undelivered
+                };
+                let missing: Vec<String> =
+                    undelivered.into_iter().map(|s| s.subscription_id).collect();
                 if !missing.is_empty() {
                     report.events_queued += 1;
                     report.deliveries += missing.len() as u64;

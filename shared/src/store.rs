@@ -87,17 +87,21 @@ pub trait SubscriptionStore: Send + Sync {
         last: &LastDelivery,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Reserves the subscription's next delivery slot for its rate limit
-    /// ([`crate::delivery::rate`]): atomically moves the limiter's time (TAT) on by
-    /// `interval_micros` from `max(TAT, now)`, and returns the TAT it found, `None` when the
-    /// subscription was idle (TAT absent or past). One conditional `UpdateItem`, two when the
-    /// subscription turned idle or busy since the last reservation.
-    fn reserve_slot(
+    /// Reserves the subscription's next `count` delivery slots for its rate limit
+    /// ([`crate::delivery::rate`]): atomically moves the limiter's time (TAT) on by `count`
+    /// intervals of `interval_micros` from `max(TAT, now)`, and returns the TAT it found, `None`
+    /// when the subscription was idle (TAT absent or past); [`RateLimit::nth_tat`] says what
+    /// each of the `count` reservations found. One conditional `UpdateItem` whatever the count,
+    /// two when the subscription turned idle or busy since the last reservation.
+    ///
+    /// [`RateLimit::nth_tat`]: crate::delivery::RateLimit::nth_tat
+    fn reserve_slots(
         &self,
         source: &SourceId,
         subscription_id: &str,
         now_micros: i64,
         interval_micros: i64,
+        count: u32,
     ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
 
     /// Ends the subscription's failure streak (a success). Callers only ask when one is running,
@@ -185,15 +189,16 @@ pub trait Visibility: Send + Sync {
         seconds: i32,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Queues `body` again on the ingest queue, invisible for `delay_seconds` (at most 900, SQS's
-    /// limit): a record whose deliveries wait for their rate limit's slot comes back as a new
-    /// message, so waiting spends none of the original's receives. Once this succeeds the
-    /// original may be deleted. A FIFO queue cannot delay one message, so it refuses.
+    /// Queues each body of `copies` again on the ingest queue, invisible for its delay in
+    /// seconds (at most 900, SQS's limit): a record whose deliveries wait for their rate
+    /// limit's slot comes back as a new message, so waiting spends none of the original's
+    /// receives. Answers one result per copy, in order; once a copy's is `Ok` its original may
+    /// be deleted. Up to ten copies share one request. A FIFO queue cannot delay one message,
+    /// so it refuses every copy.
     fn requeue(
         &self,
-        body: &str,
-        delay_seconds: i32,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        copies: &[(String, i32)],
+    ) -> impl Future<Output = Vec<Result<(), StoreError>>> + Send;
 
     /// Sends `body` to the dead-letter queue with `reason` as [`POISON_REASON_ATTRIBUTE`];
     /// `message_id` is the original message's (the deduplication id on a FIFO queue). Once this

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use hookpost_operations::Operations;
 use hookpost_operations::subscriptions::{SubscriptionChanges, checked_rate};
+use hookpost_shared::aws::{DynamoClient, DynamoSubscriptions, SqsClient, SqsQueue};
 use hookpost_shared::signature::Provider;
+use hookpost_shared::source::SourceId;
+use hookpost_shared::store::{SubscriptionStore, Visibility};
 
 use crate::support;
 
@@ -99,4 +102,59 @@ async fn a_throttled_subscription_gets_every_event_in_its_own_time_and_none_is_d
     throttled.stop();
     free.stop();
     stack.stop().await;
+}
+
+/// The two calls a throttled batch gathers, on the emulator: several slots in one `UpdateItem`
+/// (the limiter's time moves on by all of them), and copies in `SendMessageBatch`es of ten.
+#[tokio::test]
+async fn slots_are_reserved_several_at_once_and_copies_are_queued_in_batches() {
+    let support::Resources { sdk, names } = support::resources().await;
+    support::add_source(&sdk, &names, "gh", Provider::Github, "s").await;
+    let (_subscriber, id) = support::add_subscriber(&sdk, &names, "gh").await;
+    let store = DynamoSubscriptions::new(DynamoClient::new(&sdk), &names.subscriptions_table);
+    let source = SourceId::parse("gh").expect("valid id");
+    let interval = 50_000;
+
+    // Idle: the first of three slots is now, and the limiter's time is three intervals on.
+    let first = store
+        .reserve_slots(&source, &id, 1_000_000, interval, 3)
+        .await
+        .expect("UpdateItem");
+    assert_eq!(first, None);
+    let next = store
+        .reserve_slots(&source, &id, 1_000_000, interval, 1)
+        .await
+        .expect("UpdateItem");
+    assert_eq!(next, Some(1_150_000), "three slots were taken");
+    // Busy: two more found the time the last one left.
+    let busy = store
+        .reserve_slots(&source, &id, 1_100_000, interval, 2)
+        .await
+        .expect("UpdateItem");
+    assert_eq!(busy, Some(1_200_000));
+    // Idle again later: starts from then.
+    let later = store
+        .reserve_slots(&source, &id, 9_000_000, interval, 2)
+        .await
+        .expect("UpdateItem");
+    assert_eq!(later, None);
+    assert_eq!(
+        store
+            .reserve_slots(&source, &id, 9_000_000, interval, 1)
+            .await
+            .expect("UpdateItem"),
+        Some(9_100_000)
+    );
+
+    // Twelve copies: two requests, every copy answered and on the queue.
+    let queue = SqsQueue::new(SqsClient::new(&sdk), &names.ingest_queue_url);
+    let copies: Vec<(String, i32)> = (0..12).map(|i| (format!("copy {i}"), 0)).collect();
+    let answers = queue.requeue(&copies).await;
+    assert_eq!(answers.len(), 12);
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    let mut queued = support::drain(&sdk, &names.ingest_queue_url).await;
+    queued.sort();
+    let mut sent: Vec<String> = copies.into_iter().map(|(body, _)| body).collect();
+    sent.sort();
+    assert_eq!(queued, sent);
 }

@@ -105,12 +105,13 @@ impl SubscriptionStore for &Fakes {
         Ok(())
     }
 
-    async fn reserve_slot(
+    async fn reserve_slots(
         &self,
         _: &SourceId,
         _: &str,
         _: i64,
         _: i64,
+        _: u32,
     ) -> Result<Option<i64>, StoreError> {
         // The benched subscriptions have no rate limit.
         Ok(None)
@@ -145,8 +146,8 @@ impl Visibility for &Fakes {
         Ok(())
     }
 
-    async fn requeue(&self, _: &str, _: i32) -> Result<(), StoreError> {
-        Ok(())
+    async fn requeue(&self, copies: &[(String, i32)]) -> Vec<Result<(), StoreError>> {
+        vec![Ok(()); copies.len()]
     }
 
     async fn dead_letter(&self, _: &str, _: &str, _: &str) -> Result<(), StoreError> {

@@ -11,7 +11,7 @@ use hookpost_shared::clock::{rfc3339, unix_seconds};
 use hookpost_shared::delivery::{AttemptOutcome, RateLimit};
 use hookpost_shared::envelope::{Envelope, Replay};
 use hookpost_shared::store::{
-    AttemptRecord, BodyStore, DeliveryLog, EventArchive, SubscriptionStore, Visibility,
+    AttemptRecord, BodyStore, DeliveryLog, EventArchive, StoreError, SubscriptionStore, Visibility,
 };
 use hookpost_shared::subscription::{LastDelivery, Subscription};
 use tracing::{debug, info, warn};
@@ -19,7 +19,7 @@ use tracing::{debug, info, warn};
 use crate::record::delivery_key;
 use crate::snapshot::SourceSnapshot;
 use crate::timing::{attempt_budget, attempt_limit};
-use crate::{Batch, Dispatcher};
+use crate::{Batch, Dispatcher, SlotKey};
 
 /// What became of one (event, subscription) pair.
 pub(crate) enum Delivery {
@@ -187,28 +187,32 @@ where
         carried: Option<i64>,
         batch: &Batch,
     ) -> Result<(), Delivery> {
-        let now = self.clock.now();
-        let now_micros = unix_micros(now);
         let slot = match carried {
-            Some(slot) if slot >= now_micros - LATE_TOLERANCE_MICROS => slot,
-            _ => match self
-                .subscriptions
-                .reserve_slot(
-                    &envelope.source_id,
-                    &subscription.subscription_id,
-                    now_micros,
+            Some(slot) if slot >= unix_micros(self.clock.now()) - LATE_TOLERANCE_MICROS => slot,
+            _ => {
+                // The batch's other records throttled by this subscription reserve with it.
+                let key = (
+                    envelope.source_id.clone(),
+                    subscription.subscription_id.clone(),
                     rate.interval_micros(),
-                )
-                .await
-            {
-                Ok(tat) => rate.send_at(tat, now_micros),
-                Err(e) => {
-                    warn!(subscription_id = %subscription.subscription_id, error = %e, "reserving a rate-limit slot failed");
-                    return Err(Delivery::Retry { after: None });
+                );
+                let reserved = batch
+                    .slots
+                    .submit(&key, (), |requests| {
+                        self.reserve_slots(&key, rate, requests.len())
+                    })
+                    .await;
+                match reserved {
+                    Ok((tat, at)) => rate.send_at(tat, at),
+                    Err(e) => {
+                        warn!(subscription_id = %subscription.subscription_id, error = %e, "reserving a rate-limit slot failed");
+                        return Err(Delivery::Retry { after: None });
+                    }
                 }
-            },
+            }
         };
-        let wait = Duration::from_micros(u64::try_from(slot - now_micros).unwrap_or(0));
+        let now = self.clock.now();
+        let wait = Duration::from_micros(u64::try_from(slot - unix_micros(now)).unwrap_or(0));
         if wait.is_zero() {
             return Ok(());
         }
@@ -221,6 +225,31 @@ where
         debug!(subscription_id = %subscription.subscription_id, wait_ms = wait.as_millis(), "waiting for the rate limit");
         tokio::time::sleep(wait).await;
         Ok(())
+    }
+
+    /// `count` consecutive slots of `key`'s subscription in one reservation: what each found,
+    /// and when they were reserved.
+    async fn reserve_slots(
+        &self,
+        (source, subscription_id, interval): &SlotKey,
+        rate: RateLimit,
+        count: usize,
+    ) -> Vec<Result<(Option<i64>, i64), StoreError>> {
+        let now = unix_micros(self.clock.now());
+        let Ok(n) = u32::try_from(count) else {
+            let e = StoreError::new("UpdateItem", "too many slots for one reservation");
+            return vec![Err(e); count];
+        };
+        match self
+            .subscriptions
+            .reserve_slots(source, subscription_id, now, *interval, n)
+            .await
+        {
+            Ok(first) => (0..n)
+                .map(|k| Ok((rate.nth_tat(first, now, k), now)))
+                .collect(),
+            Err(e) => vec![Err(e); count],
+        }
     }
 }
 

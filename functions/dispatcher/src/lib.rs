@@ -21,6 +21,7 @@
 mod attempt;
 mod config;
 mod delivery;
+mod gather;
 mod guard;
 mod lanes;
 mod last_delivery;
@@ -57,6 +58,7 @@ pub use crate::lanes::GROUP_ATTRIBUTE;
 pub use crate::snapshot::{describe_period, streak_expired};
 pub use crate::timing::{RECEIVE_COUNT_ATTRIBUTE, attempt_budget, attempt_limit};
 
+use crate::gather::Gather;
 use crate::metrics::BatchMetrics;
 use crate::snapshot::{SourceSlot, SourceSnapshot};
 
@@ -186,6 +188,8 @@ where
             permits: Semaphore::new(self.config.max_in_flight.max(1)),
             deadline,
             metrics: Mutex::default(),
+            slots: Gather::new(usize::MAX),
+            copies: Gather::new(COPIES_PER_CALL),
         };
         let failed: Vec<Vec<String>> = stream::iter(lanes::lanes(event.records))
             .map(|lane| self.handle_lane(lane, &batch))
@@ -206,14 +210,25 @@ where
     }
 }
 
-/// The state of one batch: subscriptions loaded once per source, the bound on deliveries, and
-/// what the batch did.
+/// The state of one batch: subscriptions loaded once per source, the bound on deliveries, what
+/// the batch did, and the calls its records' throttled deliveries [gather](gather) into.
 struct Batch {
     sources: Mutex<HashMap<SourceId, SourceSlot>>,
     permits: Semaphore,
     deadline: Option<SystemTime>,
     metrics: Mutex<BatchMetrics>,
+    /// Rate-limit slot reservations, per subscription and interval: the TAT each found, and
+    /// the time (µs) it was reserved at.
+    slots: Gather<SlotKey, (), (Option<i64>, i64)>,
+    /// Deferred copies (body, delay in seconds) queued again.
+    copies: Gather<(), (String, i32), ()>,
 }
+
+/// Whose slots a reservation takes: the source, the subscription, and its rate's interval (µs).
+type SlotKey = (SourceId, String, i64);
+
+/// The most deferred copies one call queues: what one `SendMessageBatch` carries.
+const COPIES_PER_CALL: usize = 10;
 
 impl Batch {
     fn measure(&self, update: impl FnOnce(&mut BatchMetrics)) {

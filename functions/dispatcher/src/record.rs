@@ -133,7 +133,15 @@ where
             slots,
         };
         let sent = match copy.mark(body) {
-            Ok(marked) => self.visibility.requeue(&marked, delay).await,
+            // The batch's other deferred copies go in the same request.
+            Ok(marked) => {
+                batch
+                    .copies
+                    .submit(&(), (marked, delay), |copies| async move {
+                        self.visibility.requeue(&copies).await
+                    })
+                    .await
+            }
             Err(e) => Err(hookpost_shared::store::StoreError::new(
                 "SendMessage",
                 e.to_string(),
@@ -607,6 +615,49 @@ mod tests {
                 (1, 1, 0)
             );
             assert_eq!(lock(&world.rate_next)["sub_slow"], slot + 60_000_000);
+        }
+
+        #[tokio::test]
+        async fn a_burst_in_one_batch_reserves_and_queues_its_copies_in_few_calls() {
+            let slow = Subscriber::start(Answer::Status(204)).await;
+            let fast = Subscriber::start(Answer::Status(204)).await;
+            let world = World::with(vec![
+                limited("sub_slow", &slow.url(), "1/m"),
+                subscription("sub_fast", &fast.url()),
+            ]);
+            let records: Vec<_> = (0..10)
+                .map(|i| message(&format!("m-{i}"), &body(&format!("evt_{i}")), 1))
+                .collect();
+
+            let (response, metrics) = world
+                .dispatcher(local_config())
+                .handle_measured(batch(records), None)
+                .await;
+
+            assert!(failed_ids(&response).is_empty(), "{response:?}");
+            assert_eq!(fast.requests().len(), 10, "not held back by the limit");
+            assert_eq!(slow.requests().len(), 1, "one slot a minute");
+            // Ten slots, fewer calls: the reservations made while one was in flight shared
+            // the next.
+            let reservations = lock(&world.reservations).clone();
+            assert_eq!(reservations.iter().sum::<u32>(), 10, "{reservations:?}");
+            assert!(reservations.len() < 10, "not gathered: {reservations:?}");
+            assert_eq!(
+                lock(&world.rate_next)["sub_slow"],
+                NOW_MICROS + 10 * 60_000_000
+            );
+            // Nine copies, each with its own slot, one minute apart, queued in fewer calls.
+            let calls = lock(&world.requeue_calls).clone();
+            assert_eq!(calls.iter().sum::<usize>(), 9, "{calls:?}");
+            assert!(calls.len() < 9, "not gathered: {calls:?}");
+            let mut slots: Vec<i64> = lock(&world.requeued)
+                .iter()
+                .map(|(copy, _)| Deferral::read(copy).expect("marked").slots["sub_slow"])
+                .collect();
+            slots.sort_unstable();
+            let expected: Vec<i64> = (1..10).map(|k| NOW_MICROS + k * 60_000_000).collect();
+            assert_eq!(slots, expected);
+            assert_eq!((metrics.throttled, metrics.requeued), (9, 9));
         }
 
         #[tokio::test]

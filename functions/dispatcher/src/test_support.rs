@@ -57,8 +57,12 @@ pub(crate) struct World {
     pub(crate) fail_dead_letters: bool,
     /// Each rate-limited subscription's limiter time (TAT), as the subscriptions table keeps it.
     pub(crate) rate_next: Mutex<HashMap<String, i64>>,
+    /// How many slots each reservation call took, in order.
+    pub(crate) reservations: Mutex<Vec<u32>>,
     /// Records queued again with their delay.
     pub(crate) requeued: Mutex<Vec<(String, i32)>>,
+    /// How many copies each requeue call carried, in order.
+    pub(crate) requeue_calls: Mutex<Vec<usize>>,
     pub(crate) fail_requeues: bool,
 }
 
@@ -107,17 +111,21 @@ impl SubscriptionStore for &World {
             .or_insert(now))
     }
 
-    async fn reserve_slot(
+    async fn reserve_slots(
         &self,
         _source: &SourceId,
         subscription_id: &str,
         now_micros: i64,
         interval_micros: i64,
+        count: u32,
     ) -> Result<Option<i64>, StoreError> {
+        // A call to the table is in flight for a while: others of the batch can gather.
+        tokio::task::yield_now().await;
+        lock(&self.reservations).push(count);
         let mut tats = lock(&self.rate_next);
         let tat = tats.entry(subscription_id.to_owned()).or_insert(i64::MIN);
         let before = *tat;
-        *tat = before.max(now_micros) + interval_micros;
+        *tat = before.max(now_micros) + interval_micros * i64::from(count);
         Ok((before > now_micros).then_some(before))
     }
 
@@ -179,15 +187,15 @@ impl Visibility for &World {
         Ok(())
     }
 
-    async fn requeue(&self, body: &str, delay_seconds: i32) -> Result<(), StoreError> {
+    async fn requeue(&self, copies: &[(String, i32)]) -> Vec<Result<(), StoreError>> {
+        tokio::task::yield_now().await;
+        lock(&self.requeue_calls).push(copies.len());
         if self.fail_requeues {
-            return Err(StoreError::new(
-                "SendMessage",
-                "a FIFO queue cannot delay one message",
-            ));
+            let refused = StoreError::new("SendMessage", "a FIFO queue cannot delay one message");
+            return vec![Err(refused); copies.len()];
         }
-        lock(&self.requeued).push((body.to_owned(), delay_seconds));
-        Ok(())
+        lock(&self.requeued).extend(copies.iter().cloned());
+        vec![Ok(()); copies.len()]
     }
 
     async fn dead_letter(

@@ -96,6 +96,94 @@ impl EventQueue for SqsQueue {
     }
 }
 
+/// The most messages one `SendMessageBatch` carries.
+const BATCH_ENTRIES: usize = 10;
+/// The most bytes of bodies one `SendMessageBatch` carries: SQS's 256 KiB payload limit for a
+/// whole batch, the long-standing one (raised to 1 MiB on AWS in 2025; emulators may keep it).
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// `copies` in runs that fit one `SendMessageBatch` each, in order: at most [`BATCH_ENTRIES`]
+/// and [`BATCH_BYTES`] (a body over the limit alone goes alone, for SQS to refuse by itself).
+fn batches(copies: &[(String, i32)]) -> Vec<&[(String, i32)]> {
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (body, _)) in copies.iter().enumerate() {
+        if i > start && (i - start == BATCH_ENTRIES || bytes + body.len() > BATCH_BYTES) {
+            runs.push(&copies[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += body.len();
+    }
+    if start < copies.len() {
+        runs.push(&copies[start..]);
+    }
+    runs
+}
+
+impl SqsQueue {
+    /// One `SendMessageBatch` of at most ten delayed copies: a result per copy, in order.
+    async fn send_batch(&self, copies: &[(String, i32)]) -> Vec<Result<(), StoreError>> {
+        let entries: Result<Vec<_>, _> = copies
+            .iter()
+            .enumerate()
+            .map(|(i, (body, delay))| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .delay_seconds((*delay).clamp(0, MAX_DELAY_SECONDS))
+                    .build()
+            })
+            .collect();
+        let sent = match entries {
+            Ok(entries) => {
+                self.client
+                    .send_message_batch()
+                    .queue_url(&self.url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+            }
+            Err(e) => {
+                let e = StoreError::new("SendMessageBatch", e.to_string());
+                return vec![Err(e); copies.len()];
+            }
+        };
+        let out = match sent {
+            Ok(out) => out,
+            Err(e) => return vec![Err(sdk_error("SendMessageBatch", e)); copies.len()],
+        };
+        let mut answers: Vec<Result<(), StoreError>> = vec![
+            Err(StoreError::new(
+                "SendMessageBatch",
+                "SQS did not answer for this message"
+            ));
+            copies.len()
+        ];
+        for ok in out.successful() {
+            if let Some(answer) = ok
+                .id()
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| answers.get_mut(i))
+            {
+                *answer = Ok(());
+            }
+        }
+        for failed in out.failed() {
+            if let Some(answer) = failed
+                .id()
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| answers.get_mut(i))
+            {
+                let why = failed.message().unwrap_or(failed.code());
+                *answer = Err(StoreError::new("SendMessageBatch", why.to_owned()));
+            }
+        }
+        answers
+    }
+}
+
 /// Whether `url` names a FIFO queue.
 pub fn is_fifo_url(url: &str) -> bool {
     url.trim_end_matches('/').ends_with(".fifo")
@@ -114,23 +202,18 @@ impl Visibility for SqsQueue {
         Ok(())
     }
 
-    async fn requeue(&self, body: &str, delay_seconds: i32) -> Result<(), StoreError> {
+    async fn requeue(&self, copies: &[(String, i32)]) -> Vec<Result<(), StoreError>> {
         if self.fifo {
             // Per-message delays are not supported on FIFO queues (only the queue's own).
-            return Err(StoreError::new(
-                "SendMessage",
-                "a FIFO queue cannot delay one message",
-            ));
+            let refused =
+                StoreError::new("SendMessageBatch", "a FIFO queue cannot delay one message");
+            return vec![Err(refused); copies.len()];
         }
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .delay_seconds(delay_seconds.clamp(0, MAX_DELAY_SECONDS))
-            .send()
-            .await
-            .map_err(|e| sdk_error("SendMessage", e))?;
-        Ok(())
+        let mut answers = Vec::with_capacity(copies.len());
+        for chunk in batches(copies) {
+            answers.extend(self.send_batch(chunk).await);
+        }
+        answers
     }
 
     async fn dead_letter(
@@ -188,5 +271,30 @@ mod tests {
         assert!(!is_fifo_url(
             "https://sqs.eu-west-1.amazonaws.com/123456789012/fifo"
         ));
+    }
+
+    #[test]
+    fn copies_are_sent_ten_at_most_and_within_the_batch_size() {
+        let copy = |bytes: usize| ("x".repeat(bytes), 1);
+        let lengths = |copies: &[(String, i32)]| -> Vec<usize> {
+            batches(copies).iter().map(|run| run.len()).collect()
+        };
+        assert_eq!(lengths(&[]), Vec::<usize>::new());
+        assert_eq!(lengths(&vec![copy(10); 10]), vec![10]);
+        assert_eq!(lengths(&vec![copy(10); 23]), vec![10, 10, 3]);
+        // 100 KiB each: two fit in 256 KiB, a third does not.
+        assert_eq!(lengths(&vec![copy(100 * 1024); 5]), vec![2, 2, 1]);
+        // Exactly the limit fits; one byte more starts a new batch.
+        let half = BATCH_BYTES / 2;
+        assert_eq!(lengths(&[copy(half), copy(half), copy(1)]), vec![2, 1]);
+        // A body over the limit goes alone, in its place.
+        assert_eq!(
+            lengths(&[copy(1), copy(BATCH_BYTES + 1), copy(1)]),
+            vec![1, 1, 1]
+        );
+        // Every copy is in exactly one run, in order.
+        let many: Vec<(String, i32)> = (0..37).map(|i| (i.to_string(), i)).collect();
+        let flat: Vec<&(String, i32)> = batches(&many).into_iter().flatten().collect();
+        assert_eq!(flat, many.iter().collect::<Vec<_>>());
     }
 }

@@ -365,25 +365,27 @@ impl SubscriptionStore for DynamoSubscriptions {
         self.set_last_delivery(source, subscription_id, last).await
     }
 
-    async fn reserve_slot(
+    async fn reserve_slots(
         &self,
         source: &SourceId,
         subscription_id: &str,
         now_micros: i64,
         interval_micros: i64,
+        count: u32,
     ) -> Result<Option<i64>, StoreError> {
         let now = AttributeValue::N(now_micros.to_string());
-        let interval = AttributeValue::N(interval_micros.to_string());
-        // A busy subscription's TAT moves on by one interval; an idle one's starts from now.
+        let advance = interval_micros.saturating_mul(i64::from(count.max(1)));
+        let advance_value = AttributeValue::N(advance.to_string());
+        // A busy subscription's TAT moves on by `count` intervals; an idle one's starts from now.
         // Exactly one of the two conditions holds at any moment, so a lost race only means
         // taking the other path; the loop ends because each failure means the state changed.
         for _ in 0..4 {
             let busy = self
                 .update(source, subscription_id)
-                .update_expression("SET rate_next = rate_next + :interval")
+                .update_expression("SET rate_next = rate_next + :advance")
                 .condition_expression("rate_next > :now")
                 .expression_attribute_values(":now", now.clone())
-                .expression_attribute_values(":interval", interval.clone())
+                .expression_attribute_values(":advance", advance_value.clone())
                 .return_values(ReturnValue::UpdatedOld)
                 .send()
                 .await;
@@ -415,7 +417,7 @@ impl SubscriptionStore for DynamoSubscriptions {
                 .expression_attribute_values(":now", now.clone())
                 .expression_attribute_values(
                     ":next",
-                    AttributeValue::N(now_micros.saturating_add(interval_micros).to_string()),
+                    AttributeValue::N(now_micros.saturating_add(advance).to_string()),
                 )
                 .send()
                 .await;

@@ -113,6 +113,17 @@ impl RateLimit {
         })
     }
 
+    /// The TAT the `k`-th (from 0) of several slots reserved at once at `now_micros` found,
+    /// when the first found `first` (what the store's reservation answered): the same as `k + 1`
+    /// reservations one after the other at that moment.
+    pub fn nth_tat(&self, first: Option<i64>, now_micros: i64, k: u32) -> Option<i64> {
+        if k == 0 {
+            return first;
+        }
+        let base = first.map_or(now_micros, |tat| tat.max(now_micros));
+        Some(base.saturating_add(i64::from(k).saturating_mul(self.interval_micros())))
+    }
+
     /// How long a delivery reserving now would wait, given the stored TAT.
     pub fn current_wait(&self, tat: Option<i64>, now_micros: i64) -> Duration {
         let at = self.send_at(tat, now_micros);
@@ -197,6 +208,29 @@ mod tests {
                 rate.send_at(before, now)
             })
             .collect()
+    }
+
+    #[test]
+    fn slots_reserved_together_are_the_slots_reserved_one_by_one() {
+        for burst in [1, 3] {
+            let rate = RateLimit::parse("20/s", Some(burst)).expect("valid");
+            for (tat, now) in [(None, 1_000), (Some(500), 1_000), (Some(400_000), 1_000)] {
+                // One by one, with the store's arithmetic.
+                let mut state = tat;
+                let one_by_one: Vec<i64> = (0..6)
+                    .map(|_| {
+                        let before = state.filter(|t| *t > now);
+                        state = Some(before.unwrap_or(now) + rate.interval_micros());
+                        rate.send_at(before, now)
+                    })
+                    .collect();
+                let first = tat.filter(|t| *t > now);
+                let together: Vec<i64> = (0..6)
+                    .map(|k| rate.send_at(rate.nth_tat(first, now, k), now))
+                    .collect();
+                assert_eq!(together, one_by_one, "burst {burst}, TAT {tat:?}");
+            }
+        }
     }
 
     #[test]

@@ -196,7 +196,7 @@ where
                     subscription.subscription_id.clone(),
                     rate.interval_micros(),
                 );
-                let reserved = batch
+                let reserved = self
                     .slots
                     .submit(&key, (), |requests| {
                         self.reserve_slots(&key, rate, requests.len())

@@ -1,6 +1,6 @@
-//! Group commit for the store calls a batch's records make one each: while one call for a key
-//! is in flight, the records that ask for the same key wait, and the next call serves all of
-//! them at once. Nothing waits for a call that is not already in flight (no timer, no barrier),
+//! Group commit for the store calls records make one each: while one call for a key is in
+//! flight, the records that ask for the same key wait, and the next call serves all of them at
+//! once. Nothing waits for a call that is not already in flight (no timer, no barrier),
 //! so a record alone pays nothing, and an ordered lane, whose records go one by one, simply
 //! never gathers.
 //!
@@ -39,6 +39,20 @@ enum Turn<T, X> {
     Done(Result<X, StoreError>),
     /// It leads now: its request back, to make the next call with.
     Lead(T),
+}
+
+impl<K, T, X> std::fmt::Debug for Gather<K, T, X> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let led = self
+            .queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        f.debug_struct("Gather")
+            .field("most", &self.most)
+            .field("keys_in_flight", &led)
+            .finish()
+    }
 }
 
 impl<K: Eq + Hash + Clone, T, X> Gather<K, T, X> {

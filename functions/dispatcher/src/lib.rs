@@ -88,6 +88,13 @@ pub struct Dispatcher<S, L, V, B, E> {
     warm: Mutex<HashMap<SourceId, (Instant, Arc<SourceSnapshot>)>>,
     /// The last deliveries this function wrote on subscription items.
     last_deliveries: last_delivery::LastDeliveries,
+    /// Rate-limit slot reservations [gathered](gather) per subscription and interval: the TAT
+    /// each found, and the time (µs) it was reserved at. On Lambda an environment handles one
+    /// batch at a time, so these gather a batch's records; where batches run side by side on
+    /// one dispatcher (the local stack's pollers), theirs too.
+    slots: Gather<SlotKey, (), (Option<i64>, i64)>,
+    /// Deferred copies (body, delay in seconds) queued again, gathered the same way.
+    copies: Gather<(), (String, i32), ()>,
 }
 
 /// The dispatcher on the AWS adapters, as the deployed function runs it.
@@ -152,6 +159,8 @@ where
             destinations: None,
             warm: Mutex::default(),
             last_deliveries: last_delivery::LastDeliveries::default(),
+            slots: Gather::new(usize::MAX),
+            copies: Gather::new(COPIES_PER_CALL),
         })
     }
 
@@ -188,8 +197,6 @@ where
             permits: Semaphore::new(self.config.max_in_flight.max(1)),
             deadline,
             metrics: Mutex::default(),
-            slots: Gather::new(usize::MAX),
-            copies: Gather::new(COPIES_PER_CALL),
         };
         let failed: Vec<Vec<String>> = stream::iter(lanes::lanes(event.records))
             .map(|lane| self.handle_lane(lane, &batch))
@@ -210,18 +217,13 @@ where
     }
 }
 
-/// The state of one batch: subscriptions loaded once per source, the bound on deliveries, what
-/// the batch did, and the calls its records' throttled deliveries [gather](gather) into.
+/// The state of one batch: subscriptions loaded once per source, the bound on deliveries, and
+/// what the batch did.
 struct Batch {
     sources: Mutex<HashMap<SourceId, SourceSlot>>,
     permits: Semaphore,
     deadline: Option<SystemTime>,
     metrics: Mutex<BatchMetrics>,
-    /// Rate-limit slot reservations, per subscription and interval: the TAT each found, and
-    /// the time (µs) it was reserved at.
-    slots: Gather<SlotKey, (), (Option<i64>, i64)>,
-    /// Deferred copies (body, delay in seconds) queued again.
-    copies: Gather<(), (String, i32), ()>,
 }
 
 /// Whose slots a reservation takes: the source, the subscription, and its rate's interval (µs).

@@ -135,8 +135,7 @@ where
         let sent = match copy.mark(body) {
             // The batch's other deferred copies go in the same request.
             Ok(marked) => {
-                batch
-                    .copies
+                self.copies
                     .submit(&(), (marked, delay), |copies| async move {
                         self.visibility.requeue(&copies).await
                     })

@@ -251,7 +251,7 @@ async fn load(
     let idle = Latencies::of(&one_by_one, &sink.arrivals(), &idle_calls)?;
 
     let moto_stat = format!("/proc/{}/stat", moto.pid);
-    let throttled = throttled_burst(settings, stack, &poster, &moto_stat).await?;
+    let throttled = throttled_burst(settings, stack, &poster, proxy, &moto_stat).await?;
     let cost = cost::measure(stack, &poster, proxy).await?;
 
     let run = Run {
@@ -288,6 +288,7 @@ async fn throttled_burst(
     settings: &Settings,
     stack: &LocalStack,
     poster: &Poster,
+    proxy: &Proxy,
     moto_stat: &str,
 ) -> Result<Vec<Value>, String> {
     const RATE_PER_S: u32 = 20;
@@ -299,15 +300,38 @@ async fn throttled_burst(
     let control = add_github_source(stack, "github-unlimited-alone").await?;
     subscribe(stack, &control, &alone.url).await?;
     let (cpu_before, started) = (cpu_seconds(moto_stat), Instant::now());
+    proxy.recorder.start();
     let sent = poster
         .to(stack, &control)
         .send_all(events, settings.concurrency)
         .await;
     check_accepted(&sent)?;
     alone.wait_for(events, DELIVERY_TIMEOUT).await;
+    let usual_calls = proxy.recorder.stop();
     let usual = Latencies::of(&sent, &alone.arrivals(), &[])?.latency;
     let usual_p99_ms = usual.p(0.99);
     let usual_moto_share = (cpu_seconds(moto_stat) - cpu_before) / started.elapsed().as_secs_f64();
+
+    // The same burst to a source with two unlimited subscriptions: the second one's latency
+    // beside a neighbour that does the same delivery work as the limited one will, unthrottled.
+    let fanout = add_github_source(stack, "github-unlimited-pair").await?;
+    let (first, second) = (Sink::start().await?, Sink::start().await?);
+    subscribe(stack, &fanout, &first.url).await?;
+    subscribe(stack, &fanout, &second.url).await?;
+    let (cpu_before, started) = (cpu_seconds(moto_stat), Instant::now());
+    proxy.recorder.start();
+    let paired = poster
+        .to(stack, &fanout)
+        .send_all(events, settings.concurrency)
+        .await;
+    check_accepted(&paired)?;
+    first.wait_for(events, DELIVERY_TIMEOUT).await;
+    second.wait_for(events, DELIVERY_TIMEOUT).await;
+    let fanout_calls = proxy.recorder.stop();
+    let fanout_p99_ms = Latencies::of(&paired, &second.arrivals(), &[])?
+        .latency
+        .p(0.99);
+    let fanout_moto_share = (cpu_seconds(moto_stat) - cpu_before) / started.elapsed().as_secs_f64();
 
     let source_id = add_github_source(stack, "github-throttled").await?;
     let limited = Sink::start().await?;
@@ -318,9 +342,11 @@ async fn throttled_burst(
     let poster = poster.to(stack, &source_id);
 
     let (cpu_before, started) = (cpu_seconds(moto_stat), Instant::now());
+    proxy.recorder.start();
     let sent = poster.send_all(events, settings.concurrency).await;
     check_accepted(&sent)?;
     free.wait_for(events, DELIVERY_TIMEOUT).await;
+    let neighbour_calls = proxy.recorder.stop();
     let moto_share = (cpu_seconds(moto_stat) - cpu_before) / started.elapsed().as_secs_f64();
     let limit_time = Duration::from_secs_f64(events as f64 / f64::from(RATE_PER_S));
     limited
@@ -348,13 +374,42 @@ async fn throttled_burst(
     let figure = |name: &str, value: f64, unit: &str| json!({ "name": format!("pipeline/rate/{name}"), "value": round(value), "unit": unit });
     println!(
         "rate: {got}/{events} events to the {RATE_PER_S}/s subscription, busiest 5 s at {:.1}/s, \
-         {} requests, {dead} dead-lettered; the unlimited one got {} (p99 {:.0} ms, usual {:.0} ms)",
+         {} requests, {dead} dead-lettered; the unlimited one got {} (p99 {:.0} ms; beside an \
+         unlimited neighbour {fanout_p99_ms:.0} ms, alone {usual_p99_ms:.0} ms)",
         busiest as f64 / WINDOW.as_secs_f64(),
         requests.len(),
         free.count(),
         free_latency.p(0.99),
-        usual_p99_ms,
     );
+    // Where moto's time went in each burst, until the unlimited subscriber had every event.
+    let (usual_ops, fanout_ops, neighbour_ops) = (
+        Ops::of(&usual_calls, names),
+        Ops::of(&fanout_calls, names),
+        Ops::of(&neighbour_calls, names),
+    );
+    let per = |ops: &Ops<'_>, label: &str| {
+        ops.by_label.get(label).map_or((0.0, 0.0), |o| {
+            (o.calls as f64 / events as f64, o.mean_ms())
+        })
+    };
+    for label in neighbour_ops.by_label.keys() {
+        let [
+            (limited, limited_ms),
+            (paired, paired_ms),
+            (alone, alone_ms),
+        ] = [
+            per(&neighbour_ops, label),
+            per(&fanout_ops, label),
+            per(&usual_ops, label),
+        ];
+        println!(
+            "rate: {label}: calls/event {limited:.2} beside the limited one, {paired:.2} beside an \
+             unlimited one, {alone:.2} alone; mean {limited_ms:.1}, {paired_ms:.1}, {alone_ms:.1} ms"
+        );
+    }
+    let per_event = |ops: &Ops<'_>| {
+        ops.by_label.values().map(|o| o.calls).sum::<usize>() as f64 / events as f64
+    };
     if got < events || free.count() < events {
         return Err(format!(
             "the throttled run lost events: the limited subscriber got {got} and the unlimited \
@@ -378,9 +433,20 @@ async fn throttled_burst(
         figure("unlimited-latency-p50", free_latency.p(0.50), "ms"),
         figure("unlimited-latency-p99", free_latency.p(0.99), "ms"),
         figure("usual-latency-p99", usual_p99_ms, "ms"),
+        // moto's calls per event until the unlimited subscriber had every event, alone and
+        // beside the limited one (empty long polls apart).
+        figure("fanout-latency-p99", fanout_p99_ms, "ms"),
+        figure("usual-moto-calls-per-event", per_event(&usual_ops), "calls"),
+        figure(
+            "fanout-moto-calls-per-event",
+            per_event(&fanout_ops),
+            "calls",
+        ),
+        figure("moto-calls-per-event", per_event(&neighbour_ops), "calls"),
         // moto's CPU while the unlimited subscriber got its events, alone and beside the limited
         // one: one core (one GIL) is where moto stops keeping up.
         figure("usual-moto-cpu-share", usual_moto_share, "cores"),
+        figure("fanout-moto-cpu-share", fanout_moto_share, "cores"),
         figure("moto-cpu-share", moto_share, "cores"),
     ])
 }

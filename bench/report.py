@@ -581,7 +581,7 @@ def rate_goals(values: dict[str, dict]) -> list[dict]:
             v["unlimited-delivered"] >= events,
         ),
         (
-            "rate: the unlimited subscription's p99 latency within its usual p99 (the same burst, no limited neighbour)",
+            "rate: the unlimited subscription's p99 latency within its usual p99 (the same burst with no neighbour, mean of the runs before and after)",
             f"{v['unlimited-latency-p99']:.0f} ms vs {v['usual-latency-p99']:.0f} ms"
             + (
                 f" (beside an unlimited neighbour: {v['fanout-latency-p99']:.0f} ms)"

@@ -34,7 +34,9 @@
 //!   the limited subscriber's busiest 5 s (deliveries/s, duplicates counted; the goal is ≤ 22),
 //!   distinct events it got and when the last came, the dead-letter queue's depth (goal 0), and
 //!   the unlimited subscriber's latency beside its usual p99: the same burst to a source with
-//!   only an unlimited subscription, posted just before.
+//!   only an unlimited subscription, run before and after (moto slows as its state grows, so
+//!   the mean of the two is the reference), and beside the p99 with an unlimited neighbour
+//!   instead of the limited one (the same fan-out, also before and after).
 //!
 //! - `cost/*`: what an event costs in billed units (issue 19): DynamoDB write and read units, SQS
 //!   requests and dispatcher invocations per event, with one subscription and with five, priced
@@ -278,9 +280,12 @@ async fn load(
 
 /// The subscriber-protection run (issue 18): `settings.rate_events` events posted at once to a
 /// source whose one subscription allows `RATE_PER_S` a second and whose other has no limit.
-/// First the same burst goes to a source with only an unlimited subscription: that one's latency
-/// is the *usual* latency the unlimited neighbour is judged against (the loaded run above posts
-/// fewer events, so its backlog, and its latency, is smaller).
+/// The same burst also goes to a source with only an unlimited subscription, and to one with two,
+/// before the limited run and again after it in the mirrored order (alone, pair, limited, pair,
+/// alone): moto slows as its state grows, so the mean of each reference's two runs stands at the
+/// limited run's place. The one-subscription mean is the *usual* latency the unlimited
+/// neighbour is judged against (the loaded run above posts fewer events, so its backlog, and its
+/// latency, is smaller); the pair's says what a second delivery costs without a limit.
 /// Figures: the limited subscriber's busiest 5 s window (deliveries per second, duplicates
 /// counted), how many distinct events it got and when the last came, the dead-letter queue's
 /// depth, and the unlimited subscriber's latency (202 → delivered) beside the usual one.
@@ -296,42 +301,16 @@ async fn throttled_burst(
     let names = &stack.state.names;
     let events = settings.rate_events;
 
-    let alone = Sink::start().await?;
-    let control = add_github_source(stack, "github-unlimited-alone").await?;
-    subscribe(stack, &control, &alone.url).await?;
-    let (cpu_before, started) = (cpu_seconds(moto_stat), Instant::now());
-    proxy.recorder.start();
-    let sent = poster
-        .to(stack, &control)
-        .send_all(events, settings.concurrency)
-        .await;
-    check_accepted(&sent)?;
-    alone.wait_for(events, DELIVERY_TIMEOUT).await;
-    let usual_calls = proxy.recorder.stop();
-    let usual = Latencies::of(&sent, &alone.arrivals(), &[])?.latency;
-    let usual_p99_ms = usual.p(0.99);
-    let usual_moto_share = (cpu_seconds(moto_stat) - cpu_before) / started.elapsed().as_secs_f64();
-
-    // The same burst to a source with two unlimited subscriptions: the second one's latency
-    // beside a neighbour that does the same delivery work as the limited one will, unthrottled.
-    let fanout = add_github_source(stack, "github-unlimited-pair").await?;
-    let (first, second) = (Sink::start().await?, Sink::start().await?);
-    subscribe(stack, &fanout, &first.url).await?;
-    subscribe(stack, &fanout, &second.url).await?;
-    let (cpu_before, started) = (cpu_seconds(moto_stat), Instant::now());
-    proxy.recorder.start();
-    let paired = poster
-        .to(stack, &fanout)
-        .send_all(events, settings.concurrency)
-        .await;
-    check_accepted(&paired)?;
-    first.wait_for(events, DELIVERY_TIMEOUT).await;
-    second.wait_for(events, DELIVERY_TIMEOUT).await;
-    let fanout_calls = proxy.recorder.stop();
-    let fanout_p99_ms = Latencies::of(&paired, &second.arrivals(), &[])?
-        .latency
-        .p(0.99);
-    let fanout_moto_share = (cpu_seconds(moto_stat) - cpu_before) / started.elapsed().as_secs_f64();
+    // The references before the limited burst; they run again after it (below).
+    let ctx = BurstContext {
+        settings,
+        stack,
+        poster,
+        proxy,
+        moto_stat,
+    };
+    let alone_before = ctx.unlimited_burst("github-unlimited-alone", 1).await?;
+    let fanout_before = ctx.unlimited_burst("github-unlimited-pair", 2).await?;
 
     let source_id = add_github_source(stack, "github-throttled").await?;
     let limited = Sink::start().await?;
@@ -357,6 +336,18 @@ async fn throttled_burst(
     let dead = hookpost_testkit::queue_depth(&stack.sdk, &names.dead_letter_queue_url).await;
 
     let free_latency = Latencies::of(&sent, &free.arrivals(), &[])?.latency;
+    // moto slows as its state grows: a burst run later is slower whatever it is (the same
+    // one-subscription burst took 338 ms at p99 first and 1,026 ms after the others). The
+    // references run again in the mirrored order, and the limited burst in the middle is
+    // judged against their means.
+    let fanout_after = ctx
+        .unlimited_burst("github-unlimited-pair-after", 2)
+        .await?;
+    let alone_after = ctx
+        .unlimited_burst("github-unlimited-alone-after", 1)
+        .await?;
+    let usual_p99_ms = (alone_before.p99_ms + alone_after.p99_ms) / 2.0;
+    let fanout_p99_ms = (fanout_before.p99_ms + fanout_after.p99_ms) / 2.0;
     let mut requests = limited.requests();
     requests.sort();
     let busiest = requests
@@ -375,16 +366,21 @@ async fn throttled_burst(
     println!(
         "rate: {got}/{events} events to the {RATE_PER_S}/s subscription, busiest 5 s at {:.1}/s, \
          {} requests, {dead} dead-lettered; the unlimited one got {} (p99 {:.0} ms; beside an \
-         unlimited neighbour {fanout_p99_ms:.0} ms, alone {usual_p99_ms:.0} ms)",
+         unlimited neighbour {:.0} ms before, {:.0} ms after; alone {:.0} ms before, {:.0} ms \
+         after)",
         busiest as f64 / WINDOW.as_secs_f64(),
         requests.len(),
         free.count(),
         free_latency.p(0.99),
+        fanout_before.p99_ms,
+        fanout_after.p99_ms,
+        alone_before.p99_ms,
+        alone_after.p99_ms,
     );
     // Where moto's time went in each burst, until the unlimited subscriber had every event.
     let (usual_ops, fanout_ops, neighbour_ops) = (
-        Ops::of(&usual_calls, names),
-        Ops::of(&fanout_calls, names),
+        Ops::of(&alone_before.calls, names),
+        Ops::of(&fanout_before.calls, names),
         Ops::of(&neighbour_calls, names),
     );
     let per = |ops: &Ops<'_>, label: &str| {
@@ -432,10 +428,15 @@ async fn throttled_burst(
         figure("unlimited-delivered", free.count() as f64, "events"),
         figure("unlimited-latency-p50", free_latency.p(0.50), "ms"),
         figure("unlimited-latency-p99", free_latency.p(0.99), "ms"),
+        // The references: the mean of the runs before and after the limited one, and each.
         figure("usual-latency-p99", usual_p99_ms, "ms"),
+        figure("usual-latency-p99-before", alone_before.p99_ms, "ms"),
+        figure("usual-latency-p99-after", alone_after.p99_ms, "ms"),
+        figure("fanout-latency-p99", fanout_p99_ms, "ms"),
+        figure("fanout-latency-p99-before", fanout_before.p99_ms, "ms"),
+        figure("fanout-latency-p99-after", fanout_after.p99_ms, "ms"),
         // moto's calls per event until the unlimited subscriber had every event, alone and
         // beside the limited one (empty long polls apart).
-        figure("fanout-latency-p99", fanout_p99_ms, "ms"),
         figure("usual-moto-calls-per-event", per_event(&usual_ops), "calls"),
         figure(
             "fanout-moto-calls-per-event",
@@ -445,10 +446,64 @@ async fn throttled_burst(
         figure("moto-calls-per-event", per_event(&neighbour_ops), "calls"),
         // moto's CPU while the unlimited subscriber got its events, alone and beside the limited
         // one: one core (one GIL) is where moto stops keeping up.
-        figure("usual-moto-cpu-share", usual_moto_share, "cores"),
-        figure("fanout-moto-cpu-share", fanout_moto_share, "cores"),
+        figure("usual-moto-cpu-share", alone_before.moto_share, "cores"),
+        figure("fanout-moto-cpu-share", fanout_before.moto_share, "cores"),
         figure("moto-cpu-share", moto_share, "cores"),
     ])
+}
+
+/// What [`throttled_burst`] needs to run a reference burst.
+struct BurstContext<'a> {
+    settings: &'a Settings,
+    stack: &'a LocalStack,
+    poster: &'a Poster,
+    proxy: &'a Proxy,
+    moto_stat: &'a str,
+}
+
+/// One reference burst: its last subscriber's p99 (202 → delivered), the emulator calls until
+/// every subscriber had every event, and moto's CPU share meanwhile.
+struct Reference {
+    p99_ms: f64,
+    calls: Vec<Call>,
+    moto_share: f64,
+}
+
+impl BurstContext<'_> {
+    /// The rate burst to a new source `id` with `subscriptions` unlimited subscriptions.
+    async fn unlimited_burst(&self, id: &str, subscriptions: usize) -> Result<Reference, String> {
+        let events = self.settings.rate_events;
+        let source = add_github_source(self.stack, id).await?;
+        let mut sinks = Vec::with_capacity(subscriptions);
+        for _ in 0..subscriptions {
+            let sink = Sink::start().await?;
+            subscribe(self.stack, &source, &sink.url).await?;
+            sinks.push(sink);
+        }
+        let (cpu_before, started) = (cpu_seconds(self.moto_stat), Instant::now());
+        self.proxy.recorder.start();
+        let sent = self
+            .poster
+            .to(self.stack, &source)
+            .send_all(events, self.settings.concurrency)
+            .await;
+        check_accepted(&sent)?;
+        for sink in &sinks {
+            sink.wait_for(events, DELIVERY_TIMEOUT).await;
+        }
+        let calls = self.proxy.recorder.stop();
+        let moto_share =
+            (cpu_seconds(self.moto_stat) - cpu_before) / started.elapsed().as_secs_f64();
+        let last = sinks
+            .last()
+            .ok_or("a reference burst needs a subscription")?;
+        let p99_ms = Latencies::of(&sent, &last.arrivals(), &[])?.latency.p(0.99);
+        Ok(Reference {
+            p99_ms,
+            calls,
+            moto_share,
+        })
+    }
 }
 
 /// A GitHub source `id` verified with [`SECRET`].

@@ -190,7 +190,8 @@ where
         let slot = match carried {
             Some(slot) if slot >= unix_micros(self.clock.now()) - LATE_TOLERANCE_MICROS => slot,
             _ => {
-                // The batch's other records throttled by this subscription reserve with it.
+                // Deliveries to this subscription that ask while its reservation is in flight
+                // reserve together in the next one.
                 let key = (
                     envelope.source_id.clone(),
                     subscription.subscription_id.clone(),

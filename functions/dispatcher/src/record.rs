@@ -133,7 +133,7 @@ where
             slots,
         };
         let sent = match copy.mark(body) {
-            // The batch's other deferred copies go in the same request.
+            // Copies made while another is being sent go together in the next request.
             Ok(marked) => {
                 self.copies
                     .submit(&(), (marked, delay), |copies| async move {

@@ -159,25 +159,17 @@ impl SqsQueue {
             ));
             copies.len()
         ];
+        // Entries are named by their index in `copies`.
+        let index = |id: &str| id.parse::<usize>().ok().filter(|i| *i < copies.len());
         for ok in out.successful() {
-            if let Some(answer) = ok
-                .id()
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| answers.get_mut(i))
-            {
-                *answer = Ok(());
+            if let Some(i) = index(ok.id()) {
+                answers[i] = Ok(());
             }
         }
         for failed in out.failed() {
-            if let Some(answer) = failed
-                .id()
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| answers.get_mut(i))
-            {
+            if let Some(i) = index(failed.id()) {
                 let why = failed.message().unwrap_or(failed.code());
-                *answer = Err(StoreError::new("SendMessageBatch", why.to_owned()));
+                answers[i] = Err(StoreError::new("SendMessageBatch", why.to_owned()));
             }
         }
         answers

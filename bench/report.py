@@ -581,11 +581,11 @@ def rate_goals(values: dict[str, dict]) -> list[dict]:
             v["unlimited-delivered"] >= events,
         ),
         (
-            "rate: the unlimited subscription's p99 latency within its usual p99 (the same burst with no neighbour, mean of the runs before and after)",
+            "rate: the unlimited subscription's p99 latency within its usual p99 (the same two subscriptions, neither limited; a new moto per burst, mean of the runs before and after)",
             f"{v['unlimited-latency-p99']:.0f} ms vs {v['usual-latency-p99']:.0f} ms"
             + (
-                f" (beside an unlimited neighbour: {v['fanout-latency-p99']:.0f} ms)"
-                if "fanout-latency-p99" in v
+                f" (one subscription alone: {v['alone-latency-p99']:.0f} ms)"
+                if "alone-latency-p99" in v
                 else ""
             ),
             v["unlimited-latency-p99"] <= v["usual-latency-p99"],

@@ -33,10 +33,11 @@
 //!   posted at once to a source with one subscription limited to 20/s and one without a limit:
 //!   the limited subscriber's busiest 5 s (deliveries/s, duplicates counted; the goal is ≤ 22),
 //!   distinct events it got and when the last came, the dead-letter queue's depth (goal 0), and
-//!   the unlimited subscriber's latency beside its usual p99: the same burst to a source with
-//!   only an unlimited subscription, run before and after (moto slows as its state grows, so
-//!   the mean of the two is the reference), and beside the p99 with an unlimited neighbour
-//!   instead of the limited one (the same fan-out, also before and after).
+//!   the unlimited subscriber's latency beside its usual p99: the same burst to a source with two
+//!   unlimited subscriptions, run before and after (the mean of the two is the reference), and
+//!   beside the p99 of a source with only one (what the second delivery costs). Every burst runs
+//!   on a new moto: moto slows as its state grows, so a burst run after others would be slower
+//!   whatever it measured.
 //!
 //! - `cost/*`: what an event costs in billed units (issue 19): DynamoDB write and read units, SQS
 //!   requests and dispatcher invocations per event, with one subscription and with five, priced
@@ -145,10 +146,15 @@ async fn run() -> Result<(), String> {
         .nth(2)
         .ok_or("bench/tools has no workspace folder above it")?
         .to_path_buf();
-    let mut moto = Moto::spawn(&root).await?;
-    let result = measure(&root, &settings, &moto).await;
-    moto.stop().await;
-    let report = result?;
+    let world = World::start(&root).await?;
+    let result = load(&root, &settings, &world).await;
+    world.stop().await;
+    let mut report = result?;
+    // Each rate burst runs in a world of its own, after the loaded one is gone.
+    let throttled = throttled_burst(&root, &settings).await?;
+    if let Some(figures) = report["figures"].as_array_mut() {
+        figures.extend(throttled);
+    }
     let out = target_dir(&root).join("bench").join("pipeline.json");
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -165,58 +171,82 @@ fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-async fn measure(root: &Path, settings: &Settings, moto: &Moto) -> Result<Value, String> {
-    let proxy = Proxy::start(&moto.endpoint_url).await?;
-    let stack = LocalStack::start(
-        Emulator::at(&proxy.url),
-        LocalOptions {
-            port: 0,
-            prefix: format!(
-                "hookpost-bench-{}",
-                &uuid::Uuid::new_v4().simple().to_string()[..8]
-            ),
-            ..LocalOptions::default()
-        },
-    )
-    .await
-    .map_err(|e| format!("starting the local stack: {e}"))?;
-    let result = load(root, settings, moto, &proxy, &stack).await;
-    stack.stop().await;
-    result
+/// moto's server with nothing in it, the counting proxy in front of it, and the local stack on
+/// the proxy. moto slows as its state grows (the same burst took 338 ms at p99 in a new server
+/// and 1,026 ms after four others), so every measurement that is compared with another gets a
+/// world of its own.
+struct World {
+    moto: Moto,
+    proxy: Proxy,
+    stack: LocalStack,
 }
 
-async fn load(
-    root: &Path,
-    settings: &Settings,
-    moto: &Moto,
-    proxy: &Proxy,
-    stack: &LocalStack,
-) -> Result<Value, String> {
+impl World {
+    async fn start(root: &Path) -> Result<Self, String> {
+        let mut moto = Moto::spawn(root).await?;
+        let proxy = Proxy::start(&moto.endpoint_url).await?;
+        let stack = LocalStack::start(
+            Emulator::at(&proxy.url),
+            LocalOptions {
+                port: 0,
+                prefix: format!(
+                    "hookpost-bench-{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                ),
+                ..LocalOptions::default()
+            },
+        )
+        .await;
+        match stack {
+            Ok(stack) => Ok(Self { moto, proxy, stack }),
+            Err(e) => {
+                moto.stop().await;
+                Err(format!("starting the local stack: {e}"))
+            }
+        }
+    }
+
+    async fn stop(self) {
+        let Self {
+            mut moto,
+            proxy,
+            stack,
+        } = self;
+        stack.stop().await;
+        proxy.stop();
+        moto.stop().await;
+    }
+
+    fn moto_stat(&self) -> String {
+        format!("/proc/{}/stat", self.moto.pid)
+    }
+
+    /// [`WARM_UP_EVENTS`] events through a source of their own, delivered before anything is
+    /// measured: connections and moto's code paths warm up.
+    async fn warm_up(&self, settings: &Settings) -> Result<(), String> {
+        let source = add_github_source(&self.stack, "github-warm-up").await?;
+        let sink = Sink::start().await?;
+        subscribe(&self.stack, &source, &sink.url).await?;
+        let sent = Poster::new(&self.stack, &source)?
+            .send_all(WARM_UP_EVENTS, settings.concurrency)
+            .await;
+        check_accepted(&sent)?;
+        sink.wait_for(WARM_UP_EVENTS, DELIVERY_TIMEOUT).await;
+        if sink.count() < WARM_UP_EVENTS {
+            return Err("the warm-up events were not delivered".to_owned());
+        }
+        Ok(())
+    }
+}
+
+async fn load(root: &Path, settings: &Settings, world: &World) -> Result<Value, String> {
+    let World { moto, proxy, stack } = world;
     let names = &stack.state.names;
+    world.warm_up(settings).await?;
     let source_id = add_github_source(stack, SOURCE_ID).await?;
     let sink = Sink::start().await?;
     subscribe(stack, &source_id, &sink.url).await?;
-
-    let body = serde_json::from_str::<Value>(SAMPLE_EVENT)
-        .ok()
-        .and_then(|v| v["body"].as_str().map(str::to_owned))
-        .ok_or("events/apigw-github-push.json has no body")?;
-    let poster = Poster {
-        client: reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .map_err(|e| e.to_string())?,
-        url: format!("{}{SOURCE_ID}", stack.state.receiver_url),
-        signature: github::sign(&Secret::new(SECRET), body.as_bytes()),
-        body: Bytes::from(body),
-    };
-
-    let warm = poster.send_all(WARM_UP_EVENTS, settings.concurrency).await;
-    check_accepted(&warm)?;
-    sink.wait_for(WARM_UP_EVENTS, DELIVERY_TIMEOUT).await;
-    if sink.count() < WARM_UP_EVENTS {
-        return Err("the warm-up events were not delivered".to_owned());
-    }
+    let poster = Poster::new(stack, &source_id)?;
 
     let moto_cpu = cpu_seconds(&format!("/proc/{}/stat", moto.pid));
     let own_cpu = cpu_seconds("/proc/self/stat");
@@ -226,8 +256,7 @@ async fn load(
     let sent = poster.send_all(settings.events, settings.concurrency).await;
     let accepted_at = Instant::now();
     check_accepted(&sent)?;
-    sink.wait_for(WARM_UP_EVENTS + settings.events, DELIVERY_TIMEOUT)
-        .await;
+    sink.wait_for(settings.events, DELIVERY_TIMEOUT).await;
     let delivered_at = Instant::now();
     tokio::time::sleep(SETTLE).await;
     let calls = proxy.recorder.stop();
@@ -252,9 +281,7 @@ async fn load(
     let idle_calls = proxy.recorder.stop();
     let idle = Latencies::of(&one_by_one, &sink.arrivals(), &idle_calls)?;
 
-    let moto_stat = format!("/proc/{}/stat", moto.pid);
-    let throttled = throttled_burst(settings, stack, &poster, proxy, &moto_stat).await?;
-    let cost = cost::measure(stack, &poster, proxy).await?;
+    let cost = cost::measure(stack, proxy).await?;
 
     let run = Run {
         settings,
@@ -272,7 +299,6 @@ async fn load(
     };
     let mut report = run.report(root, stack);
     if let Some(figures) = report["figures"].as_array_mut() {
-        figures.extend(throttled);
         figures.extend(cost);
     }
     Ok(report)
@@ -280,123 +306,62 @@ async fn load(
 
 /// The subscriber-protection run (issue 18): `settings.rate_events` events posted at once to a
 /// source whose one subscription allows `RATE_PER_S` a second and whose other has no limit.
-/// The same burst also goes to a source with only an unlimited subscription, and to one with two,
-/// before the limited run and again after it in the mirrored order (alone, pair, limited, pair,
-/// alone): moto slows as its state grows, so the mean of each reference's two runs stands at the
-/// limited run's place. The one-subscription mean is the *usual* latency the unlimited
-/// neighbour is judged against (the loaded run above posts fewer events, so its backlog, and its
-/// latency, is smaller); the pair's says what a second delivery costs without a limit.
+/// The same burst also goes to a source with two unlimited subscriptions (the same fan-out,
+/// nothing throttled: the second subscription's *usual* latency, which the unlimited neighbour
+/// is judged against) and to one with only one (what the fan-out itself costs on moto). Every
+/// burst has a new moto of its own, so none inherits another's state; the references run
+/// before the limited burst and again after it in the mirrored order (alone, pair, limited,
+/// pair, alone), and each reference is the mean of its two runs.
 /// Figures: the limited subscriber's busiest 5 s window (deliveries per second, duplicates
 /// counted), how many distinct events it got and when the last came, the dead-letter queue's
-/// depth, and the unlimited subscriber's latency (202 → delivered) beside the usual one.
-async fn throttled_burst(
-    settings: &Settings,
-    stack: &LocalStack,
-    poster: &Poster,
-    proxy: &Proxy,
-    moto_stat: &str,
-) -> Result<Vec<Value>, String> {
-    const RATE_PER_S: u32 = 20;
-    const WINDOW: Duration = Duration::from_secs(5);
-    let names = &stack.state.names;
+/// depth, and the unlimited subscriber's latency (202 → delivered) beside the references.
+async fn throttled_burst(root: &Path, settings: &Settings) -> Result<Vec<Value>, String> {
+    let alone_before = unlimited_burst(root, settings, 1).await?;
+    let fanout_before = unlimited_burst(root, settings, 2).await?;
+    let limited = limited_burst(root, settings).await?;
+    let fanout_after = unlimited_burst(root, settings, 2).await?;
+    let alone_after = unlimited_burst(root, settings, 1).await?;
+
     let events = settings.rate_events;
-
-    // The references before the limited burst; they run again after it (below).
-    let ctx = BurstContext {
-        settings,
-        stack,
-        poster,
-        proxy,
-        moto_stat,
-    };
-    let alone_before = ctx.unlimited_burst("github-unlimited-alone", 1).await?;
-    let fanout_before = ctx.unlimited_burst("github-unlimited-pair", 2).await?;
-
-    let source_id = add_github_source(stack, "github-throttled").await?;
-    let limited = Sink::start().await?;
-    let free = Sink::start().await?;
-    let rate = RateLimit::new(RATE_PER_S, 1, 1)?;
-    subscribe_limited(stack, &source_id, &limited.url, Some(rate)).await?;
-    subscribe(stack, &source_id, &free.url).await?;
-    let poster = poster.to(stack, &source_id);
-
-    let (cpu_before, started) = (cpu_seconds(moto_stat), Instant::now());
-    proxy.recorder.start();
-    let sent = poster.send_all(events, settings.concurrency).await;
-    check_accepted(&sent)?;
-    free.wait_for(events, DELIVERY_TIMEOUT).await;
-    let neighbour_calls = proxy.recorder.stop();
-    let moto_share = (cpu_seconds(moto_stat) - cpu_before) / started.elapsed().as_secs_f64();
-    let limit_time = Duration::from_secs_f64(events as f64 / f64::from(RATE_PER_S));
-    limited
-        .wait_for(events, limit_time * 2 + DELIVERY_TIMEOUT)
-        .await;
-    let finished = started.elapsed();
-    tokio::time::sleep(SETTLE).await;
-    let dead = hookpost_testkit::queue_depth(&stack.sdk, &names.dead_letter_queue_url).await;
-
-    let free_latency = Latencies::of(&sent, &free.arrivals(), &[])?.latency;
-    // moto slows as its state grows: a burst run later is slower whatever it is (the same
-    // one-subscription burst took 338 ms at p99 first and 1,026 ms after the others). The
-    // references run again in the mirrored order, and the limited burst in the middle is
-    // judged against their means.
-    let fanout_after = ctx
-        .unlimited_burst("github-unlimited-pair-after", 2)
-        .await?;
-    let alone_after = ctx
-        .unlimited_burst("github-unlimited-alone-after", 1)
-        .await?;
-    let usual_p99_ms = (alone_before.p99_ms + alone_after.p99_ms) / 2.0;
-    let fanout_p99_ms = (fanout_before.p99_ms + fanout_after.p99_ms) / 2.0;
-    let mut requests = limited.requests();
-    requests.sort();
-    let busiest = requests
-        .iter()
-        .enumerate()
-        .map(|(i, start)| {
-            requests[i..]
-                .iter()
-                .take_while(|t| **t < *start + WINDOW)
-                .count()
-        })
-        .max()
-        .unwrap_or(0);
-    let got = limited.count();
+    let usual_p99_ms = (fanout_before.p99_ms + fanout_after.p99_ms) / 2.0;
+    let alone_p99_ms = (alone_before.p99_ms + alone_after.p99_ms) / 2.0;
+    let free_p99_ms = limited.free_latency.p(0.99);
+    let busiest = limited.busiest_rate();
     let figure = |name: &str, value: f64, unit: &str| json!({ "name": format!("pipeline/rate/{name}"), "value": round(value), "unit": unit });
     println!(
-        "rate: {got}/{events} events to the {RATE_PER_S}/s subscription, busiest 5 s at {:.1}/s, \
-         {} requests, {dead} dead-lettered; the unlimited one got {} (p99 {:.0} ms; beside an \
-         unlimited neighbour {:.0} ms before, {:.0} ms after; alone {:.0} ms before, {:.0} ms \
+        "rate: {}/{events} events to the {RATE_PER_S}/s subscription, busiest 5 s at {busiest:.1}/s, \
+         {} requests, {} dead-lettered; the unlimited one got {} (p99 {free_p99_ms:.0} ms; beside \
+         an unlimited neighbour {:.0} ms before, {:.0} ms after; alone {:.0} ms before, {:.0} ms \
          after)",
-        busiest as f64 / WINDOW.as_secs_f64(),
-        requests.len(),
-        free.count(),
-        free_latency.p(0.99),
+        limited.got,
+        limited.requests.len(),
+        limited.dead,
+        limited.free_got,
         fanout_before.p99_ms,
         fanout_after.p99_ms,
         alone_before.p99_ms,
         alone_after.p99_ms,
     );
     // Where moto's time went in each burst, until the unlimited subscriber had every event.
-    let (usual_ops, fanout_ops, neighbour_ops) = (
-        Ops::of(&alone_before.calls, names),
-        Ops::of(&fanout_before.calls, names),
-        Ops::of(&neighbour_calls, names),
+    let (alone_ops, fanout_ops, limited_ops) = (
+        Ops::of(&alone_before.calls, &alone_before.names),
+        Ops::of(&fanout_before.calls, &fanout_before.names),
+        Ops::of(&limited.calls, &limited.names),
     );
     let per = |ops: &Ops<'_>, label: &str| {
         ops.by_label.get(label).map_or((0.0, 0.0), |o| {
             (o.calls as f64 / events as f64, o.mean_ms())
         })
     };
-    for label in neighbour_ops.by_label.keys() {
+    for label in limited_ops.by_label.keys() {
         let [
             (limited, limited_ms),
             (paired, paired_ms),
             (alone, alone_ms),
         ] = [
-            per(&neighbour_ops, label),
+            per(&limited_ops, label),
             per(&fanout_ops, label),
-            per(&usual_ops, label),
+            per(&alone_ops, label),
         ];
         println!(
             "rate: {label}: calls/event {limited:.2} beside the limited one, {paired:.2} beside an \
@@ -406,104 +371,203 @@ async fn throttled_burst(
     let per_event = |ops: &Ops<'_>| {
         ops.by_label.values().map(|o| o.calls).sum::<usize>() as f64 / events as f64
     };
-    if got < events || free.count() < events {
+    if limited.got < events || limited.free_got < events {
         return Err(format!(
-            "the throttled run lost events: the limited subscriber got {got} and the unlimited \
+            "the throttled run lost events: the limited subscriber got {} and the unlimited \
              one {} of {events}",
-            free.count()
+            limited.got, limited.free_got
         ));
     }
     Ok(vec![
         figure("events", events as f64, "events"),
         figure("limit", f64::from(RATE_PER_S), "deliveries/s"),
+        figure("busiest-5s-rate", busiest, "deliveries/s"),
+        figure("limited-delivered", limited.got as f64, "events"),
         figure(
-            "busiest-5s-rate",
-            busiest as f64 / WINDOW.as_secs_f64(),
-            "deliveries/s",
+            "limited-requests",
+            limited.requests.len() as f64,
+            "requests",
         ),
-        figure("limited-delivered", got as f64, "events"),
-        figure("limited-requests", requests.len() as f64, "requests"),
-        figure("limited-all-in", ms(finished) / 1000.0, "s"),
-        figure("dead-lettered", dead as f64, "messages"),
-        figure("unlimited-delivered", free.count() as f64, "events"),
-        figure("unlimited-latency-p50", free_latency.p(0.50), "ms"),
-        figure("unlimited-latency-p99", free_latency.p(0.99), "ms"),
-        // The references: the mean of the runs before and after the limited one, and each.
+        figure("limited-all-in", ms(limited.finished) / 1000.0, "s"),
+        figure("dead-lettered", limited.dead as f64, "messages"),
+        figure("unlimited-delivered", limited.free_got as f64, "events"),
+        figure("unlimited-latency-p50", limited.free_latency.p(0.50), "ms"),
+        figure("unlimited-latency-p99", free_p99_ms, "ms"),
+        // The usual latency: the same fan-out with nothing throttled, the mean of the runs
+        // before and after the limited one, and each.
         figure("usual-latency-p99", usual_p99_ms, "ms"),
-        figure("usual-latency-p99-before", alone_before.p99_ms, "ms"),
-        figure("usual-latency-p99-after", alone_after.p99_ms, "ms"),
-        figure("fanout-latency-p99", fanout_p99_ms, "ms"),
-        figure("fanout-latency-p99-before", fanout_before.p99_ms, "ms"),
-        figure("fanout-latency-p99-after", fanout_after.p99_ms, "ms"),
-        // moto's calls per event until the unlimited subscriber had every event, alone and
-        // beside the limited one (empty long polls apart).
-        figure("usual-moto-calls-per-event", per_event(&usual_ops), "calls"),
+        figure("usual-latency-p99-before", fanout_before.p99_ms, "ms"),
+        figure("usual-latency-p99-after", fanout_after.p99_ms, "ms"),
+        // One subscription alone: what the second delivery itself costs on moto.
+        figure("alone-latency-p99", alone_p99_ms, "ms"),
+        figure("alone-latency-p99-before", alone_before.p99_ms, "ms"),
+        figure("alone-latency-p99-after", alone_after.p99_ms, "ms"),
+        // moto's calls per event until the unlimited subscriber had every event (empty long
+        // polls apart), and moto's CPU meanwhile: one core (one GIL) is where moto stops
+        // keeping up.
+        figure("alone-moto-calls-per-event", per_event(&alone_ops), "calls"),
         figure(
-            "fanout-moto-calls-per-event",
+            "usual-moto-calls-per-event",
             per_event(&fanout_ops),
             "calls",
         ),
-        figure("moto-calls-per-event", per_event(&neighbour_ops), "calls"),
-        // moto's CPU while the unlimited subscriber got its events, alone and beside the limited
-        // one: one core (one GIL) is where moto stops keeping up.
-        figure("usual-moto-cpu-share", alone_before.moto_share, "cores"),
-        figure("fanout-moto-cpu-share", fanout_before.moto_share, "cores"),
-        figure("moto-cpu-share", moto_share, "cores"),
+        figure("moto-calls-per-event", per_event(&limited_ops), "calls"),
+        figure("alone-moto-cpu-share", alone_before.moto_share, "cores"),
+        figure("usual-moto-cpu-share", fanout_before.moto_share, "cores"),
+        figure("moto-cpu-share", limited.moto_share, "cores"),
     ])
 }
 
-/// What [`throttled_burst`] needs to run a reference burst.
-struct BurstContext<'a> {
-    settings: &'a Settings,
-    stack: &'a LocalStack,
-    poster: &'a Poster,
-    proxy: &'a Proxy,
-    moto_stat: &'a str,
-}
+/// The limit of the rate burst's limited subscription.
+const RATE_PER_S: u32 = 20;
+/// The window the limited subscriber's arrival rate is judged over.
+const RATE_WINDOW: Duration = Duration::from_secs(5);
 
 /// One reference burst: its last subscriber's p99 (202 → delivered), the emulator calls until
-/// every subscriber had every event, and moto's CPU share meanwhile.
+/// every subscriber had every event (and the names to read them by), and moto's CPU share
+/// meanwhile.
 struct Reference {
     p99_ms: f64,
     calls: Vec<Call>,
+    names: StackNames,
     moto_share: f64,
 }
 
-impl BurstContext<'_> {
-    /// The rate burst to a new source `id` with `subscriptions` unlimited subscriptions.
-    async fn unlimited_burst(&self, id: &str, subscriptions: usize) -> Result<Reference, String> {
-        let events = self.settings.rate_events;
-        let source = add_github_source(self.stack, id).await?;
-        let mut sinks = Vec::with_capacity(subscriptions);
-        for _ in 0..subscriptions {
-            let sink = Sink::start().await?;
-            subscribe(self.stack, &source, &sink.url).await?;
-            sinks.push(sink);
-        }
-        let (cpu_before, started) = (cpu_seconds(self.moto_stat), Instant::now());
-        self.proxy.recorder.start();
-        let sent = self
-            .poster
-            .to(self.stack, &source)
-            .send_all(events, self.settings.concurrency)
-            .await;
-        check_accepted(&sent)?;
-        for sink in &sinks {
-            sink.wait_for(events, DELIVERY_TIMEOUT).await;
-        }
-        let calls = self.proxy.recorder.stop();
-        let moto_share =
-            (cpu_seconds(self.moto_stat) - cpu_before) / started.elapsed().as_secs_f64();
-        let last = sinks
-            .last()
-            .ok_or("a reference burst needs a subscription")?;
-        let p99_ms = Latencies::of(&sent, &last.arrivals(), &[])?.latency.p(0.99);
-        Ok(Reference {
-            p99_ms,
-            calls,
-            moto_share,
-        })
+/// The rate burst, in a new world, to a source with `subscriptions` unlimited subscriptions.
+async fn unlimited_burst(
+    root: &Path,
+    settings: &Settings,
+    subscriptions: usize,
+) -> Result<Reference, String> {
+    let world = World::start(root).await?;
+    let result = unlimited_burst_in(&world, settings, subscriptions).await;
+    world.stop().await;
+    result
+}
+
+async fn unlimited_burst_in(
+    world: &World,
+    settings: &Settings,
+    subscriptions: usize,
+) -> Result<Reference, String> {
+    let events = settings.rate_events;
+    world.warm_up(settings).await?;
+    let source = add_github_source(&world.stack, "github-unlimited").await?;
+    let mut sinks = Vec::with_capacity(subscriptions);
+    for _ in 0..subscriptions {
+        let sink = Sink::start().await?;
+        subscribe(&world.stack, &source, &sink.url).await?;
+        sinks.push(sink);
     }
+    let poster = Poster::new(&world.stack, &source)?;
+    let moto_stat = world.moto_stat();
+    let (cpu_before, started) = (cpu_seconds(&moto_stat), Instant::now());
+    world.proxy.recorder.start();
+    let sent = poster.send_all(events, settings.concurrency).await;
+    check_accepted(&sent)?;
+    for sink in &sinks {
+        sink.wait_for(events, DELIVERY_TIMEOUT).await;
+    }
+    let calls = world.proxy.recorder.stop();
+    let moto_share = (cpu_seconds(&moto_stat) - cpu_before) / started.elapsed().as_secs_f64();
+    let last = sinks
+        .last()
+        .ok_or("a reference burst needs a subscription")?;
+    let p99_ms = Latencies::of(&sent, &last.arrivals(), &[])?.latency.p(0.99);
+    Ok(Reference {
+        p99_ms,
+        calls,
+        names: world.stack.state.names.clone(),
+        moto_share,
+    })
+}
+
+/// The measured burst: what the limited subscriber and its unlimited neighbour saw.
+struct Limited {
+    /// Every request to the limited subscriber, duplicates included.
+    requests: Vec<Instant>,
+    /// Distinct events the limited subscriber got.
+    got: usize,
+    /// From the first post until the limited subscriber had every event (or gave up waiting).
+    finished: Duration,
+    dead: usize,
+    /// Distinct events the unlimited neighbour got, and their latency (202 → delivered).
+    free_got: usize,
+    free_latency: Sorted,
+    /// The emulator calls until the unlimited neighbour had every event.
+    calls: Vec<Call>,
+    names: StackNames,
+    moto_share: f64,
+}
+
+impl Limited {
+    /// The limited subscriber's busiest [`RATE_WINDOW`], in deliveries a second.
+    fn busiest_rate(&self) -> f64 {
+        let mut requests = self.requests.clone();
+        requests.sort();
+        let busiest = requests
+            .iter()
+            .enumerate()
+            .map(|(i, start)| {
+                requests[i..]
+                    .iter()
+                    .take_while(|t| **t < *start + RATE_WINDOW)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        busiest as f64 / RATE_WINDOW.as_secs_f64()
+    }
+}
+
+/// The rate burst, in a new world, to a source with one subscription limited to
+/// [`RATE_PER_S`] and one without a limit.
+async fn limited_burst(root: &Path, settings: &Settings) -> Result<Limited, String> {
+    let world = World::start(root).await?;
+    let result = limited_burst_in(&world, settings).await;
+    world.stop().await;
+    result
+}
+
+async fn limited_burst_in(world: &World, settings: &Settings) -> Result<Limited, String> {
+    let events = settings.rate_events;
+    let stack = &world.stack;
+    world.warm_up(settings).await?;
+    let source_id = add_github_source(stack, "github-throttled").await?;
+    let limited = Sink::start().await?;
+    let free = Sink::start().await?;
+    let rate = RateLimit::new(RATE_PER_S, 1, 1)?;
+    subscribe_limited(stack, &source_id, &limited.url, Some(rate)).await?;
+    subscribe(stack, &source_id, &free.url).await?;
+    let poster = Poster::new(stack, &source_id)?;
+
+    let moto_stat = world.moto_stat();
+    let (cpu_before, started) = (cpu_seconds(&moto_stat), Instant::now());
+    world.proxy.recorder.start();
+    let sent = poster.send_all(events, settings.concurrency).await;
+    check_accepted(&sent)?;
+    free.wait_for(events, DELIVERY_TIMEOUT).await;
+    let calls = world.proxy.recorder.stop();
+    let moto_share = (cpu_seconds(&moto_stat) - cpu_before) / started.elapsed().as_secs_f64();
+    let limit_time = Duration::from_secs_f64(events as f64 / f64::from(RATE_PER_S));
+    limited
+        .wait_for(events, limit_time * 2 + DELIVERY_TIMEOUT)
+        .await;
+    let finished = started.elapsed();
+    tokio::time::sleep(SETTLE).await;
+    let dead =
+        hookpost_testkit::queue_depth(&stack.sdk, &stack.state.names.dead_letter_queue_url).await;
+    Ok(Limited {
+        requests: limited.requests(),
+        got: limited.count(),
+        finished,
+        dead,
+        free_got: free.count(),
+        free_latency: Latencies::of(&sent, &free.arrivals(), &[])?.latency,
+        calls,
+        names: stack.state.names.clone(),
+        moto_share,
+    })
 }
 
 /// A GitHub source `id` verified with [`SECRET`].
@@ -586,14 +650,21 @@ struct Poster {
 }
 
 impl Poster {
-    /// The same events, posted to `source`.
-    fn to(&self, stack: &LocalStack, source: &SourceId) -> Poster {
-        Poster {
+    /// The sample event, signed with [`SECRET`], posted to `source` on `stack`'s receiver.
+    fn new(stack: &LocalStack, source: &SourceId) -> Result<Poster, String> {
+        let body = serde_json::from_str::<Value>(SAMPLE_EVENT)
+            .ok()
+            .and_then(|v| v["body"].as_str().map(str::to_owned))
+            .ok_or("events/apigw-github-push.json has no body")?;
+        Ok(Poster {
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .map_err(|e| e.to_string())?,
             url: format!("{}{}", stack.state.receiver_url, source.as_str()),
-            client: self.client.clone(),
-            signature: self.signature.clone(),
-            body: self.body.clone(),
-        }
+            signature: github::sign(&Secret::new(SECRET), body.as_bytes()),
+            body: Bytes::from(body),
+        })
     }
 
     /// Posts `count` events from `concurrency` clients at once.
@@ -810,6 +881,8 @@ impl Recorder {
 struct Proxy {
     url: String,
     recorder: Arc<Recorder>,
+    /// Accepts connections until [`Proxy::stop`].
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Proxy {
@@ -827,7 +900,7 @@ impl Proxy {
             .build()
             .map_err(|e| e.to_string())?;
         let state = Arc::new((client, upstream.to_owned(), Arc::clone(&recorder)));
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
@@ -847,7 +920,15 @@ impl Proxy {
                 });
             }
         });
-        Ok(Self { url, recorder })
+        Ok(Self {
+            url,
+            recorder,
+            task,
+        })
+    }
+
+    fn stop(&self) {
+        self.task.abort();
     }
 }
 

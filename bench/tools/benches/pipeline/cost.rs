@@ -39,11 +39,7 @@ const COST_EVENTS: usize = 50;
 const CONCURRENCY: usize = 8;
 
 /// Runs both sources and returns their figures.
-pub(super) async fn measure(
-    stack: &LocalStack,
-    poster: &Poster,
-    proxy: &Proxy,
-) -> Result<Vec<Value>, String> {
+pub(super) async fn measure(stack: &LocalStack, proxy: &Proxy) -> Result<Vec<Value>, String> {
     let dynamo = Dynamo::new(&stack.sdk);
     let mut figures = Vec::new();
     for subscriptions in [1usize, 5] {
@@ -55,8 +51,7 @@ pub(super) async fn measure(
             sinks.push(sink);
         }
         proxy.recorder.start_capturing();
-        let sent = poster
-            .to(stack, &source)
+        let sent = Poster::new(stack, &source)?
             .send_all(COST_EVENTS, CONCURRENCY)
             .await;
         check_accepted(&sent)?;

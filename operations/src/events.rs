@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hookpost_shared::aws::S3Bodies;
 use hookpost_shared::envelope::{EncodedBody, Envelope, Replay};
-use hookpost_shared::routing::{self, EventPattern};
+use hookpost_shared::routing::{self, SubscriptionFilter};
 use hookpost_shared::source::SourceId;
 use hookpost_shared::store::{
     ArchivedEvent, BodyStore as _, DeliveryLog as _, EventArchive as _, EventQueue as _,
@@ -461,24 +461,22 @@ impl Operations {
 
 /// Subscriptions' payload filters, each compiled once per recovery.
 #[derive(Default)]
-struct Patterns(HashMap<String, Option<EventPattern>>);
+struct Patterns(HashMap<String, SubscriptionFilter>);
 
 impl Patterns {
-    /// Whether `subscription`'s filter lets an event with filter input `input` through. No filter
-    /// lets everything through, an unreadable one nothing (as in the dispatcher); an event whose
-    /// input could not be built is let through, for the dispatcher to judge.
+    /// Whether `subscription`'s filter lets an event with filter input `input` through, by the
+    /// dispatcher's rule ([`SubscriptionFilter`]); an event whose input could not be built is
+    /// let through, for the dispatcher to judge.
     fn allows(&mut self, subscription: &Subscription, input: Option<&serde_json::Value>) -> bool {
-        let Some(text) = subscription.filter.as_deref() else {
-            return true;
-        };
-        let Some(input) = input else {
+        let (Some(text), Some(input)) = (subscription.filter.as_deref(), input) else {
             return true;
         };
         self.0
             .entry(subscription.subscription_id.clone())
-            .or_insert_with(|| EventPattern::parse(text).ok())
-            .as_ref()
-            .is_some_and(|pattern| routing::filter_matches(pattern, input))
+            .or_insert_with(|| {
+                SubscriptionFilter::compile(Some(text)).unwrap_or(SubscriptionFilter::Unreadable)
+            })
+            .allows(|| input)
     }
 }
 

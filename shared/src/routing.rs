@@ -43,6 +43,39 @@ pub fn filter_matches(pattern: &EventPattern, input: &Value) -> bool {
     pattern.matches(input)
 }
 
+/// A subscription's payload filter, compiled, with the rule every reader of it applies: no
+/// filter lets every event through, an unreadable one none (only a table edited by hand holds
+/// one: the operations core checks every filter it stores), a pattern the events it matches.
+/// The dispatcher delivers by it and a recovery predicts the dispatcher by it.
+#[derive(Debug)]
+pub enum SubscriptionFilter {
+    Everything,
+    Unreadable,
+    Pattern(EventPattern),
+}
+
+impl SubscriptionFilter {
+    /// A subscription's stored filter text (`None`: it has none). The error says why a stored
+    /// filter is unreadable, for the caller to report before it falls back to
+    /// [`SubscriptionFilter::Unreadable`].
+    pub fn compile(text: Option<&str>) -> Result<Self, PatternError> {
+        match text {
+            None => Ok(Self::Everything),
+            Some(text) => EventPattern::parse(text).map(Self::Pattern),
+        }
+    }
+
+    /// Whether an event gets through; `input` (its [`pattern_input`]) is built only when a
+    /// pattern reads it.
+    pub fn allows<'v>(&self, input: impl FnOnce() -> &'v Value) -> bool {
+        match self {
+            Self::Everything => true,
+            Self::Unreadable => false,
+            Self::Pattern(pattern) => filter_matches(pattern, input()),
+        }
+    }
+}
+
 /// A filter as given by an operator (a JSON object), checked and in the compact text form it is
 /// stored in; the error names the offending key's path.
 pub fn checked_filter(value: &Value) -> Result<String, PatternError> {
@@ -73,6 +106,33 @@ mod tests {
             headers: [("x-github-event".to_owned(), "push".to_owned())].into(),
             body: EncodedBody::from_bytes(body.to_vec()),
         }
+    }
+
+    #[test]
+    fn a_subscription_filter_lets_all_through_when_absent_and_none_when_unreadable() {
+        let input = pattern_input(
+            &envelope(Some("push"), br#"{"amount":150}"#),
+            br#"{"amount":150}"#,
+        );
+        fn untouched() -> &'static Value {
+            panic!("no pattern reads it, so the input is never built")
+        }
+        assert!(
+            SubscriptionFilter::compile(None)
+                .expect("none")
+                .allows(untouched)
+        );
+        assert!(!SubscriptionFilter::Unreadable.allows(untouched));
+        let error = SubscriptionFilter::compile(Some(r#"{"body":"#)).expect_err("unreadable");
+        assert!(!error.to_string().is_empty());
+        let big =
+            SubscriptionFilter::compile(Some(r#"{"body":{"amount":[{"numeric":[">",100]}]}}"#))
+                .expect("a valid pattern");
+        assert!(big.allows(|| &input));
+        let bigger =
+            SubscriptionFilter::compile(Some(r#"{"body":{"amount":[{"numeric":[">",200]}]}}"#))
+                .expect("a valid pattern");
+        assert!(!bigger.allows(|| &input));
     }
 
     fn matches(pattern: &str, event_type: Option<&str>, body: &[u8]) -> bool {

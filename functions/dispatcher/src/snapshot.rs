@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use hookpost_shared::clock::rfc3339;
-use hookpost_shared::routing::{EventPattern, filter_matches};
+use hookpost_shared::routing::SubscriptionFilter;
 use hookpost_shared::source::SourceId;
 use hookpost_shared::store::{
     BodyStore, DeliveryLog, EventArchive, StoreError, SubscriptionStore, Visibility,
@@ -28,9 +28,8 @@ pub(crate) type SourceSlot = Arc<OnceCell<Result<Arc<SourceSnapshot>, StoreError
 #[derive(Debug)]
 pub(crate) struct SourceSnapshot {
     pub(crate) subscriptions: Vec<Subscription>,
-    /// Each payload filter, compiled once per read; an unreadable one (the table edited by
-    /// hand: the operations core checks every filter it stores) is `None` and matches nothing.
-    filters: HashMap<String, Option<EventPattern>>,
+    /// Each payload filter, compiled once per read (subscriptions without one are not here).
+    filters: HashMap<String, SubscriptionFilter>,
     streaks: Mutex<HashMap<String, Option<SystemTime>>>,
     disabled: Mutex<HashSet<String>>,
 }
@@ -39,14 +38,14 @@ impl SourceSnapshot {
     fn new(subscriptions: Vec<Subscription>) -> Self {
         let filters = subscriptions
             .iter()
-            .filter_map(|s| {
-                let text = s.filter.as_deref()?;
-                let compiled = EventPattern::parse(text)
-                    .inspect_err(|e| {
+            .filter(|s| s.filter.is_some())
+            .map(|s| {
+                let compiled = SubscriptionFilter::compile(s.filter.as_deref())
+                    .unwrap_or_else(|e| {
                         warn!(subscription = %s.subscription_id, error = %e, "the subscription's filter is unreadable; it gets no event until it is fixed");
-                    })
-                    .ok();
-                Some((s.subscription_id.clone(), compiled))
+                        SubscriptionFilter::Unreadable
+                    });
+                (s.subscription_id.clone(), compiled)
             })
             .collect();
         Self {
@@ -64,11 +63,9 @@ impl SourceSnapshot {
         subscription: &Subscription,
         input: impl FnOnce() -> &'v serde_json::Value,
     ) -> bool {
-        match self.filters.get(&subscription.subscription_id) {
-            None => true,
-            Some(None) => false,
-            Some(Some(pattern)) => filter_matches(pattern, input()),
-        }
+        self.filters
+            .get(&subscription.subscription_id)
+            .is_none_or(|filter| filter.allows(input))
     }
 
     /// When the subscription's running failure streak began, if one is.

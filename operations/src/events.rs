@@ -284,11 +284,11 @@ impl Operations {
         Ok(())
     }
 
-    /// What payload filters read for `event` (see [`routing::pattern_input`]), or `None` when its
-    /// envelope or stored body cannot be read: then no filter is applied here and the dispatcher,
-    /// which reads the same body, decides.
-    async fn filter_input(&self, event: &ArchivedEvent) -> Option<serde_json::Value> {
-        let envelope = Envelope::decode(&event.envelope).ok()?;
+    /// What payload filters read for an archived event's `envelope` (see
+    /// [`routing::pattern_input`]), or `None` when its stored body cannot be read: then no filter
+    /// is applied here and the dispatcher, which reads the same body, decides (as it does for an
+    /// envelope that cannot be decoded).
+    async fn filter_input(&self, envelope: &Envelope) -> Option<serde_json::Value> {
         let body = match &envelope.body {
             EncodedBody::Stored(key) => S3Bodies::new(self.s3.clone(), &self.names.bodies_bucket)
                 .get(key)
@@ -296,7 +296,7 @@ impl Operations {
                 .ok()?,
             inline => inline.bytes().ok()?.into_owned(),
         };
-        Some(routing::pattern_input(&envelope, &body))
+        Some(routing::pattern_input(envelope, &body))
     }
 
     /// Recovers a window: every archived event in it is queued again for the subscriptions that
@@ -377,6 +377,9 @@ impl Operations {
             for event in events {
                 report.events_scanned += 1;
                 let started = tokio::time::Instant::now();
+                // Decoded at most once, and only when a filter or the queue needs it.
+                let envelope = std::sync::OnceLock::new();
+                let decoded = || envelope.get_or_init(|| Envelope::decode(&event.envelope));
                 let candidates: Vec<Subscription> = match &named {
                     Some(s) => vec![s.clone()],
                     None => {
@@ -414,7 +417,10 @@ impl Operations {
                 // read for subscriptions still missing the event, so an event every subscription
                 // has costs no body read.
                 let undelivered = if undelivered.iter().any(|s| s.filter.is_some()) {
-                    let input = self.filter_input(&event).await;
+                    let input = match decoded() {
+                        Ok(envelope) => self.filter_input(envelope).await,
+                        Err(_) => None,
+                    };
                     undelivered
                         .into_iter()
                         .filter(|s| patterns.allows(s, input.as_ref()))
@@ -431,7 +437,7 @@ impl Operations {
                         *report.by_subscription.entry(id.clone()).or_default() += 1;
                     }
                     if !request.dry_run {
-                        let envelope = Envelope::decode(&event.envelope).map_err(|e| {
+                        let envelope = decoded().as_ref().map_err(|e| {
                             OpError::Conflict(format!(
                                 "archived event {} cannot be replayed: {e}",
                                 event.event_id
@@ -442,7 +448,7 @@ impl Operations {
                         } else {
                             Replay::recovery(missing)
                         };
-                        self.queue_replay(&event, &envelope, &replay).await?;
+                        self.queue_replay(&event, envelope, &replay).await?;
                         if let Some(pause) = pause {
                             tokio::time::sleep_until(started + pause).await;
                         }

@@ -17,11 +17,21 @@ use crate::support::{self, PATIENCE};
 
 /// Posts `count` signed GitHub `push` events to `source`, all at once; their event ids.
 async fn post_events(stack: &LocalStack, source: &str, secret: &str, count: usize) -> Vec<String> {
+    let bodies = (0..count).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    post_bodies(stack, source, secret, bodies).await
+}
+
+/// Posts one signed GitHub `push` event per body to `source`, all at once; their event ids.
+async fn post_bodies(
+    stack: &LocalStack,
+    source: &str,
+    secret: &str,
+    bodies: Vec<String>,
+) -> Vec<String> {
     let url = format!("{}{source}", stack.state.receiver_url);
-    let posts = (0..count).map(|n| {
+    let posts = bodies.into_iter().map(|body| {
         let url = url.clone();
         async move {
-            let body = format!(r#"{{"n":{n}}}"#);
             let headers = provider_headers(
                 Provider::Github,
                 &Secret::new(secret),
@@ -270,6 +280,73 @@ async fn recovering_a_window_reaches_only_the_subscription_that_missed_it_and_on
     assert_eq!(unnamed.code, 2, "{}", unnamed.stderr);
     kept_up.stop();
     missed.stop();
+    filtered.stop();
+    stack.stop().await;
+}
+
+/// A body too big for a queue message is stored aside in S3; a recovery reads it from there to
+/// apply a payload filter, as the dispatcher does.
+#[tokio::test]
+async fn a_recovery_applies_payload_filters_to_bodies_stored_aside() {
+    let stack = support::running_stack(None, Some("1s")).await;
+    let (sdk, names) = (&stack.sdk, &stack.state.names);
+    let env = stack_env(&stack);
+    support::add_source(sdk, names, "big", Provider::Github, "s").await;
+    let (filtered, filtered_id) = support::add_subscriber(sdk, names, "big").await;
+    ok(
+        &env,
+        &[
+            "subscriptions",
+            "update",
+            &filtered_id,
+            "--filter",
+            r#"{"body": {"n": [1]}}"#,
+        ],
+    )
+    .await;
+    ok(
+        &env,
+        &[
+            "subscriptions",
+            "disable",
+            &filtered_id,
+            "--reason",
+            "outage",
+        ],
+    )
+    .await;
+    // Over SQS's 256 KiB, so each body is stored aside and the envelope carries its key.
+    let pad = "x".repeat(300 * 1024);
+    let bodies: Vec<String> = (0..3)
+        .map(|n| format!(r#"{{"n":{n},"pad":"{pad}"}}"#))
+        .collect();
+    let sent = post_bodies(&stack, "big", "s", bodies.clone()).await;
+    let archived = support::eventually(|| async {
+        let run = hookpost(&env, &["events", "list", "--source", "big"]).await;
+        run.code == 0 && run.json.as_array().map(Vec::len) == Some(3)
+    })
+    .await;
+    assert!(archived, "the three events are archived");
+    let stored = ok(&env, &["events", "show", &sent[0]]).await;
+    assert_eq!(
+        stored["envelope"]["body"]["encoding"], "stored",
+        "the body is stored aside, not inline: {stored}"
+    );
+    ok(&env, &["subscriptions", "enable", &filtered_id]).await;
+
+    let dry = ok(&env, &["events", "replay", "--since", "1h", "--dry-run"]).await;
+    assert_eq!(dry["events_scanned"], 3, "{dry}");
+    assert_eq!(dry["by_subscription"][&filtered_id], 1, "{dry}");
+    let recovered = ok(&env, &["events", "replay", "--since", "1h"]).await;
+    assert_eq!(recovered["deliveries"], 1, "{recovered}");
+    let got = filtered.wait_for(1, PATIENCE).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].body.as_ref(),
+        bodies[1].as_bytes(),
+        "the whole body, from S3"
+    );
+    assert!(got[0].verified);
     filtered.stop();
     stack.stop().await;
 }

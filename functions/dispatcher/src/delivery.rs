@@ -176,8 +176,8 @@ where
     B: BodyStore,
     E: EventArchive,
 {
-    /// Waits for the delivery's slot under `rate`: the one `carried` from an earlier receive, or
-    /// a new reservation. `Err` when the slot is too far off to wait for here (or the limiter's
+    /// Waits for the delivery's slot under `rate`: the one `carried` from an earlier receive, a
+    /// spare one this dispatcher reserved ahead ([`crate::lease`]), or a new reservation. `Err` when the slot is too far off to wait for here (or the limiter's
     /// state could not be read).
     pub(crate) async fn take_turn(
         &self,
@@ -187,30 +187,34 @@ where
         carried: Option<i64>,
         batch: &Batch,
     ) -> Result<(), Delivery> {
+        let key = (
+            envelope.source_id.clone(),
+            subscription.subscription_id.clone(),
+            rate.interval_micros(),
+        );
+        let asked = unix_micros(self.clock.now());
         let slot = match carried {
-            Some(slot) if slot >= unix_micros(self.clock.now()) - LATE_TOLERANCE_MICROS => slot,
-            _ => {
-                // Deliveries to this subscription that ask while its reservation is in flight
-                // reserve together in the next one.
-                let key = (
-                    envelope.source_id.clone(),
-                    subscription.subscription_id.clone(),
-                    rate.interval_micros(),
-                );
-                let reserved = self
-                    .slots
-                    .submit(&key, (), |requests| {
-                        self.reserve_slots(&key, rate, requests.len())
-                    })
-                    .await;
-                match reserved {
-                    Ok((tat, at)) => rate.send_at(tat, at),
-                    Err(e) => {
-                        warn!(subscription_id = %subscription.subscription_id, error = %e, "reserving a rate-limit slot failed");
-                        return Err(Delivery::Retry { after: None });
+            Some(slot) if slot >= asked - LATE_TOLERANCE_MICROS => slot,
+            _ => match self.leases.take(&key, asked) {
+                Some(spare) => spare,
+                None => {
+                    // Deliveries to this subscription that ask while its reservation is in
+                    // flight reserve together in the next one.
+                    let reserved = self
+                        .slots
+                        .submit(&key, (), |requests| {
+                            self.reserve_slots(&key, rate, requests.len())
+                        })
+                        .await;
+                    match reserved {
+                        Ok((tat, at)) => rate.send_at(tat, at),
+                        Err(e) => {
+                            warn!(subscription_id = %subscription.subscription_id, error = %e, "reserving a rate-limit slot failed");
+                            return Err(Delivery::Retry { after: None });
+                        }
                     }
                 }
-            }
+            },
         };
         let now = self.clock.now();
         let wait = Duration::from_micros(u64::try_from(slot - unix_micros(now)).unwrap_or(0));
@@ -229,26 +233,41 @@ where
     }
 
     /// `count` consecutive slots of `key`'s subscription in one reservation: what each found,
-    /// and when they were reserved.
+    /// and when they were reserved. A contended subscription reserves [spare](crate::lease)
+    /// slots after them in the same call, for the deliveries that follow.
     async fn reserve_slots(
         &self,
-        (source, subscription_id, interval): &SlotKey,
+        key: &SlotKey,
         rate: RateLimit,
         count: usize,
     ) -> Vec<Result<(Option<i64>, i64), StoreError>> {
+        let (source, subscription_id, interval) = key;
         let now = unix_micros(self.clock.now());
         let Ok(n) = u32::try_from(count) else {
             let e = StoreError::new("UpdateItem", "too many slots for one reservation");
             return vec![Err(e); count];
         };
+        let spare = self.leases.spare_for(key, rate);
         match self
             .subscriptions
-            .reserve_slots(source, subscription_id, now, *interval, n)
+            .reserve_slots(
+                source,
+                subscription_id,
+                now,
+                *interval,
+                n.saturating_add(spare),
+            )
             .await
         {
-            Ok(first) => (0..n)
-                .map(|k| Ok((rate.nth_tat(first, now, k), now)))
-                .collect(),
+            Ok(first) => {
+                let contended = rate.send_at(first, now) > now;
+                let spare_slots = (n..n.saturating_add(spare))
+                    .map(|k| rate.send_at(rate.nth_tat(first, now, k), now));
+                self.leases.record(key, contended, spare_slots);
+                (0..n)
+                    .map(|k| Ok((rate.nth_tat(first, now, k), now)))
+                    .collect()
+            }
             Err(e) => vec![Err(e); count],
         }
     }

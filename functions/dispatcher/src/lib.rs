@@ -25,6 +25,7 @@ mod gather;
 mod guard;
 mod lanes;
 mod last_delivery;
+mod lease;
 pub mod metrics;
 mod record;
 mod snapshot;
@@ -93,6 +94,8 @@ pub struct Dispatcher<S, L, V, B, E> {
     /// batch at a time, so these gather a batch's records; where batches run side by side on
     /// one dispatcher (the local stack's pollers), theirs too.
     slots: Gather<SlotKey, (), (Option<i64>, i64)>,
+    /// Slots reserved ahead for contended subscriptions ([`lease`]).
+    leases: lease::Leases,
     /// Deferred copies (body, delay in seconds) queued again, gathered the same way.
     copies: Gather<(), (String, i32), ()>,
 }
@@ -160,6 +163,7 @@ where
             warm: Mutex::default(),
             last_deliveries: last_delivery::LastDeliveries::default(),
             slots: Gather::new(usize::MAX),
+            leases: lease::Leases::default(),
             copies: Gather::new(COPIES_PER_CALL),
         })
     }

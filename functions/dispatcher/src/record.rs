@@ -660,6 +660,30 @@ mod tests {
         }
 
         #[tokio::test]
+        async fn a_contended_subscription_reserves_slots_ahead_and_spends_them_without_a_call() {
+            let slow = Subscriber::start(Answer::Status(204)).await;
+            let world = World::with(vec![limited("sub_slow", &slow.url(), "20/s")]);
+            // Busy: its next slot is 100 ms off.
+            lock(&world.rate_next).insert("sub_slow".to_owned(), NOW_MICROS + 100_000);
+            let dispatcher = world.dispatcher(local_config());
+            for i in 0..4 {
+                let record = message(&format!("m-{i}"), &body(&format!("evt_{i}")), 1);
+                let (response, _) = dispatcher.handle_measured(batch(vec![record]), None).await;
+                assert!(failed_ids(&response).is_empty(), "{response:?}");
+            }
+
+            assert_eq!(slow.requests().len(), 4);
+            // The first reservation waited, so the second took five spare slots (a quarter
+            // second at 20/s) beside its own; the next two deliveries spent spare ones.
+            assert_eq!(*lock(&world.reservations), [1, 6]);
+            assert_eq!(
+                lock(&world.rate_next)["sub_slow"],
+                NOW_MICROS + 100_000 + 7 * 50_000,
+                "every slot handed out, spare ones included, was reserved in the table"
+            );
+        }
+
+        #[tokio::test]
         async fn a_deferred_copy_delivers_in_its_own_slot_without_reserving_another() {
             let slow = Subscriber::start(Answer::Status(204)).await;
             let fast = Subscriber::start(Answer::Status(204)).await;

@@ -176,8 +176,8 @@ where
     B: BodyStore,
     E: EventArchive,
 {
-    /// Waits for the delivery's slot under `rate`: the one `carried` from an earlier receive, a
-    /// spare one this dispatcher reserved ahead ([`crate::lease`]), or a new reservation. `Err` when the slot is too far off to wait for here (or the limiter's
+    /// Waits for the delivery's slot under `rate`: the one `carried` from an earlier receive, or
+    /// a new one ([`Self::reserve_slots`]). `Err` when the slot is too far off to wait for here (or the limiter's
     /// state could not be read).
     pub(crate) async fn take_turn(
         &self,
@@ -192,29 +192,25 @@ where
             subscription.subscription_id.clone(),
             rate.interval_micros(),
         );
-        let asked = unix_micros(self.clock.now());
         let slot = match carried {
-            Some(slot) if slot >= asked - LATE_TOLERANCE_MICROS => slot,
-            _ => match self.leases.take(&key, asked) {
-                Some(spare) => spare,
-                None => {
-                    // Deliveries to this subscription that ask while its reservation is in
-                    // flight reserve together in the next one.
-                    let reserved = self
-                        .slots
-                        .submit(&key, (), |requests| {
-                            self.reserve_slots(&key, rate, requests.len())
-                        })
-                        .await;
-                    match reserved {
-                        Ok((tat, at)) => rate.send_at(tat, at),
-                        Err(e) => {
-                            warn!(subscription_id = %subscription.subscription_id, error = %e, "reserving a rate-limit slot failed");
-                            return Err(Delivery::Retry { after: None });
-                        }
+            Some(slot) if slot >= unix_micros(self.clock.now()) - LATE_TOLERANCE_MICROS => slot,
+            _ => {
+                // Deliveries to this subscription that ask while its reservation is in flight
+                // reserve together in the next one (or take spare slots the last one left).
+                let reserved = self
+                    .slots
+                    .submit(&key, (), |requests| {
+                        self.reserve_slots(&key, rate, requests.len())
+                    })
+                    .await;
+                match reserved {
+                    Ok(slot) => slot,
+                    Err(e) => {
+                        warn!(subscription_id = %subscription.subscription_id, error = %e, "reserving a rate-limit slot failed");
+                        return Err(Delivery::Retry { after: None });
                     }
                 }
-            },
+            }
         };
         let now = self.clock.now();
         let wait = Duration::from_micros(u64::try_from(slot - unix_micros(now)).unwrap_or(0));
@@ -232,22 +228,33 @@ where
         Ok(())
     }
 
-    /// `count` consecutive slots of `key`'s subscription in one reservation: what each found,
-    /// and when they were reserved. A contended subscription reserves [spare](crate::lease)
-    /// slots after them in the same call, for the deliveries that follow.
+    /// When each of `count` deliveries to `key`'s subscription may go: spare slots this
+    /// dispatcher reserved ahead first ([`crate::lease`]), then consecutive slots from one
+    /// reservation, which also reserves spare slots after them while the subscription is busy.
     async fn reserve_slots(
         &self,
         key: &SlotKey,
         rate: RateLimit,
         count: usize,
-    ) -> Vec<Result<(Option<i64>, i64), StoreError>> {
+    ) -> Vec<Result<i64, StoreError>> {
         let (source, subscription_id, interval) = key;
         let now = unix_micros(self.clock.now());
-        let Ok(n) = u32::try_from(count) else {
+        let mut slots: Vec<Result<i64, StoreError>> = self
+            .leases
+            .take(key, now, count)
+            .into_iter()
+            .map(Ok)
+            .collect();
+        let missing = count - slots.len();
+        if missing == 0 {
+            return slots;
+        }
+        let Ok(n) = u32::try_from(missing) else {
             let e = StoreError::new("UpdateItem", "too many slots for one reservation");
-            return vec![Err(e); count];
+            slots.extend(vec![Err(e); missing]);
+            return slots;
         };
-        let spare = self.leases.spare_for(key, rate);
+        let spare = self.leases.spare_for(key, rate, now);
         match self
             .subscriptions
             .reserve_slots(
@@ -260,16 +267,15 @@ where
             .await
         {
             Ok(first) => {
-                let contended = rate.send_at(first, now) > now;
-                let spare_slots = (n..n.saturating_add(spare))
-                    .map(|k| rate.send_at(rate.nth_tat(first, now, k), now));
-                self.leases.record(key, contended, spare_slots);
-                (0..n)
-                    .map(|k| Ok((rate.nth_tat(first, now, k), now)))
-                    .collect()
+                let slot = |k| rate.send_at(rate.nth_tat(first, now, k), now);
+                slots.extend((0..n).map(|k| Ok(slot(k))));
+                let contended = slot(0) > now;
+                self.leases
+                    .record(key, now, contended, (n..n.saturating_add(spare)).map(slot));
             }
-            Err(e) => vec![Err(e); count],
+            Err(e) => slots.extend(vec![Err(e); missing]),
         }
+        slots
     }
 }
 

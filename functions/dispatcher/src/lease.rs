@@ -1,13 +1,15 @@
-//! Rate-limit slots reserved ahead: a dispatcher that finds a subscription contended reserves a
-//! few more slots than its deliveries asked for, in the same conditional `UpdateItem`, and hands
-//! them to the deliveries that follow without another call.
+//! Rate-limit slots reserved ahead: a dispatcher that sees a subscription busy (its last
+//! reservation here had to wait for its slot, or was made less than [`LEASE_WINDOW_MICROS`] ago)
+//! reserves a few more slots than its deliveries asked for, in the same conditional `UpdateItem`,
+//! and hands them to the deliveries that follow without another call.
 //!
 //! Why it is safe: every slot handed out was reserved in the table (each advances the shared TAT
-//! by one interval), and each is handed out at most once; a spare slot whose time has passed by
-//! more than one interval is dropped, never used late, so spare slots cannot bunch up. What it
-//! costs: when deliveries stop coming, the spare slots go unused, at most [`LEASE_WINDOW_MICROS`]
-//! of the subscription's capacity once. Only subscriptions whose last reservation here had to wait
-//! for its slot lease ahead, and only rates fast enough that the window holds a whole slot.
+//! by one interval), and each is handed out at most once, in order. A spare slot is used at most
+//! [`LEASE_WINDOW_MICROS`] after its time and dropped after that, so any window of `w` seconds
+//! sees at most `rate × (w + 0.25 s) + 1` deliveries from spare slots: within the bound late
+//! deferred copies already allow (docs/delivery.md). What it costs: when deliveries stop coming,
+//! the spare slots go unused, at most a lease window of the subscription's capacity once. Only
+//! rates fast enough that the window holds a whole slot lease (4/s and more).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
@@ -33,40 +35,54 @@ struct Lease {
     spare: VecDeque<i64>,
     /// The last reservation's first slot was later than the moment it was made.
     contended: bool,
+    /// When the last reservation was made (µs since the epoch).
+    reserved_at: i64,
 }
 
 impl Leases {
-    /// The earliest spare slot of `key` that is at most one interval past at `now`; the ones
-    /// further past are dropped.
-    pub(crate) fn take(&self, key: &SlotKey, now: i64) -> Option<i64> {
-        let interval = key.2;
+    /// Up to `count` of `key`'s spare slots, earliest first, each at most
+    /// [`LEASE_WINDOW_MICROS`] past at `now`; the ones further past are dropped.
+    pub(crate) fn take(&self, key: &SlotKey, now: i64, count: usize) -> Vec<i64> {
+        let mut taken = Vec::new();
         let mut by_key = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
-        let lease = by_key.get_mut(key)?;
-        while let Some(slot) = lease.spare.pop_front() {
-            if slot >= now - interval {
-                return Some(slot);
+        let Some(lease) = by_key.get_mut(key) else {
+            return taken;
+        };
+        while taken.len() < count {
+            match lease.spare.pop_front() {
+                Some(slot) if slot >= now - LEASE_WINDOW_MICROS => taken.push(slot),
+                Some(_) => {}
+                None => break,
             }
         }
-        None
+        taken
     }
 
-    /// How many spare slots a reservation for `key` under `rate` takes beside the ones asked for.
-    pub(crate) fn spare_for(&self, key: &SlotKey, rate: RateLimit) -> u32 {
-        let contended = self
+    /// How many spare slots a reservation for `key` under `rate` made at `now` takes beside the
+    /// ones asked for.
+    pub(crate) fn spare_for(&self, key: &SlotKey, rate: RateLimit, now: i64) -> u32 {
+        let busy = self
             .by_key
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(key)
-            .is_some_and(|lease| lease.contended);
-        if contended { lease_size(rate) } else { 0 }
+            .is_some_and(|lease| lease.contended || now - lease.reserved_at < LEASE_WINDOW_MICROS);
+        if busy { lease_size(rate) } else { 0 }
     }
 
-    /// What a reservation for `key` found (`contended`: its first slot was in the future) and
-    /// the spare slots it took, in order.
-    pub(crate) fn record(&self, key: &SlotKey, contended: bool, spare: impl Iterator<Item = i64>) {
+    /// What a reservation for `key` made at `now` found (`contended`: its first slot was later)
+    /// and the spare slots it took, in order.
+    pub(crate) fn record(
+        &self,
+        key: &SlotKey,
+        now: i64,
+        contended: bool,
+        spare: impl Iterator<Item = i64>,
+    ) {
         let mut by_key = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
         let lease = by_key.entry(key.clone()).or_default();
         lease.contended = contended;
+        lease.reserved_at = now;
         lease.spare.extend(spare);
     }
 }
@@ -106,16 +122,30 @@ mod tests {
     }
 
     #[test]
-    fn a_subscription_leases_only_after_a_reservation_that_waited() {
+    fn a_subscription_leases_only_while_busy() {
         let leases = Leases::default();
         let k = key(50_000);
-        assert_eq!(leases.spare_for(&k, rate(20, 1)), 0, "never reserved here");
-        leases.record(&k, false, std::iter::empty());
-        assert_eq!(leases.spare_for(&k, rate(20, 1)), 0, "its slot was free");
-        leases.record(&k, true, std::iter::empty());
-        assert_eq!(leases.spare_for(&k, rate(20, 1)), 5);
+        let r = rate(20, 1);
+        assert_eq!(leases.spare_for(&k, r, 0), 0, "never reserved here");
+        leases.record(&k, 1_000_000, false, std::iter::empty());
         assert_eq!(
-            leases.spare_for(&key(100_000), rate(10, 1)),
+            leases.spare_for(&k, r, 1_249_999),
+            5,
+            "reserved a moment ago"
+        );
+        assert_eq!(
+            leases.spare_for(&k, r, 1_250_000),
+            0,
+            "free and quiet since"
+        );
+        leases.record(&k, 1_000_000, true, std::iter::empty());
+        assert_eq!(
+            leases.spare_for(&k, r, 9_000_000),
+            5,
+            "its last slot had to wait"
+        );
+        assert_eq!(
+            leases.spare_for(&key(100_000), rate(10, 1), 1_000_001),
             0,
             "another key"
         );
@@ -125,17 +155,17 @@ mod tests {
     fn spare_slots_go_out_once_in_order_and_stale_ones_are_dropped() {
         let leases = Leases::default();
         let k = key(50_000);
-        leases.record(
-            &k,
-            true,
-            [1_000_000, 1_050_000, 1_100_000, 1_150_000].into_iter(),
+        let spare = [1_000_000, 1_050_000, 1_100_000, 1_150_000];
+        leases.record(&k, 900_000, true, spare.into_iter());
+        // Ahead of its time, and late by less than the lease window: both used.
+        assert_eq!(leases.take(&k, 900_000, 1), [1_000_000]);
+        assert_eq!(leases.take(&k, 1_200_000, 1), [1_050_000]);
+        // 1_100_000 is 260 ms past at 1_360_000: dropped; 1_150_000 is 210 ms past: used.
+        assert_eq!(leases.take(&k, 1_360_000, 3), [1_150_000]);
+        assert!(leases.take(&k, 1_360_000, 1).is_empty(), "each slot once");
+        assert!(
+            leases.take(&key(1), 0, 1).is_empty(),
+            "another key has none"
         );
-        // Ahead of its time, and late by less than an interval: both used.
-        assert_eq!(leases.take(&k, 900_000), Some(1_000_000));
-        assert_eq!(leases.take(&k, 1_080_000), Some(1_050_000));
-        // 1_100_000 is 60 ms past at 1_160_000: dropped; 1_150_000 is 10 ms past: used.
-        assert_eq!(leases.take(&k, 1_160_000), Some(1_150_000));
-        assert_eq!(leases.take(&k, 1_160_000), None, "each slot once");
-        assert_eq!(leases.take(&key(1), 0), None, "another key has none");
     }
 }

@@ -89,12 +89,12 @@ pub struct Dispatcher<S, L, V, B, E> {
     warm: Mutex<HashMap<SourceId, (Instant, Arc<SourceSnapshot>)>>,
     /// The last deliveries this function wrote on subscription items.
     last_deliveries: last_delivery::LastDeliveries,
-    /// Rate-limit slot reservations [gathered](gather) per subscription and interval: the TAT
-    /// each found, and the time (µs) it was reserved at. On Lambda an environment handles one
+    /// Rate-limit slot reservations [gathered](gather) per subscription and interval: when each
+    /// delivery may go (µs since the epoch). On Lambda an environment handles one
     /// batch at a time, so these gather a batch's records; where batches run side by side on
     /// one dispatcher (the local stack's pollers), theirs too.
-    slots: Gather<SlotKey, (), (Option<i64>, i64)>,
-    /// Slots reserved ahead for contended subscriptions ([`lease`]).
+    slots: Gather<SlotKey, (), i64>,
+    /// Spare slots reserved ahead for busy subscriptions ([`lease`]).
     leases: lease::Leases,
     /// Deferred copies (body, delay in seconds) queued again, gathered the same way.
     copies: Gather<(), (String, i32), ()>,

@@ -177,8 +177,8 @@ where
     E: EventArchive,
 {
     /// Waits for the delivery's slot under `rate`: the one `carried` from an earlier receive, or
-    /// a new one ([`Self::reserve_slots`]). `Err` when the slot is too far off to wait for here (or the limiter's
-    /// state could not be read).
+    /// a new one ([`Self::reserve_slots`]). `Err` when the slot is too far off to wait for here
+    /// (or the limiter's state could not be read).
     pub(crate) async fn take_turn(
         &self,
         envelope: &Envelope,

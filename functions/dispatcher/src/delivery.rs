@@ -187,14 +187,14 @@ where
         carried: Option<i64>,
         batch: &Batch,
     ) -> Result<(), Delivery> {
-        let key = (
-            envelope.source_id.clone(),
-            subscription.subscription_id.clone(),
-            rate.interval_micros(),
-        );
         let slot = match carried {
             Some(slot) if slot >= unix_micros(self.clock.now()) - LATE_TOLERANCE_MICROS => slot,
             _ => {
+                let key = (
+                    envelope.source_id.clone(),
+                    subscription.subscription_id.clone(),
+                    rate.interval_micros(),
+                );
                 // Deliveries to this subscription that ask while its reservation is in flight
                 // reserve together in the next one (or take spare slots the last one left).
                 let reserved = self
